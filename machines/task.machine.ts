@@ -1,0 +1,668 @@
+// One task's lifecycle, as DESIGN.md's table draws it. Pure: time arrives on events (`at`)
+// and through named delays the runtime supplies from the injected clock; compensations
+// run in the `compensate` actor the runtime provides. Every command either changes the
+// task or emits a `rejected` event saying why not, so the runtime never guesses.
+import { assign, emit, fromPromise, not, setup } from 'xstate';
+import type {
+  AuditEntry,
+  CompensationFailure,
+  CompensationInput,
+  CompensationOutcome,
+  LeaseRecord,
+  Recovery,
+  Rejection,
+  TaskContext,
+  TaskEmitted,
+  TaskEvent,
+  TaskInput,
+} from './task.types.js';
+
+/** Audit entries kept per task; older ones roll off. */
+export const AUDIT_LIMIT = 200;
+/** Heartbeat times kept per lease for cadence decisions. */
+export const HEARTBEAT_HISTORY = 20;
+
+type EventOf<T extends TaskEvent['type']> = Extract<TaskEvent, { type: T }>;
+
+const withAudit = (audit: AuditEntry[], entry: AuditEntry): AuditEntry[] => {
+  const next = [...audit, entry];
+  return next.length > AUDIT_LIMIT ? next.slice(next.length - AUDIT_LIMIT) : next;
+};
+
+const leaseOf = (context: TaskContext): LeaseRecord => {
+  if (!context.lease) throw new Error(`task ${context.id} has no lease`);
+  return context.lease;
+};
+
+/** The event as the given type; guards on owner calls only run for owner-call events. */
+const as = <T extends TaskEvent['type']>(event: TaskEvent, ..._types: T[]) => event as EventOf<T>;
+
+export function retryDelayMs(context: TaskContext): number {
+  const { retryBackoffMs, maxRetryBackoffMs } = context.limits;
+  return Math.min(maxRetryBackoffMs, retryBackoffMs * 2 ** Math.max(0, context.attempts - 1));
+}
+
+export function compensationDelayMs(context: TaskContext, attempts: number): number {
+  return context.limits.compensationBackoffMs * 2 ** Math.max(0, attempts - 1);
+}
+
+/** The newest compensation not yet done: compensations unwind newest-registered first. */
+export function nextCompensation(context: TaskContext) {
+  for (let i = context.compensations.length - 1; i >= 0; i--) {
+    const entry = context.compensations[i]!;
+    if (entry.status !== 'done') return entry;
+  }
+  return undefined;
+}
+
+function handOff(context: TaskContext, reason: string, lastSeenAt: number): Recovery {
+  const lease = leaseOf(context);
+  const spec = context.spec;
+  const where: string[] = [];
+  if (spec && typeof spec === 'object' && !Array.isArray(spec)) {
+    if (typeof spec.worktree === 'string') where.push(`worktree ${spec.worktree}`);
+    if (typeof spec.branch === 'string') where.push(`branch ${spec.branch}`);
+  }
+  const said = context.message ? ` Last message: "${context.message}".` : '';
+  const place = where.length > 0 ? ` Their work is in ${where.join(' on ')}.` : '';
+  const next =
+    context.progress > 0
+      ? `Continue from ${context.progress}%, don't start over.`
+      : 'No progress was reported; check for partial work before starting.';
+  return {
+    previousOwner: lease.owner,
+    previousEpoch: lease.epoch,
+    progress: context.progress,
+    message: context.message,
+    timeSpentMs: Math.max(0, lastSeenAt - lease.acquiredAt),
+    reason,
+    instructions: `Task ${context.id} was held by ${lease.owner} (epoch ${lease.epoch}) and ${reason}.${said}${place} ${next}`,
+  };
+}
+
+function newLease(context: TaskContext, event: EventOf<'lease.claim'>): Partial<TaskContext> {
+  const epoch = context.epoch + 1;
+  return {
+    epoch,
+    attempts: context.attempts + 1,
+    notBefore: null,
+    graceEndsAt: null,
+    lease: {
+      owner: event.owner,
+      epoch,
+      acquiredAt: event.at,
+      expiresAt: event.at + event.leaseMs,
+      heartbeatAt: event.at,
+      leaseMs: event.leaseMs,
+      renewals: 0,
+      lateHeartbeats: 0,
+      heartbeats: [],
+    },
+  };
+}
+
+function renewed(context: TaskContext, event: EventOf<'lease.heartbeat'>, late: boolean): Partial<TaskContext> {
+  const lease = leaseOf(context);
+  const progress = event.progress === undefined ? context.progress : Math.max(context.progress, event.progress);
+  return {
+    progress,
+    message: event.message ?? context.message,
+    graceEndsAt: null,
+    lease: {
+      ...lease,
+      expiresAt: event.at + (event.leaseMs ?? lease.leaseMs),
+      heartbeatAt: event.at,
+      renewals: lease.renewals + 1,
+      lateHeartbeats: lease.lateHeartbeats + (late ? 1 : 0),
+      heartbeats: [...lease.heartbeats, event.at].slice(-HEARTBEAT_HISTORY),
+    },
+    audit: withAudit(context.audit, {
+      at: event.at,
+      event: late ? 'late-heartbeat' : 'heartbeat',
+      owner: lease.owner,
+      epoch: lease.epoch,
+      ...(event.progress === undefined ? {} : { detail: `progress ${event.progress}` }),
+    }),
+  };
+}
+
+const rejection = (state: string, params: Rejection) => ({ type: 'reject' as const, params: { ...params, state } });
+const conflict = (state: string, reason: Extract<Rejection, { code: 'LEASE_CONFLICT' }>['reason']) =>
+  rejection(state, { code: 'LEASE_CONFLICT', reason });
+
+/** Owner calls bounce with `not_owner`, then `stale_epoch`, before anything else is checked. */
+const fenced = (state: string) => [
+  { guard: not('isOwner'), actions: conflict(state, 'not_owner') },
+  { guard: not('isCurrentEpoch'), actions: conflict(state, 'stale_epoch') },
+];
+
+const ownerCalls = ['lease.heartbeat', 'lease.extend', 'lease.release', 'task.complete', 'task.fail', 'compensation.add'] as const;
+
+/** A finished task turns away every call but annotation (quarantine too, unless `failed`). */
+const finished = (state: string, alsoQuarantine: boolean) =>
+  Object.fromEntries(
+    [...ownerCalls, 'lease.claim', ...(alsoQuarantine ? ['task.quarantine'] : [])].map((type) => [
+      type,
+      { actions: rejection(state, { code: 'TERMINAL_TASK' }) },
+    ]),
+  );
+
+/** An accepted heartbeat renews the lease; the one that reaches `maxRenewals` also reports `stuck`. */
+const acceptHeartbeat = (target: string, late: boolean) => {
+  const record = late ? ('recordLateHeartbeat' as const) : ('recordHeartbeat' as const);
+  const announce = { type: 'emitHeartbeat' as const, params: { late } };
+  return [
+    { guard: 'reachesMaxRenewals' as const, target, reenter: true, actions: [record, announce, 'reportStuck' as const] },
+    { target, reenter: true, actions: [record, announce] },
+  ];
+};
+
+const unresolvedDelay = () => {
+  throw new Error('task machine delays are supplied by the supervisor runtime (machine.provide)');
+};
+
+export const taskMachine = setup({
+  types: {} as {
+    context: TaskContext;
+    events: TaskEvent;
+    input: TaskInput;
+    emitted: TaskEmitted;
+  },
+  guards: {
+    isOwner: ({ context, event }) => context.lease?.owner === as(event, ...ownerCalls).owner,
+    isCurrentEpoch: ({ context, event }) => context.lease?.epoch === as(event, ...ownerCalls).epoch,
+    extendsLease: ({ context, event }) => {
+      const heartbeat = as(event, 'lease.heartbeat');
+      const lease = leaseOf(context);
+      return heartbeat.at + (heartbeat.leaseMs ?? lease.leaseMs) > lease.expiresAt;
+    },
+    extendsWindow: ({ context, event }) => {
+      const extend = as(event, 'lease.extend');
+      return extend.at + extend.windowMs > leaseOf(context).expiresAt;
+    },
+    canRetry: ({ context, event }) =>
+      as(event, 'task.fail').retryable === true && context.attempts < context.limits.maxAttempts,
+    reachesMaxRenewals: ({ context }) => leaseOf(context).renewals + 1 === context.limits.maxRenewals,
+    tooManyExpiries: ({ context }) => context.staleCount >= context.limits.maxStale,
+    reportsProgress: ({ context, event }) => {
+      const { progress } = as(event, 'lease.heartbeat');
+      return progress !== undefined && progress >= context.progress;
+    },
+    allCompensated: ({ context }) => nextCompensation(context) === undefined,
+    handlerMissing: (_, params: { error: unknown }) => (params.error as CompensationFailure).missingHandler,
+    compensationRetriesLeft: ({ context }) =>
+      (nextCompensation(context)?.attempts ?? 0) < context.limits.compensationAttempts,
+  },
+  actions: {
+    reject: emit(({ context }, params: Rejection & { state: string }) => ({
+      type: 'rejected' as const,
+      taskId: context.id,
+      ...params,
+    })),
+    grantLease: assign(({ context, event }) => {
+      const claim = as(event, 'lease.claim');
+      return {
+        ...newLease(context, claim),
+        audit: withAudit(context.audit, { at: claim.at, event: 'claimed', owner: claim.owner, epoch: context.epoch + 1 }),
+      };
+    }),
+    reclaimLease: assign(({ context, event }) => {
+      const claim = as(event, 'lease.claim');
+      const lease = leaseOf(context);
+      return {
+        recovery: handOff(context, 'its lease expired', lease.heartbeatAt),
+        ...newLease(context, claim),
+        audit: withAudit(context.audit, {
+          at: claim.at,
+          event: 'reclaimed',
+          owner: claim.owner,
+          epoch: context.epoch + 1,
+          detail: `from ${lease.owner} (epoch ${lease.epoch})`,
+        }),
+      };
+    }),
+    emitClaimed: emit(({ context }) => {
+      const lease = leaseOf(context);
+      return { type: 'claimed' as const, taskId: context.id, owner: lease.owner, epoch: lease.epoch, at: lease.acquiredAt, expiresAt: lease.expiresAt };
+    }),
+    emitReclaimed: emit(({ context }) => {
+      const lease = leaseOf(context);
+      const recovery = context.recovery!;
+      return {
+        type: 'reclaimed' as const,
+        taskId: context.id,
+        owner: lease.owner,
+        epoch: lease.epoch,
+        at: lease.acquiredAt,
+        previousOwner: recovery.previousOwner,
+        previousEpoch: recovery.previousEpoch,
+      };
+    }),
+    recordHeartbeat: assign(({ context, event }) => renewed(context, as(event, 'lease.heartbeat'), false)),
+    recordLateHeartbeat: assign(({ context, event }) => renewed(context, as(event, 'lease.heartbeat'), true)),
+    emitHeartbeat: emit(({ context }, params: { late: boolean }) => {
+      const lease = leaseOf(context);
+      return {
+        type: 'heartbeat' as const,
+        taskId: context.id,
+        owner: lease.owner,
+        epoch: lease.epoch,
+        at: lease.heartbeatAt,
+        expiresAt: lease.expiresAt,
+        progress: context.progress,
+        late: params.late,
+      };
+    }),
+    reportStuck: emit(({ context }) => {
+      const lease = leaseOf(context);
+      return { type: 'stuck' as const, taskId: context.id, owner: lease.owner, epoch: lease.epoch, at: lease.heartbeatAt, renewals: lease.renewals };
+    }),
+    keepLateProgress: assign(({ context, event }) => {
+      const heartbeat = as(event, 'lease.heartbeat');
+      return {
+        progress: Math.max(context.progress, heartbeat.progress ?? 0),
+        message: heartbeat.message ?? context.message,
+        audit: withAudit(context.audit, {
+          at: heartbeat.at,
+          event: 'late-progress',
+          owner: heartbeat.owner,
+          epoch: heartbeat.epoch,
+          detail: `progress ${heartbeat.progress}`,
+        }),
+      };
+    }),
+    extendLease: assign(({ context, event }) => {
+      const extend = as(event, 'lease.extend');
+      const lease = leaseOf(context);
+      return {
+        lease: { ...lease, expiresAt: extend.at + extend.windowMs },
+        audit: withAudit(context.audit, { at: extend.at, event: 'extended', owner: lease.owner, epoch: lease.epoch, detail: `window ${extend.windowMs} ms` }),
+      };
+    }),
+    recordExpiry: assign(({ context }) => {
+      const lease = leaseOf(context);
+      return {
+        staleCount: context.staleCount + 1,
+        graceEndsAt: lease.expiresAt + context.limits.graceMs,
+        audit: withAudit(context.audit, { at: lease.expiresAt, event: 'expired', owner: lease.owner, epoch: lease.epoch }),
+      };
+    }),
+    emitExpired: emit(({ context }) => {
+      const lease = leaseOf(context);
+      return {
+        type: 'expired' as const,
+        taskId: context.id,
+        owner: lease.owner,
+        epoch: lease.epoch,
+        at: lease.expiresAt,
+        staleCount: context.staleCount,
+        graceEndsAt: context.graceEndsAt!,
+      };
+    }),
+    recordGraceEnd: assign(({ context }) => ({
+      audit: withAudit(context.audit, { at: context.graceEndsAt!, event: 'grace-ended', owner: leaseOf(context).owner, epoch: context.epoch }),
+    })),
+    releaseLease: assign(({ context, event }) => {
+      const release = as(event, 'lease.release');
+      const lease = leaseOf(context);
+      const reason = release.reason ?? 'released';
+      return {
+        recovery: handOff(context, `was released (${reason})`, release.at),
+        lease: null,
+        graceEndsAt: null,
+        audit: withAudit(context.audit, { at: release.at, event: 'released', owner: lease.owner, epoch: lease.epoch, detail: reason }),
+      };
+    }),
+    emitReleased: emit(({ context, event }) => {
+      const release = as(event, 'lease.release');
+      return { type: 'released' as const, taskId: context.id, owner: release.owner, epoch: release.epoch, at: release.at, reason: release.reason ?? null };
+    }),
+    recordCompletion: assign(({ context, event }) => {
+      const complete = as(event, 'task.complete');
+      return {
+        lease: null,
+        graceEndsAt: null,
+        terminal: { state: 'completed' as const, at: complete.at, by: complete.owner, reason: null, result: complete.result ?? null, failure: null },
+        audit: withAudit(context.audit, { at: complete.at, event: 'completed', owner: complete.owner, epoch: complete.epoch }),
+      };
+    }),
+    emitCompleted: emit(({ context, event }) => {
+      const complete = as(event, 'task.complete');
+      return { type: 'completed' as const, taskId: context.id, owner: complete.owner, epoch: complete.epoch, at: complete.at };
+    }),
+    scheduleRetry: assign(({ context, event }) => {
+      const fail = as(event, 'task.fail');
+      return {
+        recovery: handOff(context, `failed (${fail.error}) and will be retried`, fail.at),
+        lease: null,
+        graceEndsAt: null,
+        notBefore: fail.at + retryDelayMs(context),
+        audit: withAudit(context.audit, { at: fail.at, event: 'failed-retrying', owner: fail.owner, epoch: fail.epoch, detail: fail.error }),
+      };
+    }),
+    recordFailure: assign(({ context, event }) => {
+      const fail = as(event, 'task.fail');
+      return {
+        lease: null,
+        graceEndsAt: null,
+        failure: { owner: fail.owner, epoch: fail.epoch, error: fail.error, retryable: fail.retryable === true, at: fail.at },
+        audit: withAudit(context.audit, { at: fail.at, event: 'failed', owner: fail.owner, epoch: fail.epoch, detail: fail.error }),
+      };
+    }),
+    emitFailed: emit(({ context, event }) => {
+      const fail = as(event, 'task.fail');
+      return {
+        type: 'failed' as const,
+        taskId: context.id,
+        owner: fail.owner,
+        epoch: fail.epoch,
+        at: fail.at,
+        error: fail.error,
+        retryable: fail.retryable === true,
+        retryAt: context.notBefore,
+      };
+    }),
+    registerCompensation: assign(({ context, event }) => {
+      const add = as(event, 'compensation.add');
+      return {
+        compensations: [
+          ...context.compensations,
+          {
+            seq: context.compensations.length + 1,
+            action: add.action,
+            args: add.args ?? null,
+            registeredAt: add.at,
+            owner: add.owner,
+            epoch: add.epoch,
+            status: 'pending' as const,
+            attempts: 0,
+            lastError: null,
+            doneAt: null,
+          },
+        ],
+        audit: withAudit(context.audit, { at: add.at, event: 'compensation-added', owner: add.owner, epoch: add.epoch, detail: add.action }),
+      };
+    }),
+    startCompensation: assign(({ context }) => {
+      const entry = nextCompensation(context)!;
+      return {
+        compensationRetryAt: null,
+        compensations: context.compensations.map((e) =>
+          e === entry ? { ...e, status: 'running' as const, attempts: e.attempts + 1 } : e,
+        ),
+      };
+    }),
+    markCompensationDone: assign(({ context }, params: { output: unknown }) => {
+      const entry = nextCompensation(context)!;
+      const { at } = params.output as CompensationOutcome;
+      return {
+        compensations: context.compensations.map((e) => (e === entry ? { ...e, status: 'done' as const, doneAt: at } : e)),
+        audit: withAudit(context.audit, { at, event: 'compensation-done', detail: entry.action }),
+      };
+    }),
+    recordCompensationFailure: assign(({ context }, params: { error: unknown }) => {
+      const entry = nextCompensation(context)!;
+      const failure = params.error as CompensationFailure;
+      return {
+        compensationRetryAt: failure.at + compensationDelayMs(context, entry.attempts),
+        compensations: context.compensations.map((e) =>
+          e === entry ? { ...e, status: 'failed' as const, lastError: failure.message } : e,
+        ),
+        audit: withAudit(context.audit, { at: failure.at, event: 'compensation-failed', detail: `${entry.action}: ${failure.message}` }),
+      };
+    }),
+    quarantineCompensation: assign(({ context }, params: { error: unknown }) => {
+      const entry = nextCompensation(context)!;
+      const failure = params.error as CompensationFailure;
+      const reason = failure.missingHandler
+        ? `no compensator for action "${entry.action}"`
+        : `compensation "${entry.action}" failed ${entry.attempts} times: ${failure.message}`;
+      return {
+        compensations: context.compensations.map((e) =>
+          e === entry ? { ...e, status: 'failed' as const, lastError: failure.message } : e,
+        ),
+        terminal: { state: 'quarantined' as const, at: failure.at, by: 'supervisor', reason, result: null, failure: context.failure },
+        audit: withAudit(context.audit, { at: failure.at, event: 'quarantined', detail: reason }),
+      };
+    }),
+    recordCompensated: assign(({ context }) => {
+      const at = Math.max(context.failure?.at ?? 0, ...context.compensations.map((e) => e.doneAt ?? 0));
+      return {
+        terminal: { state: 'compensated' as const, at, by: 'supervisor', reason: context.failure?.error ?? null, result: null, failure: context.failure },
+        audit: withAudit(context.audit, { at, event: 'compensated' }),
+      };
+    }),
+    emitCompensated: emit(({ context }) => ({ type: 'compensated' as const, taskId: context.id, at: context.terminal!.at })),
+    quarantinePoison: assign(({ context }) => {
+      const at = context.graceEndsAt!;
+      const reason = `lease expired ${context.staleCount} times (maxStale ${context.limits.maxStale}): poison task`;
+      return {
+        terminal: { state: 'quarantined' as const, at, by: 'supervisor', reason, result: null, failure: null },
+        audit: withAudit(context.audit, { at, event: 'quarantined', detail: reason }),
+      };
+    }),
+    recordQuarantine: assign(({ context, event }) => {
+      const quarantine = as(event, 'task.quarantine');
+      return {
+        graceEndsAt: null,
+        terminal: { state: 'quarantined' as const, at: quarantine.at, by: quarantine.by, reason: quarantine.reason, result: null, failure: context.failure },
+        audit: withAudit(context.audit, { at: quarantine.at, event: 'quarantined', owner: quarantine.by, detail: quarantine.reason }),
+      };
+    }),
+    emitQuarantined: emit(({ context }) => {
+      const terminal = context.terminal!;
+      return {
+        type: 'quarantined' as const,
+        taskId: context.id,
+        at: terminal.at,
+        by: terminal.by ?? 'supervisor',
+        reason: terminal.reason ?? '',
+        owner: context.lease?.owner ?? null,
+        epoch: context.epoch,
+      };
+    }),
+    annotate: assign(({ context, event }) => {
+      const annotate = as(event, 'task.annotate');
+      return {
+        metadata: { ...context.metadata, ...annotate.metadata },
+        audit: withAudit(context.audit, { at: annotate.at, event: 'annotated', detail: Object.keys(annotate.metadata).join(', ') }),
+      };
+    }),
+  },
+  delays: {
+    leaseExpiry: unresolvedDelay,
+    graceExpiry: unresolvedDelay,
+    retryBackoff: unresolvedDelay,
+    compensationBackoff: unresolvedDelay,
+  },
+  actors: {
+    compensate: fromPromise<CompensationOutcome, CompensationInput>(async () => {
+      throw new Error('the compensate actor is supplied by the supervisor runtime (machine.provide)');
+    }),
+  },
+}).createMachine({
+  id: 'task',
+  context: ({ input }) => ({
+    id: input.id,
+    spec: input.spec,
+    priority: input.priority,
+    labels: input.labels,
+    limits: input.limits,
+    createdAt: input.createdAt,
+    epoch: 0,
+    attempts: 0,
+    staleCount: 0,
+    progress: 0,
+    message: null,
+    lease: null,
+    graceEndsAt: null,
+    notBefore: null,
+    recovery: null,
+    compensations: input.compensations.map((c, i) => ({
+      seq: i + 1,
+      action: c.action,
+      args: c.args,
+      registeredAt: input.createdAt,
+      owner: null,
+      epoch: null,
+      status: 'pending' as const,
+      attempts: 0,
+      lastError: null,
+      doneAt: null,
+    })),
+    compensationRetryAt: null,
+    failure: null,
+    terminal: null,
+    metadata: {},
+    audit: [{ at: input.createdAt, event: 'created' }],
+  }),
+  initial: 'planned',
+  on: {
+    'lease.heartbeat': { actions: conflict('planned', 'no_lease') },
+    'lease.extend': { actions: conflict('planned', 'no_lease') },
+    'lease.release': { actions: conflict('planned', 'no_lease') },
+    'task.complete': { actions: conflict('planned', 'no_lease') },
+    'task.fail': { actions: conflict('planned', 'no_lease') },
+    'compensation.add': { actions: conflict('planned', 'no_lease') },
+    'task.quarantine': { target: '.quarantined', actions: ['recordQuarantine', 'emitQuarantined'] },
+    'task.annotate': { actions: 'annotate' },
+  },
+  states: {
+    planned: {
+      initial: 'ready',
+      states: {
+        ready: {
+          on: { 'lease.claim': { target: '#task.leased', actions: ['grantLease', 'emitClaimed'] } },
+        },
+        backoff: {
+          description: 'A retryable failure waits out its backoff before the task can be claimed again.',
+          after: { retryBackoff: { target: 'ready' } },
+          on: {
+            'lease.claim': { actions: conflict('planned', 'backoff') },
+            'task.resume': { target: 'backoff', reenter: true },
+          },
+        },
+      },
+    },
+    leased: {
+      after: { leaseExpiry: { target: 'stale', actions: ['recordExpiry', 'emitExpired'] } },
+      on: {
+        'lease.claim': { actions: conflict('leased', 'held') },
+        'lease.heartbeat': [
+          ...fenced('leased'),
+          { guard: not('extendsLease'), actions: conflict('leased', 'not_extending') },
+          ...acceptHeartbeat('leased', false),
+        ],
+        'lease.extend': [
+          ...fenced('leased'),
+          { guard: 'extendsWindow', target: 'leased', reenter: true, actions: 'extendLease' },
+          { description: 'The window never shortens a lease; the call is accepted unchanged.' },
+        ],
+        'lease.release': [...fenced('leased'), { target: 'planned', actions: ['releaseLease', 'emitReleased'] }],
+        'task.complete': [...fenced('leased'), { target: 'completed', actions: ['recordCompletion', 'emitCompleted'] }],
+        'task.fail': [
+          ...fenced('leased'),
+          { guard: 'canRetry', target: 'planned.backoff', actions: ['scheduleRetry', 'emitFailed'] },
+          { target: 'failed', actions: ['recordFailure', 'emitFailed'] },
+        ],
+        'compensation.add': [...fenced('leased'), { actions: 'registerCompensation' }],
+        'task.resume': { target: 'leased', reenter: true },
+      },
+    },
+    stale: {
+      initial: 'grace',
+      description: 'The lease expired; its holder may still finish, fail or release until it is re-granted.',
+      states: {
+        grace: {
+          after: {
+            graceExpiry: [
+              { guard: 'tooManyExpiries', target: '#task.quarantined', actions: ['quarantinePoison', 'emitQuarantined'] },
+              { target: 'expired', actions: 'recordGraceEnd' },
+            ],
+          },
+          on: {
+            'lease.claim': { actions: conflict('stale', 'in_grace') },
+            'lease.heartbeat': [...fenced('stale'), ...acceptHeartbeat('#task.leased', true)],
+            'task.resume': { target: 'grace', reenter: true },
+          },
+        },
+        expired: {
+          on: {
+            'lease.claim': { target: '#task.leased', actions: ['reclaimLease', 'emitClaimed', 'emitReclaimed'] },
+            'lease.heartbeat': [
+              ...fenced('stale'),
+              {
+                guard: 'reportsProgress',
+                description: 'Late progress is kept for the next claimer even though the heartbeat is refused.',
+                actions: ['keepLateProgress', conflict('stale', 'expired')],
+              },
+              { actions: conflict('stale', 'expired') },
+            ],
+          },
+        },
+      },
+      on: {
+        'lease.extend': [...fenced('stale'), { actions: conflict('stale', 'expired') }],
+        'lease.release': [...fenced('stale'), { target: 'planned', actions: ['releaseLease', 'emitReleased'] }],
+        'task.complete': [
+          ...fenced('stale'),
+          { description: 'Late-completion salvage: finished work is not thrown away.', target: 'completed', actions: ['recordCompletion', 'emitCompleted'] },
+        ],
+        'task.fail': [
+          ...fenced('stale'),
+          { guard: 'canRetry', target: 'planned.backoff', actions: ['scheduleRetry', 'emitFailed'] },
+          { target: 'failed', actions: ['recordFailure', 'emitFailed'] },
+        ],
+        'compensation.add': [...fenced('stale'), { actions: 'registerCompensation' }],
+      },
+    },
+    failed: {
+      initial: 'next',
+      description: 'Compensations unwind newest-registered first; each done one is never run again.',
+      on: finished('failed', false),
+      states: {
+        next: {
+          always: [
+            { guard: 'allCompensated', target: '#task.compensated', actions: ['recordCompensated', 'emitCompensated'] },
+            { target: 'running' },
+          ],
+        },
+        running: {
+          entry: 'startCompensation',
+          invoke: {
+            src: 'compensate',
+            input: ({ context }) => ({ taskId: context.id, entry: nextCompensation(context)! }),
+            onDone: { target: 'next', actions: { type: 'markCompensationDone', params: ({ event }) => ({ output: event.output }) } },
+            onError: [
+              {
+                guard: { type: 'handlerMissing', params: ({ event }) => ({ error: event.error }) },
+                target: '#task.quarantined',
+                actions: [{ type: 'quarantineCompensation', params: ({ event }) => ({ error: event.error }) }, 'emitQuarantined'],
+              },
+              {
+                guard: 'compensationRetriesLeft',
+                target: 'retrying',
+                actions: { type: 'recordCompensationFailure', params: ({ event }) => ({ error: event.error }) },
+              },
+              {
+                target: '#task.quarantined',
+                actions: [{ type: 'quarantineCompensation', params: ({ event }) => ({ error: event.error }) }, 'emitQuarantined'],
+              },
+            ],
+          },
+          on: { 'task.resume': { target: 'running', reenter: true } },
+        },
+        retrying: {
+          after: { compensationBackoff: { target: 'running' } },
+          on: { 'task.resume': { target: 'retrying', reenter: true } },
+        },
+      },
+    },
+    completed: { tags: ['terminal'], on: finished('completed', true) },
+    compensated: { tags: ['terminal'], on: finished('compensated', true) },
+    quarantined: { tags: ['terminal'], on: finished('quarantined', true) },
+  },
+});
+
+export type TaskMachine = typeof taskMachine;
+export const TERMINAL_STATES = ['completed', 'compensated', 'quarantined'] as const;

@@ -1,0 +1,194 @@
+// The data of one task's machine: context (all durable, plain JSON), the events it accepts
+// and the events it emits. Shared by the machine, the supervisor runtime and the views.
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export const PRIORITIES = ['critical', 'high', 'medium', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+/** Per-task timing and retry bounds, resolved from supervisor defaults at creation. */
+export interface TaskLimits {
+  leaseMs: number;
+  graceMs: number;
+  maxAttempts: number;
+  maxStale: number;
+  maxRenewals: number;
+  retryBackoffMs: number;
+  maxRetryBackoffMs: number;
+  compensationAttempts: number;
+  compensationBackoffMs: number;
+}
+
+export interface LeaseRecord {
+  owner: string;
+  epoch: number;
+  acquiredAt: number;
+  expiresAt: number;
+  heartbeatAt: number;
+  /** The lease's own duration: a heartbeat without `leaseMs` renews by this much. */
+  leaseMs: number;
+  /** Accepted heartbeats on this lease. */
+  renewals: number;
+  lateHeartbeats: number;
+  /** Heartbeat times on this lease (bounded), for cadence-aware policies. */
+  heartbeats: number[];
+}
+
+export interface Recovery {
+  previousOwner: string;
+  previousEpoch: number;
+  progress: number;
+  message: string | null;
+  timeSpentMs: number;
+  reason: string;
+  instructions: string;
+}
+
+export type CompensationStatus = 'pending' | 'running' | 'failed' | 'done';
+
+/** One entry of the compensation ledger; entries are never removed. */
+export interface CompensationEntry {
+  seq: number;
+  action: string;
+  args: Json;
+  registeredAt: number;
+  owner: string | null;
+  epoch: number | null;
+  status: CompensationStatus;
+  attempts: number;
+  lastError: string | null;
+  doneAt: number | null;
+}
+
+export interface FailureRecord {
+  owner: string;
+  epoch: number;
+  error: string;
+  retryable: boolean;
+  at: number;
+}
+
+export type TerminalState = 'completed' | 'compensated' | 'quarantined';
+
+export interface TerminalRecord {
+  state: TerminalState;
+  at: number;
+  by: string | null;
+  reason: string | null;
+  result: Json;
+  failure: FailureRecord | null;
+}
+
+export interface AuditEntry {
+  at: number;
+  event: string;
+  owner?: string;
+  epoch?: number;
+  detail?: string;
+}
+
+export interface TaskContext {
+  id: string;
+  spec: Json;
+  priority: Priority;
+  labels: string[];
+  limits: TaskLimits;
+  createdAt: number;
+  /** Fencing token: the epoch of the latest claim; strictly increases with every claim. */
+  epoch: number;
+  /** Claims made so far. */
+  attempts: number;
+  /** Leases that expired. */
+  staleCount: number;
+  /** Highest progress ever reported (0–100), late reports included. */
+  progress: number;
+  message: string | null;
+  /** The current lease; while stale, the expired one. */
+  lease: LeaseRecord | null;
+  graceEndsAt: number | null;
+  /** Retry backoff: no claim before this instant. */
+  notBefore: number | null;
+  recovery: Recovery | null;
+  compensations: CompensationEntry[];
+  compensationRetryAt: number | null;
+  failure: FailureRecord | null;
+  terminal: TerminalRecord | null;
+  metadata: { [key: string]: Json };
+  audit: AuditEntry[];
+}
+
+export interface TaskInput {
+  id: string;
+  spec: Json;
+  priority: Priority;
+  labels: string[];
+  limits: TaskLimits;
+  compensations: { action: string; args: Json }[];
+  createdAt: number;
+}
+
+/** Every event carries `at`: the machine never reads the time itself. */
+export interface Timed {
+  at: number;
+}
+export interface OwnerCall extends Timed {
+  owner: string;
+  epoch: number;
+}
+
+export type TaskEvent =
+  | ({ type: 'lease.claim'; owner: string; leaseMs: number } & Timed)
+  | ({ type: 'lease.heartbeat'; leaseMs?: number; progress?: number; message?: string } & OwnerCall)
+  | ({ type: 'lease.extend'; windowMs: number } & OwnerCall)
+  | ({ type: 'lease.release'; reason?: string } & OwnerCall)
+  | ({ type: 'task.complete'; result?: Json } & OwnerCall)
+  | ({ type: 'task.fail'; error: string; retryable?: boolean } & OwnerCall)
+  | ({ type: 'compensation.add'; action: string; args?: Json } & OwnerCall)
+  | ({ type: 'task.quarantine'; by: string; reason: string } & Timed)
+  | ({ type: 'task.annotate'; metadata: { [key: string]: Json } } & Timed)
+  | ({ type: 'task.resume' } & Timed);
+
+export type CommandEventType = Exclude<TaskEvent['type'], 'task.resume'>;
+
+/** What the compensation runner reports back; the time it finished comes in with it. */
+export interface CompensationOutcome {
+  at: number;
+}
+export interface CompensationFailure {
+  at: number;
+  message: string;
+  missingHandler: boolean;
+}
+export interface CompensationInput {
+  taskId: string;
+  entry: CompensationEntry;
+}
+
+export type RejectionCode = 'LEASE_CONFLICT' | 'TERMINAL_TASK';
+export type Rejection =
+  | { code: 'LEASE_CONFLICT'; reason: import('../src/errors.js').ConflictReason }
+  | { code: 'TERMINAL_TASK' };
+
+export interface Fenced {
+  taskId: string;
+  owner: string;
+  epoch: number;
+  at: number;
+}
+
+/** Lifecycle events a task emits; the supervisor re-publishes them once they are durable. */
+export type TaskEmitted =
+  | ({ type: 'claimed'; expiresAt: number } & Fenced)
+  | ({ type: 'reclaimed'; previousOwner: string; previousEpoch: number } & Fenced)
+  | ({ type: 'heartbeat'; expiresAt: number; progress: number; late: boolean } & Fenced)
+  | ({ type: 'expired'; staleCount: number; graceEndsAt: number } & Fenced)
+  | ({ type: 'released'; reason: string | null } & Fenced)
+  | ({ type: 'completed' } & Fenced)
+  | ({ type: 'failed'; error: string; retryable: boolean; retryAt: number | null } & Fenced)
+  | ({ type: 'stuck'; renewals: number } & Fenced)
+  | { type: 'compensated'; taskId: string; at: number }
+  | { type: 'quarantined'; taskId: string; at: number; by: string; reason: string; owner: string | null; epoch: number }
+  | ({ type: 'rejected'; taskId: string; state: string } & Rejection);
+
+export type LifecycleEvent = Exclude<TaskEmitted, { type: 'rejected' }>;
+export type LifecycleEventType = LifecycleEvent['type'];

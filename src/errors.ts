@@ -1,0 +1,104 @@
+// The typed errors every public call rejects with. Each carries a stable `code`; lease
+// conflicts also carry the `reason` an owner's call bounced for.
+
+export type ErrorCode =
+  | 'TASK_NOT_FOUND'
+  | 'DUPLICATE_TASK'
+  | 'LEASE_CONFLICT'
+  | 'TERMINAL_TASK'
+  | 'INVALID_INPUT'
+  | 'STORE_CORRUPT'
+  | 'STORE_LOCKED'
+  | 'STORE_WRITE_FAILED'
+  | 'SUPERVISOR_CLOSED';
+
+export type ConflictReason =
+  | 'held'
+  | 'in_grace'
+  | 'not_owner'
+  | 'stale_epoch'
+  | 'expired'
+  | 'no_lease'
+  | 'not_extending'
+  | 'backoff';
+
+export class LeaseholdError extends Error {
+  readonly code: ErrorCode;
+  readonly taskId: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { taskId?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.taskId = options.taskId;
+  }
+}
+
+export class TaskNotFoundError extends LeaseholdError {
+  constructor(taskId: string) {
+    super('TASK_NOT_FOUND', `task "${taskId}" does not exist`, { taskId });
+  }
+}
+
+export class DuplicateTaskError extends LeaseholdError {
+  constructor(taskId: string) {
+    super('DUPLICATE_TASK', `task "${taskId}" already exists`, { taskId });
+  }
+}
+
+export class LeaseConflictError extends LeaseholdError {
+  readonly reason: ConflictReason;
+
+  constructor(taskId: string, reason: ConflictReason, message: string) {
+    super('LEASE_CONFLICT', `task "${taskId}": ${message} (${reason})`, { taskId });
+    this.reason = reason;
+  }
+}
+
+export class TerminalTaskError extends LeaseholdError {
+  readonly state: string;
+
+  constructor(taskId: string, state: string) {
+    super('TERMINAL_TASK', `task "${taskId}" is ${state} and accepts only annotations`, { taskId });
+    this.state = state;
+  }
+}
+
+export class InvalidInputError extends LeaseholdError {
+  readonly issues: string[];
+
+  constructor(what: string, issues: string[]) {
+    super('INVALID_INPUT', `invalid ${what}: ${issues.join('; ')}`);
+    this.issues = issues;
+  }
+}
+
+export class StoreCorruptError extends LeaseholdError {
+  readonly file: string;
+
+  constructor(file: string, problem: string, cause?: unknown) {
+    super('STORE_CORRUPT', `store file ${file} is corrupt: ${problem}; it was left untouched`, { cause });
+    this.file = file;
+  }
+}
+
+export class StoreLockedError extends LeaseholdError {
+  readonly file: string;
+
+  constructor(file: string, holder?: string) {
+    super('STORE_LOCKED', `store file ${file} is locked by another supervisor${holder ? ` (${holder})` : ''}`);
+    this.file = file;
+  }
+}
+
+export class StoreWriteError extends LeaseholdError {
+  constructor(message: string, cause?: unknown) {
+    super('STORE_WRITE_FAILED', message, { cause });
+  }
+}
+
+export class SupervisorClosedError extends LeaseholdError {
+  constructor() {
+    super('SUPERVISOR_CLOSED', 'the supervisor is closed');
+  }
+}

@@ -1,0 +1,32 @@
+// The store contract: what any backing store (JSON file, memory, later a database) must do.
+// A store persists task records opaquely; the supervisor owns their meaning.
+
+/** One task as persisted: its machine state value and its context, both plain JSON. */
+export interface TaskRecord {
+  state: string | { [key: string]: unknown };
+  context: { [key: string]: unknown };
+}
+
+export interface StoreContents {
+  tasks: Map<string, TaskRecord>;
+}
+
+/** Changes to make durable together: a record to write, or `null` to delete that task. */
+export type StoreChanges = ReadonlyMap<string, TaskRecord | null>;
+
+export interface Store {
+  /** Where the data lives, for error messages (`/path/store.json`, `memory`). */
+  readonly location: string;
+  /**
+   * Takes the store's exclusive lock and reads every task. Rejects with `STORE_LOCKED` when
+   * another supervisor holds it and `STORE_CORRUPT` (file untouched) when the data does not
+   * parse or validate.
+   */
+  open(): Promise<StoreContents>;
+  /** Applies the changes and resolves only once they are durable (fsynced for files). */
+  commit(changes: StoreChanges): Promise<void>;
+  /** Releases the lock. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export const FORMAT_VERSION = 1;

@@ -1,0 +1,90 @@
+// What callers may pass to the supervisor, as zod schemas: every public argument is parsed
+// here before it reaches a machine, and anything else becomes INVALID_INPUT.
+import { z } from 'zod';
+import { PRIORITIES, type Json } from '../../machines/task.types.js';
+import { InvalidInputError } from '../errors.js';
+
+/** Ten years: longer durations are almost certainly unit mistakes. */
+const MAX_DURATION_MS = 10 * 365 * 24 * 3600 * 1000;
+
+const name = z.string().trim().min(1, 'must not be empty').max(512);
+const duration = z.number().positive().max(MAX_DURATION_MS);
+const count = z.number().int().positive().max(1_000_000);
+const epoch = z.number().int().positive();
+const json = z.json() as z.ZodType<Json>;
+const text = z.string().max(10_000);
+
+export const taskId = name;
+
+/** Timing and retry bounds a supervisor or a single task may set. */
+export const limitsShape = {
+  leaseMs: duration,
+  graceMs: z.number().min(0).max(MAX_DURATION_MS),
+  maxAttempts: count,
+  maxStale: count,
+  maxRenewals: count,
+  retryBackoffMs: z.number().min(0).max(MAX_DURATION_MS),
+  maxRetryBackoffMs: z.number().min(0).max(MAX_DURATION_MS),
+  compensationAttempts: count,
+  compensationBackoffMs: z.number().min(0).max(MAX_DURATION_MS),
+};
+export const limitsSchema = z.strictObject(limitsShape);
+
+export const createInput = z.strictObject({
+  id: name,
+  spec: json.optional(),
+  compensations: z.array(z.strictObject({ action: name, args: json.optional() })).max(1000).optional(),
+  priority: z.enum(PRIORITIES).optional(),
+  labels: z.array(name).max(64).optional(),
+  ...Object.fromEntries(Object.entries(limitsShape).map(([key, schema]) => [key, schema.optional()])),
+}) as z.ZodType<CreateInput>;
+
+export interface CreateInput {
+  id: string;
+  spec?: Json;
+  compensations?: { action: string; args?: Json }[];
+  priority?: (typeof PRIORITIES)[number];
+  labels?: string[];
+  leaseMs?: number;
+  graceMs?: number;
+  maxAttempts?: number;
+  maxStale?: number;
+  maxRenewals?: number;
+  retryBackoffMs?: number;
+  maxRetryBackoffMs?: number;
+  compensationAttempts?: number;
+  compensationBackoffMs?: number;
+}
+
+export const claimInput = z.strictObject({ owner: name, leaseMs: duration.optional() });
+export const claimNextInput = z.strictObject({
+  owner: name,
+  leaseMs: duration.optional(),
+  labels: z.array(name).max(64).optional(),
+});
+
+const fencedCall = { owner: name, epoch };
+
+export const heartbeatInput = z.strictObject({
+  ...fencedCall,
+  leaseMs: duration.optional(),
+  progress: z.number().min(0).max(100).optional(),
+  message: text.optional(),
+});
+export const extendInput = z.strictObject({ ...fencedCall, windowMs: duration });
+export const releaseInput = z.strictObject({ ...fencedCall, reason: text.optional() });
+export const completeInput = z.strictObject({ ...fencedCall, result: json.optional() });
+export const failInput = z.strictObject({ ...fencedCall, error: text.min(1), retryable: z.boolean().optional() });
+export const compensationInput = z.strictObject({ ...fencedCall, action: name, args: json.optional() });
+export const quarantineInput = z.strictObject({ by: name, reason: text.min(1) });
+export const metadataInput = z.record(z.string(), json);
+
+/** Parses `value` or throws INVALID_INPUT naming every problem. */
+export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new InvalidInputError(
+    what,
+    result.error.issues.map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(value)'}: ${issue.message}`),
+  );
+}

@@ -1,0 +1,120 @@
+// A task as the store keeps it: `{ state, context }` in plain JSON. Converts snapshots to
+// records and validates records read back, so a damaged store is refused (STORE_CORRUPT)
+// instead of being half-loaded.
+import { z } from 'zod';
+import { taskMachine } from '../../machines/task.machine.js';
+import { PRIORITIES, type Json, type TaskContext } from '../../machines/task.types.js';
+import { StoreCorruptError } from '../errors.js';
+import type { TaskRecord } from '../store/types.js';
+import { limitsSchema } from './inputs.js';
+import type { TaskSnapshot } from './view.js';
+
+const time = z.number();
+const nullableTime = time.nullable();
+const json = z.json() as z.ZodType<Json>;
+
+const leaseSchema = z.object({
+  owner: z.string(),
+  epoch: z.number().int().positive(),
+  acquiredAt: time,
+  expiresAt: time,
+  heartbeatAt: time,
+  leaseMs: z.number().positive(),
+  renewals: z.number().int().min(0),
+  lateHeartbeats: z.number().int().min(0),
+  heartbeats: z.array(time),
+});
+
+const recoverySchema = z.object({
+  previousOwner: z.string(),
+  previousEpoch: z.number().int(),
+  progress: z.number(),
+  message: z.string().nullable(),
+  timeSpentMs: z.number(),
+  reason: z.string(),
+  instructions: z.string(),
+});
+
+const failureSchema = z.object({
+  owner: z.string(),
+  epoch: z.number().int(),
+  error: z.string(),
+  retryable: z.boolean(),
+  at: time,
+});
+
+const contextSchema = z.object({
+  id: z.string().min(1),
+  spec: json,
+  priority: z.enum(PRIORITIES),
+  labels: z.array(z.string()),
+  limits: limitsSchema,
+  createdAt: time,
+  epoch: z.number().int().min(0),
+  attempts: z.number().int().min(0),
+  staleCount: z.number().int().min(0),
+  progress: z.number().min(0).max(100),
+  message: z.string().nullable(),
+  lease: leaseSchema.nullable(),
+  graceEndsAt: nullableTime,
+  notBefore: nullableTime,
+  recovery: recoverySchema.nullable(),
+  compensations: z.array(
+    z.object({
+      seq: z.number().int(),
+      action: z.string(),
+      args: json,
+      registeredAt: time,
+      owner: z.string().nullable(),
+      epoch: z.number().int().nullable(),
+      status: z.enum(['pending', 'running', 'failed', 'done']),
+      attempts: z.number().int().min(0),
+      lastError: z.string().nullable(),
+      doneAt: nullableTime,
+    }),
+  ),
+  compensationRetryAt: nullableTime,
+  failure: failureSchema.nullable(),
+  terminal: z
+    .object({
+      state: z.enum(['completed', 'compensated', 'quarantined']),
+      at: time,
+      by: z.string().nullable(),
+      reason: z.string().nullable(),
+      result: json,
+      failure: failureSchema.nullable(),
+    })
+    .nullable(),
+  metadata: z.record(z.string(), json),
+  audit: z.array(
+    z.object({
+      at: time,
+      event: z.string(),
+      owner: z.string().optional(),
+      epoch: z.number().optional(),
+      detail: z.string().optional(),
+    }),
+  ),
+});
+
+// Keeps the schema and the machine's context type from drifting apart.
+const _sameShape: (c: z.infer<typeof contextSchema>) => TaskContext = (c) => c;
+void _sameShape;
+
+export function recordOf(snapshot: TaskSnapshot): TaskRecord {
+  return { state: snapshot.value as TaskRecord['state'], context: snapshot.context as unknown as TaskRecord['context'] };
+}
+
+/** Validates a stored record and turns it back into a machine snapshot. */
+export function snapshotOf(location: string, id: string, record: TaskRecord): TaskSnapshot {
+  const parsed = contextSchema.safeParse(record.context);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new StoreCorruptError(location, `task "${id}": context.${issue.path.join('.')}: ${issue.message}`);
+  }
+  try {
+    return taskMachine.resolveState({ value: record.state as never, context: parsed.data as TaskContext });
+  } catch (error) {
+    throw new StoreCorruptError(location, `task "${id}": state ${JSON.stringify(record.state)} is not a task state`, error);
+  }
+}

@@ -1,0 +1,490 @@
+// The supervisor runtime: turns public calls into task-machine events, runs them one at a
+// time through the supervisor actor's mailbox, and acknowledges each only once the change
+// is durable. Owns the Map of task actors (root actors, not spawned children: spawning
+// copies the children map and is O(N²)), their persistence and their compensations.
+import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
+import { supervisorMachine } from '../../machines/supervisor.machine.js';
+import { taskMachine, type TaskMachine } from '../../machines/task.machine.js';
+import {
+  PRIORITIES,
+  type CompensationFailure,
+  type CompensationInput,
+  type CompensationOutcome,
+  type Json,
+  type LifecycleEvent,
+  type LifecycleEventType,
+  type TaskEmitted,
+  type TaskEvent,
+  type TaskInput,
+  type TaskLimits,
+} from '../../machines/task.types.js';
+import { systemClock, type Clock } from '../clock/clock.js';
+import {
+  InvalidInputError,
+  LeaseConflictError,
+  SupervisorClosedError,
+  TaskNotFoundError,
+  DuplicateTaskError,
+  TerminalTaskError,
+  type ConflictReason,
+} from '../errors.js';
+import type { Store } from '../store/types.js';
+import { createGroupCommit } from './group-commit.js';
+import * as inputs from './inputs.js';
+import { recordOf, snapshotOf } from './record.js';
+import { resumeDeadline, taskDelays } from './timers.js';
+import { leaseView, statePath, taskView, type Lease, type TaskSnapshot, type TaskState, type TaskView } from './view.js';
+
+export type Compensator = (args: Json, task: TaskView) => Promise<void> | void;
+
+export interface Logger {
+  warn(message: string, ...details: unknown[]): void;
+}
+
+export interface SupervisorOptions {
+  store: Store;
+  clock?: Clock;
+  defaults?: Partial<TaskLimits>;
+  compensators?: Record<string, Compensator>;
+  logger?: Logger;
+}
+
+export const DEFAULT_LIMITS: TaskLimits = {
+  leaseMs: 5 * 60_000,
+  graceMs: 60_000,
+  maxAttempts: 3,
+  maxStale: 3,
+  maxRenewals: 10,
+  retryBackoffMs: 30_000,
+  maxRetryBackoffMs: 10 * 60_000,
+  compensationAttempts: 3,
+  compensationBackoffMs: 1_000,
+};
+
+export const LIFECYCLE_EVENTS = [
+  'claimed',
+  'reclaimed',
+  'heartbeat',
+  'expired',
+  'released',
+  'completed',
+  'failed',
+  'compensated',
+  'quarantined',
+  'stuck',
+] as const satisfies readonly LifecycleEventType[];
+
+export const TASK_STATES: readonly TaskState[] = ['planned', 'leased', 'stale', 'failed', 'compensated', 'quarantined', 'completed'];
+
+export interface SupervisorStats {
+  total: number;
+  byState: Record<TaskState, number>;
+}
+
+type Listener<T extends LifecycleEventType> = (event: Extract<LifecycleEvent, { type: T }>) => void;
+
+export interface Supervisor {
+  create(input: inputs.CreateInput): Promise<TaskView>;
+  claim(id: string, input: { owner: string; leaseMs?: number }): Promise<Lease>;
+  claimNext(input: { owner: string; leaseMs?: number; labels?: string[] }): Promise<Lease | null>;
+  heartbeat(id: string, input: { owner: string; epoch: number; leaseMs?: number; progress?: number; message?: string }): Promise<Lease>;
+  extend(id: string, input: { owner: string; epoch: number; windowMs: number }): Promise<Lease>;
+  addCompensation(id: string, input: { owner: string; epoch: number; action: string; args?: Json }): Promise<TaskView>;
+  complete(id: string, input: { owner: string; epoch: number; result?: Json }): Promise<TaskView>;
+  fail(id: string, input: { owner: string; epoch: number; error: string; retryable?: boolean }): Promise<TaskView>;
+  release(id: string, input: { owner: string; epoch: number; reason?: string }): Promise<TaskView>;
+  quarantine(id: string, input: { by: string; reason: string }): Promise<TaskView>;
+  annotate(id: string, metadata: { [key: string]: Json }): Promise<TaskView>;
+  get(id: string): TaskView | undefined;
+  list(filter?: { state?: TaskState }): TaskView[];
+  stats(): SupervisorStats;
+  on<T extends LifecycleEventType>(type: T, listener: Listener<T>): () => void;
+  close(): Promise<void>;
+}
+
+const conflictText: Record<ConflictReason, string> = {
+  held: 'the task is already leased',
+  in_grace: 'the lease expired but its holder is still in its grace period',
+  not_owner: 'the lease belongs to another owner',
+  stale_epoch: "the epoch is not the current lease's epoch",
+  expired: 'the lease has expired',
+  no_lease: 'the task has no lease',
+  not_extending: 'the heartbeat would not extend the lease',
+  backoff: 'the task is waiting out its retry backoff',
+};
+
+const priorityRank = Object.fromEntries(PRIORITIES.map((p, i) => [p, i])) as Record<string, number>;
+const CLAIMABLE = new Set(['planned.ready', 'stale.expired']);
+
+interface TaskEntry {
+  actor: Actor<TaskMachine>;
+  /** Creation order, the tie-breaker after priority and age. */
+  seq: number;
+  context: unknown;
+  path: string;
+}
+
+/** Highest priority first, then oldest, then first created. */
+const claimOrder = (
+  a: { entry: TaskEntry; context: TaskSnapshot['context'] },
+  b: { entry: TaskEntry; context: TaskSnapshot['context'] },
+) =>
+  priorityRank[a.context.priority]! - priorityRank[b.context.priority]! ||
+  a.context.createdAt - b.context.createdAt ||
+  a.entry.seq - b.entry.seq;
+
+function checkOptions(options: SupervisorOptions) {
+  if (!options || typeof options !== 'object') throw new InvalidInputError('supervisor options', ['(value): expected an object']);
+  const store = options.store as Partial<Store> | undefined;
+  if (!store || typeof store.open !== 'function' || typeof store.commit !== 'function' || typeof store.close !== 'function') {
+    throw new InvalidInputError('supervisor options', ['store: expected a store such as jsonFileStore(path) or memoryStore()']);
+  }
+  const clock = options.clock as Partial<Clock> | undefined;
+  if (clock !== undefined && (['now', 'setTimeout', 'clearTimeout', 'runDue', 'attach'] as const).some((k) => typeof clock[k] !== 'function')) {
+    throw new InvalidInputError('supervisor options', ['clock: expected systemClock() or createTestClock()']);
+  }
+  for (const [action, handler] of Object.entries(options.compensators ?? {})) {
+    if (typeof handler !== 'function') throw new InvalidInputError('supervisor options', [`compensators.${action}: expected a function`]);
+  }
+  return inputs.parse(inputs.limitsSchema.partial(), options.defaults ?? {}, 'supervisor defaults');
+}
+
+export async function createSupervisor(options: SupervisorOptions): Promise<Supervisor> {
+  const defaults = { ...DEFAULT_LIMITS, ...checkOptions(options) };
+  const { store } = options;
+  const clock = options.clock ?? systemClock();
+  const compensators = options.compensators ?? {};
+  const logger: Logger = options.logger ?? console;
+
+  const tasks = new Map<string, TaskEntry>();
+  const claimable = new Set<string>();
+  const listeners = new Map<LifecycleEventType, Set<(event: LifecycleEvent) => void>>();
+  const compensationsInFlight = new Set<Promise<unknown>>();
+  let sequence = 0;
+  let changes = 0;
+  let rejection: Extract<TaskEmitted, { type: 'rejected' }> | null = null;
+
+  const commit = createGroupCommit(
+    store,
+    (id) => {
+      const entry = tasks.get(id);
+      return entry ? recordOf(entry.actor.getSnapshot()) : null;
+    },
+    (events) => {
+      for (const event of events) {
+        for (const listener of listeners.get(event.type) ?? []) {
+          try {
+            listener(event);
+          } catch (error) {
+            logger.warn(`leasehold: a "${event.type}" listener threw`, error);
+          }
+        }
+      }
+    },
+  );
+
+  const compensate = fromPromise<CompensationOutcome, CompensationInput>(async ({ input }) => {
+    const run = (async () => {
+      const failure = (message: string, missingHandler = false): CompensationFailure => ({ at: clock.now(), message, missingHandler });
+      // The ledger must say "running" on disk before the side effect starts.
+      await Promise.resolve();
+      commit.touch(input.taskId);
+      try {
+        await commit.durable();
+      } catch (error) {
+        throw failure(`could not record the attempt: ${(error as Error).message}`);
+      }
+      const { action, args } = input.entry;
+      const handler = Object.hasOwn(compensators, action) ? compensators[action] : undefined;
+      if (!handler) throw failure(`no compensator registered for "${action}"`, true);
+      const task = tasks.get(input.taskId);
+      try {
+        await handler(structuredClone(args), taskView(task!.actor.getSnapshot()));
+      } catch (error) {
+        throw failure(error instanceof Error ? error.message : String(error));
+      }
+      return { at: clock.now() };
+    })();
+    compensationsInFlight.add(run);
+    try {
+      return await run;
+    } finally {
+      compensationsInFlight.delete(run);
+    }
+  });
+
+  const taskLogic = taskMachine.provide({ delays: taskDelays(clock), actors: { compensate } });
+
+  const track = (id: string, snapshot: TaskSnapshot) => {
+    const entry = tasks.get(id);
+    if (!entry) return;
+    const path = statePath(snapshot.value);
+    if (snapshot.context === entry.context && path === entry.path) return;
+    entry.context = snapshot.context;
+    entry.path = path;
+    if (CLAIMABLE.has(path)) claimable.add(id);
+    else claimable.delete(id);
+    changes++;
+    commit.touch(id);
+  };
+
+  const addTask = (id: string, source: { snapshot: TaskSnapshot } | { input: TaskInput }) => {
+    const actor = createActor(taskLogic, 'snapshot' in source ? { clock, snapshot: source.snapshot, input: undefined as never } : { clock, input: source.input });
+    const entry: TaskEntry = { actor, seq: sequence++, context: undefined, path: '' };
+    tasks.set(id, entry);
+    actor.on('*', (event: TaskEmitted) => {
+      if (event.type === 'rejected') rejection = event;
+      else commit.publish(event);
+    });
+    actor.subscribe({
+      next: (snapshot) => track(id, snapshot),
+      error: (error) => logger.warn(`leasehold: task "${id}" stopped on an internal error`, error),
+    });
+    actor.start();
+    const snapshot = actor.getSnapshot();
+    if ('snapshot' in source) {
+      entry.context = snapshot.context;
+      entry.path = statePath(snapshot.value);
+      if (CLAIMABLE.has(entry.path)) claimable.add(id);
+    } else {
+      track(id, snapshot);
+    }
+    return entry;
+  };
+
+  /** Sends one event to one task; a refusal becomes the matching typed error. */
+  const deliver = (id: string, event: TaskEvent): TaskSnapshot => {
+    const entry = tasks.get(id);
+    if (!entry) throw new TaskNotFoundError(id);
+    rejection = null;
+    entry.actor.send(event);
+    const refused = rejection as Extract<TaskEmitted, { type: 'rejected' }> | null;
+    rejection = null;
+    if (refused?.code === 'TERMINAL_TASK') throw new TerminalTaskError(id, refused.state);
+    if (refused?.code === 'LEASE_CONFLICT') throw new LeaseConflictError(id, refused.reason, conflictText[refused.reason]);
+    return entry.actor.getSnapshot();
+  };
+
+  /**
+   * Runs `work` inside the supervisor's mailbox after firing any timer already due (so a
+   * lease expiring at t is stale for a call at t), then settles the call once whatever it
+   * changed is durable.
+   */
+  const dispatch = <T>(work: () => T): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      supervisor.send({
+        type: 'supervisor.command',
+        refuse: () => reject(new SupervisorClosedError()),
+        run: () => {
+          const before = changes;
+          let settle: () => void;
+          try {
+            clock.runDue();
+            const value = work();
+            settle = () => resolve(value);
+          } catch (error) {
+            settle = () => reject(error);
+          }
+          if (changes === before) settle();
+          else commit.durable().then(settle, reject);
+        },
+      });
+    });
+
+  const settled = async () => {
+    for (let quiet = 0; quiet < 2; ) {
+      const busy = compensationsInFlight.size > 0 || !commit.idle;
+      if (compensationsInFlight.size > 0) await Promise.allSettled([...compensationsInFlight]);
+      if (!commit.idle) await commit.durable().catch(() => {});
+      // Let promise-actor results reach their machines before looking again.
+      await new Promise((resolve) => setImmediate(resolve));
+      quiet = busy ? 0 : quiet + 1;
+    }
+  };
+
+  const restore = async (contents: Awaited<ReturnType<Store['open']>>) => {
+    const order: { id: string; at: number }[] = [];
+    for (const [id, record] of contents.tasks) {
+      const entry = addTask(id, { snapshot: snapshotOf(store.location, id, record) });
+      const at = resumeDeadline(entry.actor.getSnapshot());
+      if (at !== undefined) order.push({ id, at });
+    }
+    order.sort((a, b) => a.at - b.at || tasks.get(a.id)!.seq - tasks.get(b.id)!.seq);
+    for (const { id } of order) tasks.get(id)!.actor.send({ type: 'task.resume', at: clock.now() });
+    clock.runDue();
+    await commit.durable();
+  };
+
+  let detachClock = () => {};
+  let contents: Awaited<ReturnType<Store['open']>> | undefined;
+
+  const supervisor = createActor(
+    supervisorMachine.provide({
+      actors: {
+        openStore: fromPromise(async () => {
+          contents = await store.open();
+        }),
+        restoreTasks: fromPromise(async () => {
+          detachClock = clock.attach(settled);
+          await restore(contents!);
+          contents = undefined;
+        }),
+        closeStore: fromPromise(async () => {
+          for (const entry of tasks.values()) entry.actor.stop();
+          detachClock();
+          await commit.durable().catch((error) => logger.warn('leasehold: the last write before close failed', error));
+          await store.close();
+        }),
+      },
+    }),
+  );
+  supervisor.start();
+  const opened = await waitFor(supervisor, (s) => s.matches('running') || s.status === 'done');
+  if (!opened.matches('running')) throw opened.context.error;
+
+  const now = () => clock.now();
+  const leaseOf = (snapshot: TaskSnapshot) => leaseView(snapshot.context)!;
+  const limitsOf = (input: inputs.CreateInput): TaskLimits =>
+    Object.fromEntries(Object.entries(defaults).map(([key, value]) => [key, input[key as keyof TaskLimits] ?? value])) as unknown as TaskLimits;
+
+  return {
+    create(raw) {
+      return Promise.resolve(raw)
+        .then((value) => inputs.parse(inputs.createInput, value, 'create input'))
+        .then((input) =>
+          dispatch(() => {
+            if (tasks.has(input.id)) throw new DuplicateTaskError(input.id);
+            const entry = addTask(input.id, {
+              input: {
+                id: input.id,
+                spec: input.spec ?? null,
+                priority: input.priority ?? 'medium',
+                labels: input.labels ?? [],
+                limits: limitsOf(input),
+                compensations: (input.compensations ?? []).map((c) => ({ action: c.action, args: c.args ?? null })),
+                createdAt: now(),
+              },
+            });
+            return taskView(entry.actor.getSnapshot());
+          }),
+        );
+    },
+
+    claim(id, raw) {
+      return guarded(() => {
+        const taskId = inputs.parse(inputs.taskId, id, 'task id');
+        const input = inputs.parse(inputs.claimInput, raw, 'claim input');
+        return dispatch(() => {
+          const limits = tasks.get(taskId)?.actor.getSnapshot().context.limits;
+          if (!limits) throw new TaskNotFoundError(taskId);
+          return leaseOf(deliver(taskId, { type: 'lease.claim', owner: input.owner, leaseMs: input.leaseMs ?? limits.leaseMs, at: now() }));
+        });
+      });
+    },
+
+    claimNext(raw) {
+      return guarded(() => {
+        const input = inputs.parse(inputs.claimNextInput, raw, 'claimNext input');
+        const wanted = input.labels ?? [];
+        return dispatch(() => {
+          let best: { id: string; entry: TaskEntry; context: TaskSnapshot['context'] } | undefined;
+          for (const id of claimable) {
+            const entry = tasks.get(id)!;
+            const context = entry.actor.getSnapshot().context;
+            if (!wanted.every((label) => context.labels.includes(label))) continue;
+            const candidate = { id, entry, context };
+            if (!best || claimOrder(candidate, best) < 0) best = candidate;
+          }
+          if (!best) return null;
+          const leaseMs = input.leaseMs ?? best.context.limits.leaseMs;
+          return leaseOf(deliver(best.id, { type: 'lease.claim', owner: input.owner, leaseMs, at: now() }));
+        });
+      });
+    },
+
+    heartbeat(id, raw) {
+      return ownerCall(id, raw, inputs.heartbeatInput, 'heartbeat', (input) => ({ type: 'lease.heartbeat', ...input }), leaseOf);
+    },
+    extend(id, raw) {
+      return ownerCall(id, raw, inputs.extendInput, 'extend', (input) => ({ type: 'lease.extend', ...input }), leaseOf);
+    },
+    addCompensation(id, raw) {
+      return ownerCall(id, raw, inputs.compensationInput, 'addCompensation', (input) => ({ type: 'compensation.add', ...input }), taskView);
+    },
+    complete(id, raw) {
+      return ownerCall(id, raw, inputs.completeInput, 'complete', (input) => ({ type: 'task.complete', ...input }), taskView);
+    },
+    fail(id, raw) {
+      return ownerCall(id, raw, inputs.failInput, 'fail', (input) => ({ type: 'task.fail', ...input }), taskView);
+    },
+    release(id, raw) {
+      return ownerCall(id, raw, inputs.releaseInput, 'release', (input) => ({ type: 'lease.release', ...input }), taskView);
+    },
+    quarantine(id, raw) {
+      return ownerCall(id, raw, inputs.quarantineInput, 'quarantine', (input) => ({ type: 'task.quarantine', ...input }), taskView);
+    },
+    annotate(id, raw) {
+      return ownerCall(id, raw, inputs.metadataInput, 'annotate', (metadata) => ({ type: 'task.annotate', metadata }), taskView);
+    },
+
+    get(id) {
+      const entry = tasks.get(inputs.parse(inputs.taskId, id, 'task id'));
+      return entry ? taskView(entry.actor.getSnapshot()) : undefined;
+    },
+    list(filter = {}) {
+      const state = filter.state;
+      if (state !== undefined && !TASK_STATES.includes(state)) {
+        throw new InvalidInputError('list filter', [`state: expected one of ${TASK_STATES.join(', ')}`]);
+      }
+      return [...tasks.values()]
+        .map((entry) => taskView(entry.actor.getSnapshot()))
+        .filter((view) => state === undefined || view.state === state);
+    },
+    stats() {
+      const byState = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
+      for (const entry of tasks.values()) byState[entry.path.split('.')[0] as TaskState]++;
+      return { total: tasks.size, byState };
+    },
+    on(type, listener) {
+      if (!(LIFECYCLE_EVENTS as readonly string[]).includes(type)) {
+        throw new InvalidInputError('event name', [`expected one of ${LIFECYCLE_EVENTS.join(', ')}`]);
+      }
+      if (typeof listener !== 'function') throw new InvalidInputError('listener', ['expected a function']);
+      const set = listeners.get(type) ?? new Set();
+      listeners.set(type, set);
+      const wrapped = listener as (event: LifecycleEvent) => void;
+      set.add(wrapped);
+      return () => void set.delete(wrapped);
+    },
+    async close() {
+      supervisor.send({ type: 'supervisor.close' });
+      await waitFor(supervisor, (s) => s.status === 'done');
+    },
+  };
+
+  /** Validation errors reject the returned promise instead of throwing synchronously. */
+  function guarded<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return call();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  function ownerCall<I, R>(
+    id: string,
+    raw: unknown,
+    schema: import('zod').ZodType<I>,
+    what: string,
+    toEvent: (input: I) => DistributiveOmit<TaskEvent, 'at'>,
+    result: (snapshot: TaskSnapshot) => R,
+  ): Promise<R> {
+    return guarded(() => {
+      const taskId = inputs.parse(inputs.taskId, id, 'task id');
+      const input = inputs.parse(schema, raw, `${what} input`);
+      return dispatch(() => result(deliver(taskId, { ...toEvent(input), at: now() } as TaskEvent)));
+    });
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

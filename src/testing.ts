@@ -1,0 +1,67 @@
+// `leasehold/testing`: a deterministic clock for tests. Time moves only when the test says
+// so, and `advance` returns once every supervisor on the clock has persisted what the
+// fired timers changed, so no test ever sleeps to wait for an expiry.
+import { delayOf, fireDue, type Clock } from './clock/clock.js';
+import { createTimerQueue } from './clock/timer-queue.js';
+
+export interface TestClock extends Clock {
+  /**
+   * Moves time forward by `ms`, firing due timers in deadline order (time stands at each
+   * timer's deadline while it fires) and waiting for attached supervisors to settle after
+   * each one.
+   */
+  advance(ms: number): Promise<void>;
+  /** Moves time to an absolute epoch-ms instant (never backwards), like `advance`. */
+  advanceTo(at: number): Promise<void>;
+  /** Waits for attached supervisors to settle without moving time. */
+  settle(): Promise<void>;
+  /** Number of armed timers (for assertions about re-arming). */
+  readonly pendingTimers: number;
+  /** Deadline of the earliest armed timer. */
+  nextTimerAt(): number | undefined;
+}
+
+export function createTestClock(startMs = Date.UTC(2026, 0, 1)): TestClock {
+  if (!Number.isFinite(startMs)) throw new TypeError('createTestClock: startMs must be a finite number');
+  const queue = createTimerQueue();
+  const settlers = new Set<() => Promise<void>>();
+  let current = startMs;
+
+  const settle = async () => {
+    for (const settled of [...settlers]) await settled();
+  };
+
+  const advanceTo = async (target: number) => {
+    if (!Number.isFinite(target)) throw new TypeError('advance: time must be finite');
+    await settle();
+    for (;;) {
+      const next = queue.nextAt();
+      if (next === undefined || next > target) break;
+      current = Math.max(current, next);
+      queue.takeDue(current)?.fire();
+      await settle();
+    }
+    current = Math.max(current, target);
+    await settle();
+  };
+
+  return {
+    now: () => current,
+    setTimeout: (fn, ms) => queue.add(current + delayOf(ms), fn),
+    clearTimeout: (handle) => queue.remove(handle),
+    runDue: () => fireDue(queue, () => current),
+    attach(settled) {
+      settlers.add(settled);
+      return () => settlers.delete(settled);
+    },
+    advance: (ms) => advanceTo(current + ms),
+    advanceTo,
+    settle,
+    get pendingTimers() {
+      return queue.size;
+    },
+    nextTimerAt: () => queue.nextAt(),
+  };
+}
+
+export type { Clock } from './clock/clock.js';

@@ -1,0 +1,21 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jsonFileStore } from '../../src/store/json-file-store.js';
+import { memoryStore } from '../../src/store/memory-store.js';
+import { describeStoreConformance } from './conformance.js';
+
+describeStoreConformance('memoryStore', () => {
+  // One object stands for the process-wide data; "restarting" reuses it.
+  const store = memoryStore();
+  return Promise.resolve({ connect: () => store, cleanup: () => store.close() });
+});
+
+describeStoreConformance('jsonFileStore', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'leasehold-store-'));
+  const file = join(dir, 'nested', 'store.json');
+  return {
+    connect: () => jsonFileStore(file),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});

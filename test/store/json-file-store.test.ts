@@ -1,0 +1,316 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { jsonFileStore } from '../../src/store/json-file-store.js';
+import type { Store } from '../../src/store/types.js';
+import { record, rejection } from './conformance.js';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const storeModule = fileURLToPath(new URL('../../src/store/json-file-store.ts', import.meta.url));
+
+let dir: string;
+let file: string;
+const opened: Store[] = [];
+const children: ChildProcess[] = [];
+
+function store(options?: { staleLockMs?: number }): Store {
+  const created = jsonFileStore(file, options);
+  opened.push(created);
+  return created;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** A pid that certainly belonged to a process which has since exited (and been reaped). */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '']);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('could not spawn');
+  await once(child, 'exit');
+  return pid;
+}
+
+/** Another process that opens the store and holds it until its stdin ends. */
+async function holderProcess(path: string): Promise<ChildProcess> {
+  const code = `
+    const { jsonFileStore } = await import(${JSON.stringify(storeModule)});
+    const store = jsonFileStore(${JSON.stringify(path)});
+    await store.open();
+    process.stdout.write('ready\\n');
+    process.stdin.resume();
+    process.stdin.on('end', async () => { await store.close(); process.exit(0); });
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    cwd: repoRoot,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const [line] = (await Promise.race([once(lines, 'line'), once(child, 'exit').then(() => ['exited'])])) as string[];
+  if (line !== 'ready') throw new Error(`holder process did not start: ${line}`);
+  return child;
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'leasehold-json-store-'));
+  file = join(dir, 'store.json');
+});
+
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close();
+  for (const child of children.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+  }
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('jsonFileStore file format', () => {
+  it('writes the empty document durably at the first open, creating missing directories', async () => {
+    file = join(dir, 'a', 'b', 'store.json');
+    const s = store();
+    await s.open();
+    expect(s.location).toBe(resolve(file));
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ formatVersion: 1, tasks: {} });
+  });
+
+  it('stores the documented format on disk (even though vitest sets NODE_ENV=test)', async () => {
+    expect(process.env.NODE_ENV).toBe('test');
+    const s = store();
+    await s.open();
+    await s.commit(new Map([['t1', record('t1', { running: 'leased' }, { attempts: 1 })]]));
+    const text = await readFile(file, 'utf8');
+    expect(JSON.parse(text)).toEqual({
+      formatVersion: 1,
+      tasks: { t1: { state: { running: 'leased' }, context: { id: 't1', attempts: 1 } } },
+    });
+    expect(text).toContain('\n  "formatVersion": 1');
+  });
+
+  it('reads a hand-written file whose ids are prototype names without polluting anything', async () => {
+    await writeFile(
+      file,
+      '{"formatVersion":1,"tasks":{"__proto__":{"state":"pending","context":{"id":"__proto__","admin":true}},' +
+        '"constructor":{"state":"done","context":{"id":"constructor"}}}}',
+    );
+    const { tasks } = await store().open();
+    expect([...tasks.keys()].sort()).toEqual(['__proto__', 'constructor']);
+    expect(tasks.get('__proto__')).toEqual({ state: 'pending', context: { id: '__proto__', admin: true } });
+    expect(({} as Record<string, unknown>).admin).toBeUndefined();
+  });
+
+  it('holds a lock directory and an owner sidecar while open, and removes both on close', async () => {
+    const s = store();
+    await s.open();
+    expect((await stat(`${file}.lock`)).isDirectory()).toBe(true);
+    const owner = JSON.parse(await readFile(`${file}.lock.owner`, 'utf8')) as Record<string, unknown>;
+    expect(owner).toMatchObject({ pid: process.pid, hostname: hostname() });
+    expect(typeof owner.startedAt).toBe('string');
+    await s.close();
+    expect(await exists(`${file}.lock`)).toBe(false);
+    expect(await exists(`${file}.lock.owner`)).toBe(false);
+  });
+});
+
+describe('jsonFileStore refuses corrupt files', () => {
+  const good = '{"formatVersion":1,"tasks":{"a":{"state":"pending","context":{"id":"a"}}}}';
+  const cases: { name: string; content: string; mentions: string[] }[] = [
+    { name: 'garbage', content: 'this is not json\n', mentions: ['JSON'] },
+    { name: 'truncated JSON', content: good.slice(0, 40), mentions: ['JSON'] },
+    { name: 'an empty file', content: '', mentions: ['empty'] },
+    { name: 'JSON null', content: 'null', mentions: ['not a JSON object'] },
+    { name: 'an array', content: '[]', mentions: ['not a JSON object'] },
+    { name: 'a newer formatVersion', content: '{"formatVersion":2,"tasks":{}}', mentions: ['formatVersion 2', 'formatVersion 1'] },
+    { name: 'a missing formatVersion', content: '{"tasks":{}}', mentions: ['formatVersion is missing'] },
+    {
+      name: 'a context.id that differs from its key',
+      content: '{"formatVersion":1,"tasks":{"a":{"state":"pending","context":{"id":"b"}}}}',
+      mentions: ['tasks["a"].context.id', '"b"'],
+    },
+    { name: 'tasks that is an array', content: '{"formatVersion":1,"tasks":[]}', mentions: ['tasks'] },
+    { name: 'tasks that is a string', content: '{"formatVersion":1,"tasks":"a"}', mentions: ['tasks'] },
+    { name: 'a record without context', content: '{"formatVersion":1,"tasks":{"a":{"state":"pending"}}}', mentions: ['tasks["a"].context'] },
+    {
+      name: 'a numeric state',
+      content: '{"formatVersion":1,"tasks":{"a":{"state":7,"context":{"id":"a"}}}}',
+      mentions: ['tasks["a"].state'],
+    },
+    {
+      name: 'a mismatched "__proto__" entry',
+      content: '{"formatVersion":1,"tasks":{"__proto__":{"state":"pending","context":{"id":"x"}}}}',
+      mentions: ['tasks["__proto__"]'],
+    },
+  ];
+
+  for (const { name, content, mentions } of cases) {
+    it(`with STORE_CORRUPT for ${name}, leaving the file untouched and unlocked`, async () => {
+      await writeFile(file, content);
+      const before = await readFile(file);
+      const listing = (await readdir(dir)).sort();
+
+      const error = await rejection(store().open());
+      expect(error.code).toBe('STORE_CORRUPT');
+      expect(error.message).toContain(resolve(file));
+      for (const text of mentions) expect(error.message).toContain(text);
+
+      expect((await readFile(file)).equals(before)).toBe(true);
+      expect((await readdir(dir)).sort()).toEqual(listing);
+
+      await writeFile(file, good);
+      const { tasks } = await store().open();
+      expect(tasks.get('a')).toEqual(record('a'));
+    });
+  }
+
+  it('with STORE_CORRUPT when the path is a directory', async () => {
+    await mkdir(file);
+    const error = await rejection(store().open());
+    expect(error.code).toBe('STORE_CORRUPT');
+    expect(error.message).toContain('not a regular file');
+    expect(await exists(`${file}.lock`)).toBe(false);
+  });
+});
+
+describe('jsonFileStore locking', () => {
+  it('is refused while another process holds the store, and available once it closes', async () => {
+    const holder = await holderProcess(file);
+    const error = await rejection(store().open());
+    expect(error.code).toBe('STORE_LOCKED');
+    expect(error.message).toContain(resolve(file));
+    expect(error.message).toContain(`pid ${holder.pid}`);
+
+    holder.stdin?.end();
+    await once(holder, 'exit');
+    await expect(store().open()).resolves.toBeDefined();
+  });
+
+  it('takes over a lock left by a holder that was killed', async () => {
+    const holder = await holderProcess(file);
+    holder.kill('SIGKILL');
+    await once(holder, 'exit');
+    expect(await exists(`${file}.lock`)).toBe(true);
+
+    await expect(store().open()).resolves.toBeDefined();
+    const owner = JSON.parse(await readFile(`${file}.lock.owner`, 'utf8')) as { pid: number };
+    expect(owner.pid).toBe(process.pid);
+  });
+
+  it('takes over a fresh lock whose sidecar names a dead process on this host', async () => {
+    const pid = await deadPid();
+    await mkdir(`${file}.lock`);
+    await writeFile(`${file}.lock.owner`, JSON.stringify({ pid, hostname: hostname(), startedAt: new Date().toISOString() }));
+    await expect(store().open()).resolves.toBeDefined();
+  });
+
+  it('takes over a lock whose sidecar names this process when no store here holds it', async () => {
+    // What a restarted container sees: the same pid, a lock from the previous incarnation.
+    await mkdir(`${file}.lock`);
+    await writeFile(`${file}.lock.owner`, JSON.stringify({ pid: process.pid, hostname: hostname(), startedAt: 'earlier' }));
+    await expect(store().open()).resolves.toBeDefined();
+  });
+
+  it('does not judge a pid from another host, nor a sidecar written for an earlier lock', async () => {
+    const pid = await deadPid();
+    await mkdir(`${file}.lock`);
+    await writeFile(`${file}.lock.owner`, JSON.stringify({ pid, hostname: `not-${hostname()}`, startedAt: 'x' }));
+    expect((await rejection(store().open())).code).toBe('STORE_LOCKED');
+
+    await writeFile(`${file}.lock.owner`, JSON.stringify({ pid, hostname: hostname(), startedAt: 'x', lockId: '1:2' }));
+    expect((await rejection(store().open())).code).toBe('STORE_LOCKED');
+    expect(await exists(`${file}.lock`)).toBe(true);
+  });
+
+  it('treats a lock without a sidecar as held until its mtime goes stale', async () => {
+    await mkdir(`${file}.lock`);
+    const error = await rejection(store({ staleLockMs: 2_000 }).open());
+    expect(error.code).toBe('STORE_LOCKED');
+    const old = new Date(0);
+    await utimes(`${file}.lock`, old, old);
+    await expect(store({ staleLockMs: 2_000 }).open()).resolves.toBeDefined();
+  });
+
+  it('reports a lost lock through commit instead of crashing the process', async () => {
+    const s = store({ staleLockMs: 2_000 });
+    await s.open();
+    await s.commit(new Map([['a', record('a')]]));
+    await rmdir(`${file}.lock`);
+
+    // proper-lockfile refreshes the lock every staleLockMs / 2 and notices it is gone then.
+    let error: (Error & { code?: string }) | undefined;
+    for (let i = 0; i < 40 && error === undefined; i++) {
+      await new Promise((done) => setTimeout(done, 100));
+      error = await s.commit(new Map([['b', record('b')]])).then(
+        () => undefined,
+        (e: unknown) => e as Error & { code?: string },
+      );
+    }
+    expect(error?.code).toBe('STORE_WRITE_FAILED');
+    expect(error?.message).toContain('lock');
+    await s.close();
+  });
+
+  it('lets two stores over different files be open at once', async () => {
+    const other = jsonFileStore(join(dir, 'other.json'));
+    opened.push(other);
+    await store().open();
+    await expect(other.open()).resolves.toBeDefined();
+  });
+});
+
+describe('jsonFileStore write failures', () => {
+  // lowdb writes `.store.json.tmp` and renames it into place; a directory squatting on that
+  // name makes the write fail even for root, who ignores permission bits.
+  const blockWrites = () => mkdir(join(dir, '.store.json.tmp'));
+  const unblockWrites = () => rmdir(join(dir, '.store.json.tmp'));
+
+  it('rejects with STORE_WRITE_FAILED and a reopen shows the data from before', async () => {
+    const s = store();
+    await s.open();
+    await s.commit(new Map([['a', record('a')]]));
+    await blockWrites();
+
+    const error = await rejection(s.commit(new Map([['a', null], ['b', record('b')]])));
+    expect(error.code).toBe('STORE_WRITE_FAILED');
+    expect(error.message).toContain(resolve(file));
+    expect(error.cause).toBeInstanceOf(Error);
+    await s.close();
+    await unblockWrites();
+
+    const { tasks } = await store().open();
+    expect([...tasks.keys()]).toEqual(['a']);
+  });
+
+  it('does not let a failed batch reach the disk with the next successful commit', async () => {
+    const s = store();
+    await s.open();
+    await s.commit(new Map([['a', record('a')]]));
+    await blockWrites();
+    expect((await rejection(s.commit(new Map([['a', null], ['b', record('b')]])))).code).toBe('STORE_WRITE_FAILED');
+    await unblockWrites();
+    await s.commit(new Map([['c', record('c')]]));
+    await s.close();
+
+    const { tasks } = await store().open();
+    expect([...tasks.keys()].sort()).toEqual(['a', 'c']);
+  });
+
+  it('fails open with STORE_WRITE_FAILED, and unlocked, when the first write cannot happen', async () => {
+    await blockWrites();
+    const error = await rejection(store().open());
+    expect(error.code).toBe('STORE_WRITE_FAILED');
+    expect(await exists(`${file}.lock`)).toBe(false);
+    expect(await exists(file)).toBe(false);
+  });
+});
