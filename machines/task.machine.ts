@@ -461,6 +461,7 @@ export const taskMachine = setup({
         epoch: context.epoch,
       };
     }),
+    dropLease: assign({ lease: null, graceEndsAt: null }),
     annotate: assign(({ context, event }) => {
       const annotate = as(event, 'task.annotate');
       return {
@@ -524,7 +525,7 @@ export const taskMachine = setup({
     'task.complete': { actions: conflict('planned', 'no_lease') },
     'task.fail': { actions: conflict('planned', 'no_lease') },
     'compensation.add': { actions: conflict('planned', 'no_lease') },
-    'task.quarantine': { target: '.quarantined', actions: ['recordQuarantine', 'emitQuarantined'] },
+    'task.quarantine': { target: '.quarantined', actions: ['recordQuarantine', 'emitQuarantined', 'dropLease'] },
     'task.annotate': { actions: 'annotate' },
   },
   states: {
@@ -576,7 +577,7 @@ export const taskMachine = setup({
         grace: {
           after: {
             graceExpiry: [
-              { guard: 'tooManyExpiries', target: '#task.quarantined', actions: ['quarantinePoison', 'emitQuarantined'] },
+              { guard: 'tooManyExpiries', target: '#task.quarantined', actions: ['quarantinePoison', 'emitQuarantined', 'dropLease'] },
               { target: 'expired', actions: 'recordGraceEnd' },
             ],
           },
@@ -637,7 +638,7 @@ export const taskMachine = setup({
               {
                 guard: { type: 'handlerMissing', params: ({ event }) => ({ error: event.error }) },
                 target: '#task.quarantined',
-                actions: [{ type: 'quarantineCompensation', params: ({ event }) => ({ error: event.error }) }, 'emitQuarantined'],
+                actions: [{ type: 'quarantineCompensation', params: ({ event }) => ({ error: event.error }) }, 'emitQuarantined', 'dropLease'],
               },
               {
                 guard: 'compensationRetriesLeft',
@@ -646,7 +647,7 @@ export const taskMachine = setup({
               },
               {
                 target: '#task.quarantined',
-                actions: [{ type: 'quarantineCompensation', params: ({ event }) => ({ error: event.error }) }, 'emitQuarantined'],
+                actions: [{ type: 'quarantineCompensation', params: ({ event }) => ({ error: event.error }) }, 'emitQuarantined', 'dropLease'],
               },
             ],
           },

@@ -231,6 +231,13 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   const addTask = (id: string, source: { snapshot: TaskSnapshot } | { input: TaskInput }) => {
     const actor = createActor(taskLogic, 'snapshot' in source ? { clock, snapshot: source.snapshot, input: undefined as never } : { clock, input: source.input });
     const entry: TaskEntry = { actor, seq: sequence++, context: undefined, path: '' };
+    if ('snapshot' in source) {
+      // Known before start(), whose first notification must not count a restored task as changed
+      // (that would rewrite the whole store at every open).
+      const restored = actor.getSnapshot();
+      entry.context = restored.context;
+      entry.path = statePath(restored.value);
+    }
     tasks.set(id, entry);
     actor.on('*', (event: TaskEmitted) => {
       if (event.type === 'rejected') rejection = event;
@@ -272,6 +279,8 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
    */
   const dispatch = <T>(work: () => T): Promise<T> =>
     new Promise<T>((resolve, reject) => {
+      // A closed (final) actor drops events silently, which would leave the call pending forever.
+      if (supervisor.getSnapshot().status !== 'active') return reject(new SupervisorClosedError());
       supervisor.send({
         type: 'supervisor.command',
         refuse: () => reject(new SupervisorClosedError()),
@@ -304,8 +313,10 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
 
   const restore = async (contents: Awaited<ReturnType<Store['open']>>) => {
     const order: { id: string; at: number }[] = [];
-    for (const [id, record] of contents.tasks) {
-      const entry = addTask(id, { snapshot: snapshotOf(store.location, id, record) });
+    // Every record is validated before any actor starts: a corrupt store must stay untouched.
+    const snapshots = [...contents.tasks].map(([id, record]) => [id, snapshotOf(store.location, id, record)] as const);
+    for (const [id, snapshot] of snapshots) {
+      const entry = addTask(id, { snapshot });
       const at = resumeDeadline(entry.actor.getSnapshot());
       if (at !== undefined) order.push({ id, at });
     }
@@ -457,6 +468,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       return () => void set.delete(wrapped);
     },
     async close() {
+      if (supervisor.getSnapshot().status === 'done') return;
       supervisor.send({ type: 'supervisor.close' });
       await waitFor(supervisor, (s) => s.status === 'done');
     },
