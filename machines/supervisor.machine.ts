@@ -1,14 +1,13 @@
-// The supervisor's own lifecycle: opening → restoring → running → closing → closed. Its
-// mailbox is what serialises every command: while running, each `supervisor.command` is
-// executed to completion before the next one is looked at. The store I/O and the command
-// execution are supplied by the runtime (src/supervisor/) through `provide()`.
+// The supervisor's own lifecycle: opening → restoring → running → closing → closed. Every
+// command passes through its mailbox, and only the running state admits one; the runtime
+// (src/supervisor/) then executes it to completion before the next can be admitted. The
+// store I/O is supplied by the runtime through `provide()`.
 import { assign, fromPromise, setup } from 'xstate';
 
-/** A command travels with its reply callback; the machine only decides whether it runs. */
+/** A command asks to be admitted; the machine decides, the runtime executes. */
 export interface SupervisorCommand {
   type: 'supervisor.command';
-  run: () => void;
-  refuse: () => void;
+  admit: () => void;
 }
 
 export type SupervisorEvent = SupervisorCommand | { type: 'supervisor.close' };
@@ -21,11 +20,10 @@ export interface SupervisorContext {
 export const supervisorMachine = setup({
   types: {} as { context: SupervisorContext; events: SupervisorEvent },
   actions: {
-    executeCommand: ({ event }) => {
-      if (event.type === 'supervisor.command') event.run();
-    },
-    refuseCommand: ({ event }) => {
-      if (event.type === 'supervisor.command') event.refuse();
+    // Executing inside the action would run task-machine transitions within a custom action,
+    // which XState warns against; admission is all the machine needs to decide.
+    admitCommand: ({ event }) => {
+      if (event.type === 'supervisor.command') event.admit();
     },
     recordError: assign({ error: (_, params: { error: unknown }) => params.error }),
   },
@@ -44,7 +42,6 @@ export const supervisorMachine = setup({
   id: 'supervisor',
   context: { error: null },
   initial: 'opening',
-  on: { 'supervisor.command': { actions: 'refuseCommand' } },
   states: {
     opening: {
       description: 'Takes the store lock and reads every task.',
@@ -64,7 +61,7 @@ export const supervisorMachine = setup({
     },
     running: {
       on: {
-        'supervisor.command': { actions: 'executeCommand' },
+        'supervisor.command': { actions: 'admitCommand' },
         'supervisor.close': 'closing',
       },
     },

@@ -218,6 +218,19 @@ describe('timers after a restart (invariant 6)', () => {
     }
   });
 
+  it('listeners given to createSupervisor hear the expiries that fire at start, oldest first', async () => {
+    const h = await harness({ defaults: { graceMs: 100_000 } });
+    for (const [id, leaseMs] of [['a', 3_000], ['b', 5_000], ['c', 1_000]] as const) {
+      await h.sup.create({ id });
+      await h.sup.claim(id, { owner: `w-${id}`, leaseMs });
+    }
+    await h.sup.close();
+    await h.clock.advance(10_000);
+    const heard: string[] = [];
+    await h.restart({ on: { expired: (e) => heard.push(`${e.taskId}@${e.at - T0}`) } });
+    expect(heard).toEqual(['c@1000', 'a@3000', 'b@5000']);
+  });
+
   it('poison tasks whose grace also passed while down are quarantined at their own deadlines', async () => {
     const h = await harness({ defaults: { maxStale: 1, graceMs: 1_000 } });
     for (const [id, leaseMs] of [['late', 4_000], ['early', 2_000]] as const) {

@@ -47,6 +47,11 @@ export interface SupervisorOptions {
   defaults?: Partial<TaskLimits>;
   compensators?: Record<string, Compensator>;
   logger?: Logger;
+  /**
+   * Listeners registered before the store is restored, so they also hear what happens at
+   * start (expiries that passed while the process was down); `sup.on` adds more later.
+   */
+  on?: { [T in LifecycleEventType]?: Listener<T> };
 }
 
 export const DEFAULT_LIMITS: TaskLimits = {
@@ -273,32 +278,29 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   };
 
   /**
-   * Runs `work` inside the supervisor's mailbox after firing any timer already due (so a
-   * lease expiring at t is stale for a call at t), then settles the call once whatever it
-   * changed is durable.
+   * Admits a command through the supervisor's mailbox, then runs `work` to completion at
+   * once (nothing else can run in between) after firing any timer already due, so a lease
+   * expiring at t is stale for a call at t. The call settles once what it changed is durable.
    */
-  const dispatch = <T>(work: () => T): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      // A closed (final) actor drops events silently, which would leave the call pending forever.
-      if (supervisor.getSnapshot().status !== 'active') return reject(new SupervisorClosedError());
-      supervisor.send({
-        type: 'supervisor.command',
-        refuse: () => reject(new SupervisorClosedError()),
-        run: () => {
-          const before = changes;
-          let settle: () => void;
-          try {
-            clock.runDue();
-            const value = work();
-            settle = () => resolve(value);
-          } catch (error) {
-            settle = () => reject(error);
-          }
-          if (changes === before) settle();
-          else commit.durable().then(settle, reject);
-        },
-      });
-    });
+  const dispatch = <T>(work: () => T): Promise<T> => {
+    let admitted = false;
+    // A stopped actor would drop the event with a warning; the answer is the same.
+    if (supervisor.getSnapshot().status === 'active') {
+      supervisor.send({ type: 'supervisor.command', admit: () => (admitted = true) });
+    }
+    if (!admitted) return Promise.reject(new SupervisorClosedError());
+    const before = changes;
+    let settle: (resolve: (value: T) => void, reject: (error: unknown) => void) => void;
+    try {
+      clock.runDue();
+      const value = work();
+      settle = (resolve) => resolve(value);
+    } catch (error) {
+      settle = (_, reject) => reject(error);
+    }
+    if (changes === before) return new Promise(settle);
+    return commit.durable().then(() => new Promise(settle));
+  };
 
   const settled = async () => {
     for (let quiet = 0; quiet < 2; ) {
@@ -349,6 +351,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       },
     }),
   );
+  for (const [type, listener] of Object.entries(options.on ?? {})) subscribe(type as LifecycleEventType, listener as Listener<LifecycleEventType>);
   supervisor.start();
   const opened = await waitFor(supervisor, (s) => s.matches('running') || s.status === 'done');
   if (!opened.matches('running')) throw opened.context.error;
@@ -456,23 +459,25 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       for (const entry of tasks.values()) byState[entry.path.split('.')[0] as TaskState]++;
       return { total: tasks.size, byState };
     },
-    on(type, listener) {
-      if (!(LIFECYCLE_EVENTS as readonly string[]).includes(type)) {
-        throw new InvalidInputError('event name', [`expected one of ${LIFECYCLE_EVENTS.join(', ')}`]);
-      }
-      if (typeof listener !== 'function') throw new InvalidInputError('listener', ['expected a function']);
-      const set = listeners.get(type) ?? new Set();
-      listeners.set(type, set);
-      const wrapped = listener as (event: LifecycleEvent) => void;
-      set.add(wrapped);
-      return () => void set.delete(wrapped);
-    },
+    on: subscribe,
     async close() {
       if (supervisor.getSnapshot().status === 'done') return;
       supervisor.send({ type: 'supervisor.close' });
       await waitFor(supervisor, (s) => s.status === 'done');
     },
   };
+
+  function subscribe<T extends LifecycleEventType>(type: T, listener: Listener<T>): () => void {
+    if (!(LIFECYCLE_EVENTS as readonly string[]).includes(type)) {
+      throw new InvalidInputError('event name', [`expected one of ${LIFECYCLE_EVENTS.join(', ')}`]);
+    }
+    if (typeof listener !== 'function') throw new InvalidInputError('listener', ['expected a function']);
+    const set = listeners.get(type) ?? new Set();
+    listeners.set(type, set);
+    const wrapped = listener as (event: LifecycleEvent) => void;
+    set.add(wrapped);
+    return () => void set.delete(wrapped);
+  }
 
   /** Validation errors reject the returned promise instead of throwing synchronously. */
   function guarded<T>(call: () => Promise<T>): Promise<T> {

@@ -25,6 +25,8 @@ export interface Lease {
   heartbeatAt: number;
   leaseMs: number;
   renewals: number;
+  /** Heartbeats that arrived after the deadline, during grace. */
+  lateHeartbeats: number;
   /** Set while the lease is stale: the holder may still heartbeat until this instant. */
   graceEndsAt: number | null;
   /** What the previous holder left behind, when this lease took the task over. */
@@ -78,6 +80,7 @@ export function leaseView(context: TaskContext): Lease | null {
     heartbeatAt: lease.heartbeatAt,
     leaseMs: lease.leaseMs,
     renewals: lease.renewals,
+    lateHeartbeats: lease.lateHeartbeats,
     graceEndsAt: context.graceEndsAt,
     recovery: takenOver ? context.recovery : null,
   });
