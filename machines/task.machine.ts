@@ -34,6 +34,12 @@ const leaseOf = (context: TaskContext): LeaseRecord => {
   return context.lease;
 };
 
+/** The fencing header of an emitted event, from the task's current lease. */
+const fencedBy = (context: TaskContext, at: number) => {
+  const lease = leaseOf(context);
+  return { taskId: context.id, owner: lease.owner, epoch: lease.epoch, at };
+};
+
 /** The event as the given type; guards on owner calls only run for owner-call events. */
 const as = <T extends TaskEvent['type']>(event: TaskEvent, ..._types: T[]) => event as EventOf<T>;
 
@@ -221,42 +227,31 @@ export const taskMachine = setup({
         }),
       };
     }),
-    emitClaimed: emit(({ context }) => {
-      const lease = leaseOf(context);
-      return { type: 'claimed' as const, taskId: context.id, owner: lease.owner, epoch: lease.epoch, at: lease.acquiredAt, expiresAt: lease.expiresAt };
-    }),
-    emitReclaimed: emit(({ context }) => {
-      const lease = leaseOf(context);
-      const recovery = context.recovery!;
-      return {
-        type: 'reclaimed' as const,
-        taskId: context.id,
-        owner: lease.owner,
-        epoch: lease.epoch,
-        at: lease.acquiredAt,
-        previousOwner: recovery.previousOwner,
-        previousEpoch: recovery.previousEpoch,
-      };
-    }),
+    emitClaimed: emit(({ context }) => ({
+      type: 'claimed' as const,
+      ...fencedBy(context, leaseOf(context).acquiredAt),
+      expiresAt: leaseOf(context).expiresAt,
+    })),
+    emitReclaimed: emit(({ context }) => ({
+      type: 'reclaimed' as const,
+      ...fencedBy(context, leaseOf(context).acquiredAt),
+      previousOwner: context.recovery!.previousOwner,
+      previousEpoch: context.recovery!.previousEpoch,
+    })),
     recordHeartbeat: assign(({ context, event }) => renewed(context, as(event, 'lease.heartbeat'), false)),
     recordLateHeartbeat: assign(({ context, event }) => renewed(context, as(event, 'lease.heartbeat'), true)),
-    emitHeartbeat: emit(({ context }, params: { late: boolean }) => {
-      const lease = leaseOf(context);
-      return {
-        type: 'heartbeat' as const,
-        taskId: context.id,
-        owner: lease.owner,
-        epoch: lease.epoch,
-        at: lease.heartbeatAt,
-        expiresAt: lease.expiresAt,
-        progress: context.progress,
-        late: params.late,
-      };
-    }),
-    reportStuck: emit(({ context }) => {
-      const lease = leaseOf(context);
-      return { type: 'stuck' as const, taskId: context.id, owner: lease.owner, epoch: lease.epoch, at: lease.heartbeatAt, renewals: lease.renewals };
-    }),
+    emitHeartbeat: emit(({ context }, params: { late: boolean }) => ({
+      type: 'heartbeat' as const,
+      ...fencedBy(context, leaseOf(context).heartbeatAt),
+      expiresAt: leaseOf(context).expiresAt,
+      progress: context.progress,
+      late: params.late,
+    })),
+    reportStuck: emit(({ context }) => ({
+      type: 'stuck' as const,
+      ...fencedBy(context, leaseOf(context).heartbeatAt),
+      renewals: leaseOf(context).renewals,
+    })),
     keepLateProgress: assign(({ context, event }) => {
       const heartbeat = as(event, 'lease.heartbeat');
       return {
@@ -287,18 +282,12 @@ export const taskMachine = setup({
         audit: withAudit(context.audit, { at: lease.expiresAt, event: 'expired', owner: lease.owner, epoch: lease.epoch }),
       };
     }),
-    emitExpired: emit(({ context }) => {
-      const lease = leaseOf(context);
-      return {
-        type: 'expired' as const,
-        taskId: context.id,
-        owner: lease.owner,
-        epoch: lease.epoch,
-        at: lease.expiresAt,
-        staleCount: context.staleCount,
-        graceEndsAt: context.graceEndsAt!,
-      };
-    }),
+    emitExpired: emit(({ context }) => ({
+      type: 'expired' as const,
+      ...fencedBy(context, leaseOf(context).expiresAt),
+      staleCount: context.staleCount,
+      graceEndsAt: context.graceEndsAt!,
+    })),
     recordGraceEnd: assign(({ context }) => ({
       audit: withAudit(context.audit, { at: context.graceEndsAt!, event: 'grace-ended', owner: leaseOf(context).owner, epoch: context.epoch }),
     })),

@@ -7,6 +7,7 @@ import type {
   CompensationEntry,
   FailureRecord,
   Json,
+  LeaseRecord,
   Priority,
   Recovery,
   TaskContext,
@@ -16,17 +17,9 @@ import type {
 
 export type TaskState = 'planned' | 'leased' | 'stale' | 'failed' | 'compensated' | 'quarantined' | 'completed';
 
-export interface Lease {
+/** A lease as its holder sees it: the stored lease record, less the heartbeat history. */
+export interface Lease extends Omit<LeaseRecord, 'heartbeats'> {
   taskId: string;
-  owner: string;
-  epoch: number;
-  acquiredAt: number;
-  expiresAt: number;
-  heartbeatAt: number;
-  leaseMs: number;
-  renewals: number;
-  /** Heartbeats that arrived after the deadline, during grace. */
-  lateHeartbeats: number;
   /** Set while the lease is stale: the holder may still heartbeat until this instant. */
   graceEndsAt: number | null;
   /** What the previous holder left behind, when this lease took the task over. */

@@ -3,6 +3,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Store, TaskRecord } from '../../src/store/types.js';
+import { rejection } from '../support.js';
 
 export interface StoreFixture {
   /** A store over the fixture's data, as a restarted supervisor would get it. */
@@ -12,15 +13,6 @@ export interface StoreFixture {
 
 export function record(id: string, state: TaskRecord['state'] = 'pending', extra: Record<string, unknown> = {}): TaskRecord {
   return { state, context: { id, ...extra } };
-}
-
-export async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error & { code?: string };
-  }
-  throw new Error('expected the promise to reject');
 }
 
 export function describeStoreConformance(name: string, makeFixture: () => Promise<StoreFixture>): void {

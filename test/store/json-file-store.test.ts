@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { jsonFileStore } from '../../src/store/json-file-store.js';
 import type { Store } from '../../src/store/types.js';
-import { record, rejection } from './conformance.js';
+import { rejection } from '../support.js';
+import { record } from './conformance.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const storeModule = fileURLToPath(new URL('../../src/store/json-file-store.ts', import.meta.url));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { memoryStore } from '../../src/store/memory-store.js';
-import { record, rejection } from './conformance.js';
+import { rejection } from '../support.js';
+import { record } from './conformance.js';
 
 describe('memoryStore', () => {
   it('is located at "memory" and names it when refusing a second open', async () => {
