@@ -372,8 +372,11 @@ export const taskMachine = setup({
         audit: withAudit(context.audit, { at: add.at, event: 'compensation-added', owner: add.owner, epoch: add.epoch, detail: add.action }),
       };
     }),
+    // Idempotent: re-entered after a restart, an attempt already running continues as the
+    // same attempt, so a restored task looks exactly as it was stored.
     startCompensation: assign(({ context }) => {
       const entry = nextCompensation(context)!;
+      if (entry.status === 'running') return {};
       return {
         compensationRetryAt: null,
         compensations: context.compensations.map((e) =>

@@ -345,8 +345,9 @@ describe('timers after a restart (invariant 6)', () => {
     expect(calls).toEqual({ first: 2, second: 1 });
     const view = h.sup.get('t')!;
     expect(view.state).toBe('compensated');
+    // The interrupted attempt is continued as the same attempt (the handler runs again).
     expect(view.compensations.map((c) => [c.action, c.status, c.attempts])).toEqual([
-      ['first', 'done', 2],
+      ['first', 'done', 1],
       ['second', 'done', 1],
     ]);
     checker.check(h.sup, h.clock.now());

@@ -2,7 +2,9 @@
 // time through the supervisor actor's mailbox, and acknowledges each only once the change
 // is durable. Owns the Map of task actors (root actors, not spawned children: spawning
 // copies the children map and is O(N²)), their persistence and their compensations.
-import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
+import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent, type Observer } from 'xstate';
+
+type InspectionObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 import { supervisorMachine } from '../../machines/supervisor.machine.js';
 import { taskMachine, type TaskMachine } from '../../machines/task.machine.js';
 import {
@@ -47,6 +49,8 @@ export interface SupervisorOptions {
   defaults?: Partial<TaskLimits>;
   compensators?: Record<string, Compensator>;
   logger?: Logger;
+  /** XState inspection observer for the supervisor actor and every task actor (tools, coverage). */
+  inspect?: InspectionObserver;
   /**
    * Listeners registered before the store is restored, so they also hear what happens at
    * start (expiries that passed while the process was down); `sup.on` adds more later.
@@ -234,7 +238,12 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   };
 
   const addTask = (id: string, source: { snapshot: TaskSnapshot } | { input: TaskInput }) => {
-    const actor = createActor(taskLogic, 'snapshot' in source ? { clock, snapshot: source.snapshot, input: undefined as never } : { clock, input: source.input });
+    const actor = createActor(
+      taskLogic,
+      'snapshot' in source
+        ? { clock, inspect: options.inspect, snapshot: source.snapshot, input: undefined as never }
+        : { clock, inspect: options.inspect, input: source.input },
+    );
     const entry: TaskEntry = { actor, seq: sequence++, context: undefined, path: '' };
     if ('snapshot' in source) {
       // Known before start(), whose first notification must not count a restored task as changed
@@ -350,6 +359,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
         }),
       },
     }),
+    { inspect: options.inspect },
   );
   for (const [type, listener] of Object.entries(options.on ?? {})) subscribe(type as LifecycleEventType, listener as Listener<LifecycleEventType>);
   supervisor.start();
