@@ -378,7 +378,6 @@ export const taskMachine = setup({
       const entry = nextCompensation(context)!;
       if (entry.status === 'running') return {};
       return {
-        compensationRetryAt: null,
         compensations: context.compensations.map((e) =>
           e === entry ? { ...e, status: 'running' as const, attempts: e.attempts + 1 } : e,
         ),

@@ -110,6 +110,7 @@ export interface TaskContext {
   notBefore: number | null;
   recovery: Recovery | null;
   compensations: CompensationEntry[];
+  /** When the latest compensation retry is (or was) due. */
   compensationRetryAt: number | null;
   failure: FailureRecord | null;
   terminal: TerminalRecord | null;

@@ -122,6 +122,9 @@ const conflictText: Record<ConflictReason, string> = {
   backoff: 'the task is waiting out its retry backoff',
 };
 
+/** Event-loop turns without progress after which a running compensation counts as waiting. */
+const SETTLE_TURNS = 50;
+
 const priorityRank = Object.fromEntries(PRIORITIES.map((p, i) => [p, i])) as Record<string, number>;
 const CLAIMABLE = new Set(['planned.ready', 'stale.expired']);
 
@@ -311,14 +314,20 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     return commit.durable().then(() => new Promise(settle));
   };
 
+  /**
+   * Resolves once every write is durable and nothing moves any more. A compensation handler
+   * that finishes within a few event-loop turns is waited for; one that waits on something
+   * outside (a test holding it open) is not, so it can never stall a test clock.
+   */
   const settled = async () => {
-    for (let quiet = 0; quiet < 2; ) {
-      const busy = compensationsInFlight.size > 0 || !commit.idle;
-      if (compensationsInFlight.size > 0) await Promise.allSettled([...compensationsInFlight]);
-      if (!commit.idle) await commit.durable().catch(() => {});
+    let seen = -1;
+    for (let quiet = 0; quiet < (compensationsInFlight.size > 0 ? SETTLE_TURNS : 2); ) {
+      const writing = !commit.idle;
+      if (writing) await commit.durable().catch(() => {});
       // Let promise-actor results reach their machines before looking again.
       await new Promise((resolve) => setImmediate(resolve));
-      quiet = busy ? 0 : quiet + 1;
+      quiet = writing || changes !== seen ? 0 : quiet + 1;
+      seen = changes;
     }
   };
 
