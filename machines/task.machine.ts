@@ -8,6 +8,7 @@ import type {
   CompensationFailure,
   CompensationInput,
   CompensationOutcome,
+  GraceOutcome,
   LeaseRecord,
   Recovery,
   Rejection,
@@ -100,6 +101,8 @@ function newLease(context: TaskContext, event: EventOf<'lease.claim'>): Partial<
       expiresAt: event.at + event.leaseMs,
       heartbeatAt: event.at,
       leaseMs: event.leaseMs,
+      graceMs: event.graceMs,
+      graceExtensions: {},
       renewals: 0,
       lateHeartbeats: 0,
       heartbeats: [],
@@ -117,6 +120,7 @@ function renewed(context: TaskContext, event: EventOf<'lease.heartbeat'>, late: 
     lease: {
       ...lease,
       expiresAt: event.at + (event.leaseMs ?? lease.leaseMs),
+      graceMs: event.graceMs ?? lease.graceMs,
       heartbeatAt: event.at,
       renewals: lease.renewals + 1,
       lateHeartbeats: lease.lateHeartbeats + (late ? 1 : 0),
@@ -163,6 +167,18 @@ const acceptHeartbeat = (target: string, late: boolean) => {
   ];
 };
 
+/** While the lease is expired but not yet up for grabs, nobody can claim and its holder may come back. */
+const holderMayReturn = {
+  'lease.claim': { actions: conflict('stale', 'in_grace') },
+  'lease.heartbeat': [...fenced('stale'), ...acceptHeartbeat('#task.leased', true)],
+};
+
+/** Grace is over and not extended: a poison task is quarantined, any other is up for grabs. */
+const graceEnds = [
+  { guard: 'tooManyExpiries' as const, target: '#task.quarantined', actions: ['quarantinePoison' as const, 'emitQuarantined' as const, 'dropLease' as const] },
+  { target: 'expired', actions: 'recordGraceEnd' as const },
+];
+
 const unresolvedDelay = () => {
   throw new Error('task machine delays are supplied by the supervisor runtime (machine.provide)');
 };
@@ -190,6 +206,10 @@ export const taskMachine = setup({
       as(event, 'task.fail').retryable === true && context.attempts < context.limits.maxAttempts,
     reachesMaxRenewals: ({ context }) => leaseOf(context).renewals + 1 === context.limits.maxRenewals,
     tooManyExpiries: ({ context }) => context.staleCount >= context.limits.maxStale,
+    hasHandOff: ({ context }) => context.recovery !== null && context.recovery.previousEpoch === context.epoch,
+    /** Supplied by the runtime: whether a policy or probe may extend this task's grace. */
+    consultsPolicy: () => false,
+    graceExtended: (_, params: { output: unknown }) => (params.output as GraceOutcome).extension !== null,
     reportsProgress: ({ context, event }) => {
       const { progress } = as(event, 'lease.heartbeat');
       return progress !== undefined && progress >= context.progress;
@@ -238,6 +258,25 @@ export const taskMachine = setup({
       previousOwner: context.recovery!.previousOwner,
       previousEpoch: context.recovery!.previousEpoch,
     })),
+    emitRecovered: emit(({ context }) => ({
+      type: 'recovered' as const,
+      ...context.recovery!,
+      ...fencedBy(context, leaseOf(context).acquiredAt),
+    })),
+    extendGrace: assign(({ context }, params: { output: unknown }) => {
+      const { at, extension } = params.output as GraceOutcome;
+      const lease = leaseOf(context);
+      const { extendMs, reason } = extension!;
+      return {
+        graceEndsAt: at + extendMs,
+        lease: { ...lease, graceExtensions: { ...lease.graceExtensions, [reason]: (lease.graceExtensions[reason] ?? 0) + 1 } },
+        audit: withAudit(context.audit, { at, event: 'grace-extended', owner: lease.owner, epoch: lease.epoch, detail: `${reason}: +${extendMs} ms` }),
+      };
+    }),
+    emitGraceExtended: emit(({ context }, params: { output: unknown }) => {
+      const { at, extension } = params.output as GraceOutcome;
+      return { type: 'graceExtended' as const, ...fencedBy(context, at), ...extension!, graceEndsAt: context.graceEndsAt! };
+    }),
     recordHeartbeat: assign(({ context, event }) => renewed(context, as(event, 'lease.heartbeat'), false)),
     recordLateHeartbeat: assign(({ context, event }) => renewed(context, as(event, 'lease.heartbeat'), true)),
     emitHeartbeat: emit(({ context }, params: { late: boolean }) => ({
@@ -278,7 +317,7 @@ export const taskMachine = setup({
       const lease = leaseOf(context);
       return {
         staleCount: context.staleCount + 1,
-        graceEndsAt: lease.expiresAt + context.limits.graceMs,
+        graceEndsAt: lease.expiresAt + lease.graceMs,
         audit: withAudit(context.audit, { at: lease.expiresAt, event: 'expired', owner: lease.owner, epoch: lease.epoch }),
       };
     }),
@@ -468,6 +507,9 @@ export const taskMachine = setup({
     compensationBackoff: unresolvedDelay,
   },
   actors: {
+    decideGrace: fromPromise<GraceOutcome, { taskId: string }>(async () => {
+      throw new Error('the decideGrace actor is supplied by the supervisor runtime (machine.provide)');
+    }),
     compensate: fromPromise<CompensationOutcome, CompensationInput>(async () => {
       throw new Error('the compensate actor is supplied by the supervisor runtime (machine.provide)');
     }),
@@ -507,6 +549,7 @@ export const taskMachine = setup({
     terminal: null,
     metadata: {},
     audit: [{ at: input.createdAt, event: 'created' }],
+    policy: input.policy ?? null,
   }),
   initial: 'planned',
   on: {
@@ -524,7 +567,12 @@ export const taskMachine = setup({
       initial: 'ready',
       states: {
         ready: {
-          on: { 'lease.claim': { target: '#task.leased', actions: ['grantLease', 'emitClaimed'] } },
+          on: {
+            'lease.claim': [
+              { guard: 'hasHandOff', target: '#task.leased', actions: ['grantLease', 'emitClaimed', 'emitRecovered'] },
+              { target: '#task.leased', actions: ['grantLease', 'emitClaimed'] },
+            ],
+          },
         },
         backoff: {
           description: 'A retryable failure waits out its backoff before the task can be claimed again.',
@@ -567,20 +615,32 @@ export const taskMachine = setup({
       states: {
         grace: {
           after: {
-            graceExpiry: [
-              { guard: 'tooManyExpiries', target: '#task.quarantined', actions: ['quarantinePoison', 'emitQuarantined', 'dropLease'] },
-              { target: 'expired', actions: 'recordGraceEnd' },
+            graceExpiry: [{ guard: 'consultsPolicy', target: 'deciding' }, ...graceEnds],
+          },
+          on: { ...holderMayReturn, 'task.resume': { target: 'grace', reenter: true } },
+        },
+        deciding: {
+          description: 'Grace is over: the policy and extension probes may grant one more grace period; a heartbeat meanwhile wins.',
+          invoke: {
+            src: 'decideGrace',
+            input: ({ context }) => ({ taskId: context.id }),
+            onDone: [
+              {
+                guard: { type: 'graceExtended', params: ({ event }) => ({ output: event.output }) },
+                target: 'grace',
+                actions: [
+                  { type: 'extendGrace', params: ({ event }) => ({ output: event.output }) },
+                  { type: 'emitGraceExtended', params: ({ event }) => ({ output: event.output }) },
+                ],
+              },
+              ...graceEnds,
             ],
           },
-          on: {
-            'lease.claim': { actions: conflict('stale', 'in_grace') },
-            'lease.heartbeat': [...fenced('stale'), ...acceptHeartbeat('#task.leased', true)],
-            'task.resume': { target: 'grace', reenter: true },
-          },
+          on: { ...holderMayReturn, 'task.resume': { target: 'deciding', reenter: true } },
         },
         expired: {
           on: {
-            'lease.claim': { target: '#task.leased', actions: ['reclaimLease', 'emitClaimed', 'emitReclaimed'] },
+            'lease.claim': { target: '#task.leased', actions: ['reclaimLease', 'emitClaimed', 'emitReclaimed', 'emitRecovered'] },
             'lease.heartbeat': [
               ...fenced('stale'),
               {

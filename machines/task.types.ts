@@ -27,6 +27,10 @@ export interface LeaseRecord {
   heartbeatAt: number;
   /** The lease's own duration: a heartbeat without `leaseMs` renews by this much. */
   leaseMs: number;
+  /** Grace after this lease's expiry, chosen by the lease policy when it was granted or renewed. */
+  graceMs: number;
+  /** Grace extensions granted on this lease, by reason (bounded per reason by the policy). */
+  graceExtensions: { [reason: string]: number };
   /** Accepted heartbeats on this lease. */
   renewals: number;
   lateHeartbeats: number;
@@ -116,6 +120,8 @@ export interface TaskContext {
   terminal: TerminalRecord | null;
   metadata: { [key: string]: Json };
   audit: AuditEntry[];
+  /** This task's lease policy as data (`{ kind: 'progressive', … }`), or null for the supervisor's. */
+  policy: Json;
 }
 
 export interface TaskInput {
@@ -126,6 +132,7 @@ export interface TaskInput {
   limits: TaskLimits;
   compensations: { action: string; args: Json }[];
   createdAt: number;
+  policy?: Json;
 }
 
 /** Every event carries `at`: the machine never reads the time itself. */
@@ -138,8 +145,8 @@ export interface OwnerCall extends Timed {
 }
 
 export type TaskEvent =
-  | ({ type: 'lease.claim'; owner: string; leaseMs: number } & Timed)
-  | ({ type: 'lease.heartbeat'; leaseMs?: number; progress?: number; message?: string } & OwnerCall)
+  | ({ type: 'lease.claim'; owner: string; leaseMs: number; graceMs: number } & Timed)
+  | ({ type: 'lease.heartbeat'; leaseMs?: number; graceMs?: number; progress?: number; message?: string } & OwnerCall)
   | ({ type: 'lease.extend'; windowMs: number } & OwnerCall)
   | ({ type: 'lease.release'; reason?: string } & OwnerCall)
   | ({ type: 'task.complete'; result?: Json } & OwnerCall)
@@ -165,6 +172,12 @@ export interface CompensationInput {
   entry: CompensationEntry;
 }
 
+/** What the runtime decided when grace ended: one more grace period, or none. */
+export interface GraceOutcome {
+  at: number;
+  extension: { extendMs: number; reason: string } | null;
+}
+
 export type RejectionCode = 'LEASE_CONFLICT' | 'TERMINAL_TASK';
 export type Rejection =
   | { code: 'LEASE_CONFLICT'; reason: import('../src/errors.js').ConflictReason }
@@ -187,6 +200,8 @@ export type TaskEmitted =
   | ({ type: 'completed' } & Fenced)
   | ({ type: 'failed'; error: string; retryable: boolean; retryAt: number | null } & Fenced)
   | ({ type: 'stuck'; renewals: number } & Fenced)
+  | ({ type: 'graceExtended'; reason: string; extendMs: number; graceEndsAt: number } & Fenced)
+  | ({ type: 'recovered' } & Fenced & Recovery)
   | { type: 'compensated'; taskId: string; at: number }
   | { type: 'quarantined'; taskId: string; at: number; by: string; reason: string; owner: string | null; epoch: number }
   | ({ type: 'rejected'; taskId: string; state: string } & Rejection);

@@ -6,6 +6,25 @@ export type { Lease, TaskState, TaskView } from './supervisor/view.js';
 export { jsonFileStore } from './store/json-file-store.js';
 export { memoryStore } from './store/memory-store.js';
 export type { Store, StoreChanges, StoreContents, TaskRecord } from './store/types.js';
+export {
+  cadenceRule,
+  fixedPolicy,
+  gitMergeConflictProbe,
+  progressivePolicy,
+  resolvePolicy,
+  withCadence,
+} from './policy/index.js';
+export type {
+  CadenceOptions,
+  ExtensionProbe,
+  GitMergeConflictProbeOptions,
+  GraceExtension,
+  GraceInput,
+  LeaseInput,
+  LeasePolicy,
+  PolicyConfig,
+  ProgressiveOptions,
+} from './policy/index.js';
 export { systemClock } from './clock/clock.js';
 export type { Clock } from './clock/clock.js';
 export * from './errors.js';

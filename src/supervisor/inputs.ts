@@ -36,6 +36,7 @@ export const createInput = z.strictObject({
   compensations: z.array(z.strictObject({ action: name, args: json.optional() })).max(1000).optional(),
   priority: z.enum(PRIORITIES).optional(),
   labels: z.array(name).max(64).optional(),
+  policy: json.optional(),
   ...Object.fromEntries(Object.entries(limitsShape).map(([key, schema]) => [key, schema.optional()])),
 }) as z.ZodType<CreateInput>;
 
@@ -45,6 +46,8 @@ export interface CreateInput {
   compensations?: { action: string; args?: Json }[];
   priority?: (typeof PRIORITIES)[number];
   labels?: string[];
+  /** This task's own lease policy, as data: `{ kind: 'fixed' }` or `{ kind: 'progressive', … }`. */
+  policy?: Json;
   leaseMs?: number;
   graceMs?: number;
   maxAttempts?: number;
@@ -71,6 +74,7 @@ export const heartbeatInput = z.strictObject({
   progress: z.number().min(0).max(100).optional(),
   message: text.optional(),
 });
+export type HeartbeatInput = z.infer<typeof heartbeatInput>;
 export const extendInput = z.strictObject({ ...fencedCall, windowMs: duration });
 export const releaseInput = z.strictObject({ ...fencedCall, reason: text.optional() });
 export const completeInput = z.strictObject({ ...fencedCall, result: json.optional() });

@@ -20,6 +20,8 @@ const leaseSchema = z.object({
   expiresAt: time,
   heartbeatAt: time,
   leaseMs: z.number().positive(),
+  graceMs: z.number().min(0),
+  graceExtensions: z.record(z.string(), z.number().int().min(0)),
   renewals: z.number().int().min(0),
   lateHeartbeats: z.number().int().min(0),
   heartbeats: z.array(time),
@@ -86,6 +88,7 @@ const contextSchema = z.object({
     })
     .nullable(),
   metadata: z.record(z.string(), json),
+  policy: json,
   audit: z.array(
     z.object({
       at: time,

@@ -6,17 +6,15 @@ import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent, ty
 
 type InspectionObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 import { supervisorMachine } from '../../machines/supervisor.machine.js';
-import { taskMachine, type TaskMachine } from '../../machines/task.machine.js';
+import type { TaskMachine } from '../../machines/task.machine.js';
 import {
   PRIORITIES,
-  type CompensationFailure,
-  type CompensationInput,
-  type CompensationOutcome,
   type Json,
   type LifecycleEvent,
   type LifecycleEventType,
   type TaskEmitted,
   type TaskEvent,
+  type TaskContext,
   type TaskInput,
   type TaskLimits,
 } from '../../machines/task.types.js';
@@ -34,14 +32,13 @@ import type { Store } from '../store/types.js';
 import { createGroupCommit } from './group-commit.js';
 import * as inputs from './inputs.js';
 import { recordOf, snapshotOf } from './record.js';
-import { resumeDeadline, taskDelays } from './timers.js';
+import { fixedPolicy, resolvePolicy } from '../policy/index.js';
+import type { ExtensionProbe, LeasePolicy } from '../policy/types.js';
+import { createTaskLogic, type Compensator, type Logger } from './task-logic.js';
+import { resumeDeadline } from './timers.js';
 import { leaseView, statePath, taskView, type Lease, type TaskSnapshot, type TaskState, type TaskView } from './view.js';
 
-export type Compensator = (args: Json, task: TaskView) => Promise<void> | void;
-
-export interface Logger {
-  warn(message: string, ...details: unknown[]): void;
-}
+export type { Compensator, Logger };
 
 export interface SupervisorOptions {
   store: Store;
@@ -56,6 +53,22 @@ export interface SupervisorOptions {
    * start (expiries that passed while the process was down); `sup.on` adds more later.
    */
   on?: { [T in LifecycleEventType]?: Listener<T> };
+  /**
+   * How long leases and grace periods last and whether grace can be extended: a LeasePolicy
+   * object, or one as data (`{ kind: 'progressive', … }`). Default: fixed, from `defaults`.
+   * A task created with its own `policy` uses that instead.
+   */
+  policy?: LeasePolicy | Json;
+  /** Asked in order when a lease's grace ends and the policy grants nothing (e.g. gitMergeConflictProbe()). */
+  probes?: ExtensionProbe[];
+  /** Called with the hand-off whenever a task is claimed after another owner held it; errors are logged. */
+  onRecovery?: Listener<'recovered'>;
+}
+
+function checkPolicy(policy: SupervisorOptions['policy']): LeasePolicy {
+  if (policy === undefined) return fixedPolicy();
+  if (policy !== null && typeof policy === 'object' && typeof (policy as Partial<LeasePolicy>).leaseMs === 'function') return policy as LeasePolicy;
+  return resolvePolicy(policy);
 }
 
 export const DEFAULT_LIMITS: TaskLimits = {
@@ -81,6 +94,8 @@ export const LIFECYCLE_EVENTS = [
   'compensated',
   'quarantined',
   'stuck',
+  'graceExtended',
+  'recovered',
 ] as const satisfies readonly LifecycleEventType[];
 
 export const TASK_STATES: readonly TaskState[] = ['planned', 'leased', 'stale', 'failed', 'compensated', 'quarantined', 'completed'];
@@ -158,6 +173,12 @@ function checkOptions(options: SupervisorOptions) {
   for (const [action, handler] of Object.entries(options.compensators ?? {})) {
     if (typeof handler !== 'function') throw new InvalidInputError('supervisor options', [`compensators.${action}: expected a function`]);
   }
+  if (options.probes !== undefined && (!Array.isArray(options.probes) || options.probes.some((probe) => typeof probe !== 'function'))) {
+    throw new InvalidInputError('supervisor options', ['probes: expected an array of extension probes']);
+  }
+  if (options.onRecovery !== undefined && typeof options.onRecovery !== 'function') {
+    throw new InvalidInputError('supervisor options', ['onRecovery: expected a function']);
+  }
   return inputs.parse(inputs.limitsSchema.partial(), options.defaults ?? {}, 'supervisor defaults');
 }
 
@@ -171,7 +192,9 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   const tasks = new Map<string, TaskEntry>();
   const claimable = new Set<string>();
   const listeners = new Map<LifecycleEventType, Set<(event: LifecycleEvent) => void>>();
-  const compensationsInFlight = new Set<Promise<unknown>>();
+  const policy = checkPolicy(options.policy);
+  const taskPolicies = new Map<string, LeasePolicy>();
+  const probes = options.probes ?? [];
   let sequence = 0;
   let changes = 0;
   let rejection: Extract<TaskEmitted, { type: 'rejected' }> | null = null;
@@ -195,37 +218,25 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     },
   );
 
-  const compensate = fromPromise<CompensationOutcome, CompensationInput>(async ({ input }) => {
-    const run = (async () => {
-      const failure = (message: string, missingHandler = false): CompensationFailure => ({ at: clock.now(), message, missingHandler });
-      // The ledger must say "running" on disk before the side effect starts.
-      await Promise.resolve();
-      commit.touch(input.taskId);
-      try {
-        await commit.durable();
-      } catch (error) {
-        throw failure(`could not record the attempt: ${(error as Error).message}`);
-      }
-      const { action, args } = input.entry;
-      const handler = Object.hasOwn(compensators, action) ? compensators[action] : undefined;
-      if (!handler) throw failure(`no compensator registered for "${action}"`, true);
-      const task = tasks.get(input.taskId);
-      try {
-        await handler(structuredClone(args), taskView(task!.actor.getSnapshot()));
-      } catch (error) {
-        throw failure(error instanceof Error ? error.message : String(error));
-      }
-      return { at: clock.now() };
-    })();
-    compensationsInFlight.add(run);
-    try {
-      return await run;
-    } finally {
-      compensationsInFlight.delete(run);
-    }
+  const policyFor = (context: TaskContext): LeasePolicy => {
+    if (context.policy === null) return policy;
+    const key = JSON.stringify(context.policy);
+    const resolved = taskPolicies.get(key) ?? resolvePolicy(context.policy);
+    taskPolicies.set(key, resolved);
+    return resolved;
+  };
+  const { logic: taskLogic, inFlight } = createTaskLogic({
+    clock,
+    commit,
+    compensators,
+    probes,
+    policyFor,
+    current: (taskId) => {
+      const snapshot = tasks.get(taskId)!.actor.getSnapshot();
+      return { view: taskView(snapshot), context: snapshot.context };
+    },
+    logger,
   });
-
-  const taskLogic = taskMachine.provide({ delays: taskDelays(clock), actors: { compensate } });
 
   const track = (id: string, snapshot: TaskSnapshot) => {
     const entry = tasks.get(id);
@@ -316,12 +327,12 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
 
   /**
    * Resolves once every write is durable and nothing moves any more. A compensation handler
-   * that finishes within a few event-loop turns is waited for; one that waits on something
-   * outside (a test holding it open) is not, so it can never stall a test clock.
+   * or extension probe that finishes within a few event-loop turns is waited for; one that
+   * waits on something outside (a test holding it open) is not, so it never stalls a test clock.
    */
   const settled = async () => {
     let seen = -1;
-    for (let quiet = 0; quiet < (compensationsInFlight.size > 0 ? SETTLE_TURNS : 2); ) {
+    for (let quiet = 0; quiet < (inFlight.compensations.size + inFlight.decisions.size > 0 ? SETTLE_TURNS : 2); ) {
       const writing = !commit.idle;
       if (writing) await commit.durable().catch(() => {});
       // Let promise-actor results reach their machines before looking again.
@@ -371,6 +382,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     { inspect: options.inspect },
   );
   for (const [type, listener] of Object.entries(options.on ?? {})) subscribe(type as LifecycleEventType, listener as Listener<LifecycleEventType>);
+  if (options.onRecovery) subscribe('recovered', options.onRecovery);
   supervisor.start();
   const opened = await waitFor(supervisor, (s) => s.matches('running') || s.status === 'done');
   if (!opened.matches('running')) throw opened.context.error;
@@ -383,7 +395,12 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   return {
     create(raw) {
       return Promise.resolve(raw)
-        .then((value) => inputs.parse(inputs.createInput, value, 'create input'))
+        .then((value) => {
+          const input = inputs.parse(inputs.createInput, value, 'create input');
+          // A task's own policy is data; refuse one that does not resolve before storing it.
+          if (input.policy !== undefined) resolvePolicy(input.policy);
+          return input;
+        })
         .then((input) =>
           dispatch(() => {
             if (tasks.has(input.id)) throw new DuplicateTaskError(input.id);
@@ -396,6 +413,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
                 limits: limitsOf(input),
                 compensations: (input.compensations ?? []).map((c) => ({ action: c.action, args: c.args ?? null })),
                 createdAt: now(),
+                policy: input.policy ?? null,
               },
             });
             return taskView(entry.actor.getSnapshot());
@@ -408,9 +426,8 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
         const taskId = inputs.parse(inputs.taskId, id, 'task id');
         const input = inputs.parse(inputs.claimInput, raw, 'claim input');
         return dispatch(() => {
-          const limits = tasks.get(taskId)?.actor.getSnapshot().context.limits;
-          if (!limits) throw new TaskNotFoundError(taskId);
-          return leaseOf(deliver(taskId, { type: 'lease.claim', owner: input.owner, leaseMs: input.leaseMs ?? limits.leaseMs, at: now() }));
+          if (!tasks.has(taskId)) throw new TaskNotFoundError(taskId);
+          return leaseOf(deliver(taskId, claimEvent(taskId, input)));
         });
       });
     },
@@ -429,14 +446,13 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
             if (!best || claimOrder(candidate, best) < 0) best = candidate;
           }
           if (!best) return null;
-          const leaseMs = input.leaseMs ?? best.context.limits.leaseMs;
-          return leaseOf(deliver(best.id, { type: 'lease.claim', owner: input.owner, leaseMs, at: now() }));
+          return leaseOf(deliver(best.id, claimEvent(best.id, input)));
         });
       });
     },
 
     heartbeat(id, raw) {
-      return ownerCall(id, raw, inputs.heartbeatInput, 'heartbeat', (input) => ({ type: 'lease.heartbeat', ...input }), leaseOf);
+      return ownerCall(id, raw, inputs.heartbeatInput, 'heartbeat', (input) => heartbeatEvent(id, input), leaseOf);
     },
     extend(id, raw) {
       return ownerCall(id, raw, inputs.extendInput, 'extend', (input) => ({ type: 'lease.extend', ...input }), leaseOf);
@@ -496,6 +512,31 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     const wrapped = listener as (event: LifecycleEvent) => void;
     set.add(wrapped);
     return () => void set.delete(wrapped);
+  }
+
+  /** A claim's lease and grace come from the caller or else from the task's lease policy. */
+  function claimEvent(taskId: string, input: { owner: string; leaseMs?: number }): TaskEvent {
+    const snapshot = tasks.get(taskId)!.actor.getSnapshot();
+    const task = taskView(snapshot);
+    const rules = policyFor(snapshot.context);
+    const at = now();
+    return {
+      type: 'lease.claim',
+      owner: input.owner,
+      leaseMs: input.leaseMs ?? rules.leaseMs({ task, now: at, kind: 'claim' }),
+      graceMs: rules.graceMs({ task, now: at, kind: 'claim' }),
+      at,
+    };
+  }
+
+  /** A renewal without an explicit `leaseMs` asks the policy (only when there is a lease to renew). */
+  function heartbeatEvent(taskId: string, input: inputs.HeartbeatInput) {
+    const snapshot = tasks.get(taskId)?.actor.getSnapshot();
+    if (!snapshot?.context.lease || input.leaseMs !== undefined) return { type: 'lease.heartbeat' as const, ...input };
+    const task = taskView(snapshot);
+    const rules = policyFor(snapshot.context);
+    const ask = { task, now: now(), kind: 'heartbeat' as const, ...(input.progress === undefined ? {} : { progress: input.progress }) };
+    return { type: 'lease.heartbeat' as const, ...input, leaseMs: rules.leaseMs(ask), graceMs: rules.graceMs(ask) };
   }
 
   /** Validation errors reject the returned promise instead of throwing synchronously. */

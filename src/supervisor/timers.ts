@@ -28,21 +28,24 @@ export function taskDelays(clock: Clock) {
   };
 }
 
-/** Which delay each timed state arms, read from the machine definition itself. */
+/** Which delay each timed state arms, and which states invoke work, read from the machine itself. */
 const timedStates = new Map<string, DelayName>();
+const invokingStates = new Set<string>();
 (function collect(node: StateNode<TaskContext, never>) {
   const delay = node.after[0]?.delay;
   if (typeof delay === 'string') timedStates.set(node.path.join('.'), delay as DelayName);
+  if (node.invoke.length > 0) invokingStates.add(node.path.join('.'));
   for (const child of Object.values(node.states)) collect(child as StateNode<TaskContext, never>);
 })(taskMachine.root as unknown as StateNode<TaskContext, never>);
 
 /**
- * The instant a restored task must be resumed at, or undefined if its state arms nothing.
- * An interrupted compensation resumes at once (it has no timer of its own).
+ * The instant a restored task must be resumed at, or undefined if its state needs nothing.
+ * A state that was running invoked work (a compensation, a grace decision) resumes first:
+ * the work was interrupted and has no timer of its own.
  */
 export function resumeDeadline(snapshot: TaskSnapshot): number | undefined {
   const path = statePath(snapshot.value);
-  if (path === 'failed.running') return snapshot.context.failure?.at ?? snapshot.context.createdAt;
+  if (invokingStates.has(path)) return -Infinity;
   const delay = timedStates.get(path);
   return delay ? deadlineOf[delay](snapshot.context) : undefined;
 }

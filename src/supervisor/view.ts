@@ -48,6 +48,8 @@ export interface TaskView {
   labels: string[];
   metadata: { [key: string]: Json };
   limits: TaskLimits;
+  /** The task's own lease policy as data, or null when it follows the supervisor's. */
+  policy: Json;
   createdAt: number;
 }
 
@@ -72,6 +74,8 @@ export function leaseView(context: TaskContext): Lease | null {
     expiresAt: lease.expiresAt,
     heartbeatAt: lease.heartbeatAt,
     leaseMs: lease.leaseMs,
+    graceMs: lease.graceMs,
+    graceExtensions: lease.graceExtensions,
     renewals: lease.renewals,
     lateHeartbeats: lease.lateHeartbeats,
     graceEndsAt: context.graceEndsAt,
@@ -104,6 +108,7 @@ export function taskView(snapshot: TaskSnapshot): TaskView {
     labels: copy.labels,
     metadata: copy.metadata,
     limits: copy.limits,
+    policy: copy.policy,
     createdAt: copy.createdAt,
   };
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { initialTransition, type InspectionEvent } from 'xstate';
-import type { CompensationFailure, Rejection, TaskEvent } from '../../machines/task.types.js';
+import type { CompensationFailure, GraceOutcome, Rejection, TaskEvent } from '../../machines/task.types.js';
 import { createSupervisor, jsonFileStore, LeaseholdError, type Supervisor } from '../../src/index.js';
 import { createTestClock, type TestClock } from '../../src/testing.js';
 import { createInvariantChecker } from '../invariants.js';
@@ -18,32 +18,35 @@ import {
   MODEL_LIMITS,
   MODEL_T0,
   modelInput,
-  modelMachine,
+  MODELS,
   TASK_ID,
   type ModelEvent,
+  type ModelMachine,
   type ModelPath,
   type ModelSnapshot,
+  type ModelVariant,
 } from './task-model.js';
 
-/** The compensation handler the model drives: each call waits until a step settles it. */
-function heldCompensator() {
-  let settle: ((error?: Error) => void) | undefined;
+/** Work the model drives (a compensation handler, an extension probe): each call waits until a step settles it. */
+function held<T>(what: string) {
+  let settle: ((outcome: { value?: T; error?: Error }) => void) | undefined;
   return {
     run: () =>
-      new Promise<void>((resolve, reject) => {
-        settle = (error) => (error ? reject(error) : resolve());
+      new Promise<T>((resolve, reject) => {
+        settle = ({ value, error }) => (error ? reject(error) : resolve(value as T));
       }),
-    settle(error?: Error) {
-      expect(settle, 'the compensation handler was never called').toBeDefined();
-      settle!(error);
+    settle(outcome: { value?: T; error?: Error }) {
+      expect(settle, `the ${what} was never called`).toBeDefined();
+      settle!(outcome);
       settle = undefined;
     },
   };
 }
+type Held = { compensator: ReturnType<typeof held<void>>; probe: ReturnType<typeof held<GraceOutcome['extension']>> };
 
 /** The rejection the model expects for `event` in `snapshot`, if any. */
-function expectedRejection(snapshot: ModelSnapshot, event: ModelEvent): Rejection | undefined {
-  for (const t of modelMachine.getTransitionData(snapshot, event as TaskEvent)) {
+function expectedRejection(machine: ModelMachine, snapshot: ModelSnapshot, event: ModelEvent): Rejection | undefined {
+  for (const t of machine.getTransitionData(snapshot, event as TaskEvent)) {
     for (const action of t.actions as { type?: string; params?: Rejection }[]) {
       if (action?.type === 'reject') return action.params;
     }
@@ -54,21 +57,24 @@ function expectedRejection(snapshot: ModelSnapshot, event: ModelEvent): Rejectio
 const isMissingHandler = (event: ModelEvent | undefined) =>
   !!event && event.type.startsWith('xstate.error.actor.') && (event as { error: CompensationFailure }).error.missingHandler;
 
-async function perform(sup: Supervisor, clock: TestClock, compensator: ReturnType<typeof heldCompensator>, before: ModelSnapshot, event: ModelEvent) {
+async function perform(sup: Supervisor, clock: TestClock, work: Held, before: ModelSnapshot, event: ModelEvent) {
   if (event.type.startsWith('xstate.after.')) return clock.advanceTo(deadlineOf(before.context, event.type));
   if (isMissingHandler(event)) return clock.settle();
   if (event.type.startsWith('xstate.done.actor.')) {
-    await clock.advanceTo((event as { output: { at: number } }).output.at);
-    compensator.settle();
+    const output = (event as { output: GraceOutcome }).output;
+    await clock.advanceTo(output.at);
+    if (event.type.endsWith('.deciding')) work.probe.settle({ value: output.extension });
+    else work.compensator.settle({});
     return clock.settle();
   }
   if (event.type.startsWith('xstate.error.actor.')) {
     const failure = (event as { error: CompensationFailure }).error;
     await clock.advanceTo(failure.at);
-    compensator.settle(new Error(failure.message));
+    work.compensator.settle({ error: new Error(failure.message) });
     return clock.settle();
   }
-  const { type, at, ...args } = event as TaskEvent;
+  const { type, at, byPolicy, ...given } = event as TaskEvent & { byPolicy?: true };
+  const args = byPolicy ? Object.fromEntries(Object.entries(given).filter(([key]) => key !== 'leaseMs' && key !== 'graceMs')) : given;
   await clock.advanceTo(at);
   const call: Record<Exclude<TaskEvent['type'], 'task.resume'>, () => Promise<unknown>> = {
     'lease.claim': () => sup.claim(TASK_ID, args as never),
@@ -99,26 +105,34 @@ export const describeStep = (event: ModelEvent) => {
   return parts ? `${name}(${parts.trim()})` : name;
 };
 
-export async function replayPath(path: ModelPath, inspect: (event: InspectionEvent) => void): Promise<void> {
+export async function replayPath(variant: ModelVariant, path: ModelPath, inspect: (event: InspectionEvent) => void): Promise<void> {
+  const machine = MODELS[variant];
   const dir = mkdtempSync(join(tmpdir(), 'leasehold-model-'));
   const file = join(dir, 'store.json');
   const clock = createTestClock(MODEL_T0);
-  const compensator = heldCompensator();
+  const work: Held = { compensator: held('compensation handler'), probe: held('extension probe') };
   const open = () =>
-    createSupervisor({ store: jsonFileStore(file), clock, defaults: MODEL_LIMITS, compensators: { [HANDLED]: compensator.run }, inspect });
+    createSupervisor({
+      store: jsonFileStore(file),
+      clock,
+      defaults: MODEL_LIMITS,
+      compensators: { [HANDLED]: work.compensator.run },
+      ...(variant === 'probed' ? { probes: [work.probe.run] } : {}),
+      inspect,
+    });
   const stored = () => JSON.parse(readFileSync(file, 'utf8')).tasks[TASK_ID];
   const checker = createInvariantChecker();
   let sup = await open();
   try {
     await sup.create({ id: TASK_ID });
-    let [before] = initialTransition(modelMachine, modelInput);
+    let [before] = initialTransition(machine, modelInput);
     expect(stored()).toEqual(JSON.parse(JSON.stringify({ state: before.value, context: before.context })));
 
     for (const [i, { event, state: after }] of path.steps.entries()) {
       const where = `step ${i + 1} ${describeStep(event)} from ${JSON.stringify(before.value)}`;
-      const rejection = expectedRejection(before, event);
+      const rejection = expectedRejection(machine, before, event);
       const bytes = readFileSync(file, 'utf8');
-      const error = await perform(sup, clock, compensator, before, event).then(
+      const error = await perform(sup, clock, work, before, event).then(
         () => undefined,
         (e: unknown) => e,
       );

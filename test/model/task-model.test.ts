@@ -19,14 +19,13 @@ const inspect = (event: InspectionEvent) => {
   supervisorCoverage.observe(event);
 };
 
-const taskPaths = generatePaths();
+const taskPaths = (['plain', 'probed'] as const).flatMap((variant) => generatePaths(variant).map((path) => ({ variant, path })));
 const supervisorPaths = getSimplePaths(supervisorMachine, { events: supervisorEvents as never }).map(withoutInit);
 
 describe(`task machine: ${taskPaths.length} generated paths replayed on the runtime, restarting after every step`, () => {
-  test.each(taskPaths.map((path, i) => [i + 1, path.steps.map((s) => describeStep(s.event)).join(' → '), path] as const))(
-    'path %i: %s',
-    async (_, __, path) => replayPath(path, inspect),
-  );
+  test.each(
+    taskPaths.map(({ variant, path }, i) => [i + 1, variant, path.steps.map((s) => describeStep(s.event)).join(' → '), path] as const),
+  )('path %i (%s): %s', async (_, variant, __, path) => replayPath(variant, path, inspect));
 });
 
 describe(`supervisor machine: ${supervisorPaths.length} generated paths run against real stores`, () => {
@@ -38,7 +37,7 @@ describe(`supervisor machine: ${supervisorPaths.length} generated paths run agai
 
 test('every state and every transition of both machines was exercised', () => {
   const lines = [
-    `model paths: ${taskPaths.length} task (${taskPaths.reduce((n, p) => n + p.steps.length, 0)} steps, each followed by a restart), ${supervisorPaths.length} supervisor`,
+    `model paths: ${taskPaths.length} task (${taskPaths.reduce((n, p) => n + p.path.steps.length, 0)} steps, each followed by a restart), ${supervisorPaths.length} supervisor`,
     taskCoverage.line('task machine'),
     supervisorCoverage.line('supervisor machine'),
   ];

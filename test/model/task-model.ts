@@ -6,7 +6,7 @@
 import { getShortestPaths, type StatePath } from '@xstate/graph';
 import { fromPromise, initialTransition, transition, type AnyStateNode, type SnapshotFrom } from 'xstate';
 import { nextCompensation, taskMachine } from '../../machines/task.machine.js';
-import type { CompensationInput, CompensationOutcome, TaskContext, TaskEvent, TaskInput, TaskLimits } from '../../machines/task.types.js';
+import type { CompensationInput, CompensationOutcome, GraceOutcome, TaskContext, TaskEvent, TaskInput, TaskLimits } from '../../machines/task.types.js';
 import { edgeKey } from './coverage.js';
 
 export const MODEL_T0 = Date.UTC(2026, 0, 1);
@@ -31,14 +31,33 @@ const MAX_STALE_SEEN = 2;
 export const HANDLED = 'undo';
 export const UNHANDLED = 'ghost';
 
-/** Pure traversal never runs timers or actors: delays are inert, compensations never settle. */
-export const modelMachine = taskMachine.provide({
-  delays: { leaseExpiry: 0, graceExpiry: 0, retryBackoff: 0, compensationBackoff: 0 },
-  actors: { compensate: fromPromise<CompensationOutcome, CompensationInput>(() => new Promise(() => {})) },
-});
+/**
+ * Pure traversal never runs timers or actors: delays are inert, invoked work never settles.
+ * Two variants: a supervisor whose grace ends plainly, and one with an extension probe that
+ * is consulted when grace ends (the runtime replays that one with a probe the test holds).
+ */
+function modelOf(decides: boolean) {
+  return taskMachine.provide({
+    delays: { leaseExpiry: 0, graceExpiry: 0, retryBackoff: 0, compensationBackoff: 0 },
+    actors: {
+      compensate: fromPromise<CompensationOutcome, CompensationInput>(() => new Promise(() => {})),
+      decideGrace: fromPromise<GraceOutcome, { taskId: string }>(() => new Promise(() => {})),
+    },
+    guards: { consultsPolicy: () => decides },
+  });
+}
+export const MODELS = { plain: modelOf(false), probed: modelOf(true) };
+export type ModelVariant = keyof typeof MODELS;
+/** The plain variant: the machine as every supervisor without probes runs it. */
+export const modelMachine = MODELS.plain;
 
-export type ModelSnapshot = SnapshotFrom<typeof modelMachine>;
-export type ModelEvent = TaskEvent | { type: `xstate.${string}`; output?: unknown; error?: unknown };
+export type ModelMachine = typeof modelMachine;
+export type ModelSnapshot = SnapshotFrom<ModelMachine>;
+/**
+ * `byPolicy` marks durations the runtime's lease policy supplies: the replay leaves them out
+ * of the public call and the supervisor must arrive at the same values.
+ */
+export type ModelEvent = (TaskEvent & { byPolicy?: true }) | { type: `xstate.${string}`; output?: unknown; error?: unknown };
 export type ModelPath = StatePath<ModelSnapshot, ModelEvent>;
 
 export const modelInput: TaskInput = {
@@ -62,6 +81,7 @@ export function modelNow(snapshot: ModelSnapshot): number {
     c.audit.at(-1)!.at,
     state === 'planned.ready' ? (c.notBefore ?? 0) : 0,
     state === 'failed.running' ? (c.compensationRetryAt ?? 0) : 0,
+    state === 'stale.deciding' ? (c.graceEndsAt ?? 0) : 0,
   );
 }
 
@@ -102,10 +122,16 @@ export function modelEvents(snapshot: ModelSnapshot): ModelEvent[] {
     if (entry.action === UNHANDLED) return [{ type: failed as `xstate.${string}`, error: error(true) }];
     events.push({ type: done as `xstate.${string}`, output: { at } }, { type: failed as `xstate.${string}`, error: error(false) });
   }
+  if (state === 'stale.deciding') {
+    const [decided] = eventsOfNode(snapshot, 'xstate.done.actor.');
+    for (const extension of [{ extendMs: 30, reason: 'probe' }, null]) events.push({ type: decided as `xstate.${string}`, output: { at, extension } });
+  }
   for (const type of eventsOfNode(snapshot, 'xstate.after.')) events.push({ type: type as `xstate.${string}` });
 
   const claimable = state === 'planned.ready' || state === 'stale.expired';
-  if (!claimable || c.epoch < MAX_EPOCH) events.push({ type: 'lease.claim', owner: c.lease ? stranger : holder, leaseMs: MODEL_LIMITS.leaseMs, at });
+  if (!claimable || c.epoch < MAX_EPOCH) {
+    events.push({ type: 'lease.claim', owner: c.lease ? stranger : holder, leaseMs: MODEL_LIMITS.leaseMs, graceMs: MODEL_LIMITS.graceMs, byPolicy: true, at } as ModelEvent);
+  }
   const fenced = (owner: string, e: number) => ({ owner, epoch: e, at });
   for (const [owner, e, right] of [
     [holder, epoch, true],
@@ -115,8 +141,10 @@ export function modelEvents(snapshot: ModelSnapshot): ModelEvent[] {
     const who = fenced(owner, e);
     const renewals = c.lease?.renewals ?? 0;
     if (!right || (renewals < MAX_HEARTBEATS && c.staleCount <= MAX_STALE_SEEN)) {
-      events.push({ type: 'lease.heartbeat', ...who, progress: Math.min(100, c.progress + 10), message: `at ${c.progress + 10}%` });
-      events.push({ type: 'lease.heartbeat', ...who });
+      // Without its own leaseMs, a renewal takes the fixed policy's: the lease's own durations.
+      const renewal = c.lease ? { leaseMs: c.lease.leaseMs, graceMs: c.lease.graceMs, byPolicy: true as const } : {};
+      events.push({ type: 'lease.heartbeat', ...who, ...renewal, progress: Math.min(100, c.progress + 10), message: `at ${c.progress + 10}%` });
+      events.push({ type: 'lease.heartbeat', ...who, ...renewal });
       events.push({ type: 'lease.heartbeat', ...who, leaseMs: 1 });
     }
     events.push({ type: 'lease.extend', ...who, windowMs: 1_000 });
@@ -164,8 +192,8 @@ export const withoutInit = <P extends { steps: { event: { type: string } }[] }>(
 });
 
 /** The transitions one event takes from a snapshot (guards evaluated), by edge key. */
-export function edgesTaken(snapshot: ModelSnapshot, event: ModelEvent): string[] {
-  return modelMachine.getTransitionData(snapshot, event as TaskEvent).map((t) => edgeKey(t));
+export function edgesTaken(machine: ModelMachine, snapshot: ModelSnapshot, event: ModelEvent): string[] {
+  return machine.getTransitionData(snapshot, event as TaskEvent).map((t) => edgeKey(t));
 }
 
 /** An event without its timestamps: what it does, not when. */
@@ -176,25 +204,25 @@ const signature = (event: ModelEvent) => JSON.stringify(event, (key, value) => (
  * representative snapshot per projected state, so its steps can carry times (and metadata)
  * of a sibling path; re-deriving gives every step the exact times its own history implies.
  */
-function concretize(path: ModelPath): ModelPath {
-  let [state] = initialTransition(modelMachine, modelInput);
+function concretize(machine: ModelMachine, path: ModelPath): ModelPath {
+  let [state] = initialTransition(machine, modelInput);
   const steps = path.steps.map(({ event: wanted }) => {
     const event = modelEvents(state).find((e) => signature(e) === signature(wanted));
     if (!event) throw new Error(`model path cannot be re-derived at ${signature(wanted)}`);
-    [state] = transition(modelMachine, state, event as TaskEvent);
+    [state] = transition(machine, state, event as TaskEvent);
     return { event, state };
   });
-  return withAutomaticEnd({ state, steps, weight: path.weight });
+  return withAutomaticEnd(machine, { state, steps, weight: path.weight });
 }
 
 /**
  * A state whose only event happens by itself in the runtime (a compensation with no handler
  * fails the moment it starts) cannot end a path: the path takes that step too.
  */
-function withAutomaticEnd(path: ModelPath): ModelPath {
+function withAutomaticEnd(machine: ModelMachine, path: ModelPath): ModelPath {
   const [only, ...more] = modelEvents(path.state);
   if (!only || more.length > 0 || !only.type.startsWith('xstate.error.actor.')) return path;
-  const [state] = transition(modelMachine, path.state, only as TaskEvent);
+  const [state] = transition(machine, path.state, only as TaskEvent);
   return { state, steps: [...path.steps, { event: only, state }], weight: path.weight + 1 };
 }
 
@@ -203,25 +231,28 @@ function withAutomaticEnd(path: ModelPath): ModelPath {
  * every transition the shortest paths did not already take, so every branch (rejections
  * included) is exercised at least once.
  */
-export function generatePaths(): ModelPath[] {
-  const shortest = (getShortestPaths(modelMachine, traversal) as ModelPath[]).map((p) => concretize(withoutInit(p)));
+export function generatePaths(variant: ModelVariant): ModelPath[] {
+  const machine = MODELS[variant];
+  const shortest = (getShortestPaths(machine, traversal) as ModelPath[]).map((p) => concretize(machine, withoutInit(p)));
   const taken = new Set<string>();
   for (const p of shortest) {
-    let [before] = initialTransition(modelMachine, modelInput);
+    let [before] = initialTransition(machine, modelInput);
     for (const step of p.steps) {
-      for (const edge of edgesTaken(before, step.event)) taken.add(edge);
+      for (const edge of edgesTaken(machine, before, step.event)) taken.add(edge);
       before = step.state;
     }
   }
   const extended: ModelPath[] = [];
   for (const p of shortest) {
     for (const event of modelEvents(p.state)) {
-      const fresh = edgesTaken(p.state, event).filter((edge) => !taken.has(edge));
+      const fresh = edgesTaken(machine, p.state, event).filter((edge) => !taken.has(edge));
       if (fresh.length === 0) continue;
       for (const edge of fresh) taken.add(edge);
-      const [next] = transition(modelMachine, p.state, event as TaskEvent);
-      extended.push(withAutomaticEnd({ state: next, steps: [...p.steps, { event, state: next }], weight: p.weight + 1 }));
+      const [next] = transition(machine, p.state, event as TaskEvent);
+      extended.push(withAutomaticEnd(machine, { state: next, steps: [...p.steps, { event, state: next }], weight: p.weight + 1 }));
     }
   }
-  return [...shortest.filter((p) => p.steps.length > 0), ...extended];
+  const paths = [...shortest.filter((p) => p.steps.length > 0), ...extended];
+  // With a probe, only paths through a grace decision differ from the plain variant's.
+  return variant === 'plain' ? paths : paths.filter((p) => p.steps.some((s) => s.state.matches({ stale: 'deciding' })));
 }
