@@ -14,10 +14,11 @@ export interface Clock {
   /** Fires, synchronously and oldest first, every timer whose deadline is not after now. */
   runDue(): void;
   /**
-   * Lets a supervisor tell the clock how to wait for it to settle (persisted, no work in
-   * flight). Test clocks await it after firing timers; returns the detach function.
+   * Lets a supervisor tell the clock how to wait for it to settle (persisted, and invoked
+   * work finished when `awaitWork`). Test clocks await it after firing timers; returns the
+   * detach function.
    */
-  attach(settled: () => Promise<void>): () => void;
+  attach(settled: (awaitWork: boolean) => Promise<void>): () => void;
 }
 
 /** Node refuses delays above 2^31 - 1 ms (≈ 24.8 days); longer waits re-arm in chunks. */

@@ -326,15 +326,18 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   };
 
   /**
-   * Resolves once every write is durable and nothing moves any more. A compensation handler
-   * or extension probe that finishes within a few event-loop turns is waited for; one that
-   * waits on something outside (a test holding it open) is not, so it never stalls a test clock.
+   * Resolves once every write is durable and nothing moves any more. With `awaitWork`,
+   * running compensation handlers and extension probes are waited for to the end (a git
+   * probe takes real time); without, only those that finish within a few event-loop turns,
+   * so a test that holds one open can still move its clock.
    */
-  const settled = async () => {
+  const settled = async (awaitWork: boolean) => {
     let seen = -1;
-    for (let quiet = 0; quiet < (inFlight.compensations.size + inFlight.decisions.size > 0 ? SETTLE_TURNS : 2); ) {
+    const working = () => inFlight.compensations.size + inFlight.decisions.size > 0;
+    for (let quiet = 0; quiet < (working() ? SETTLE_TURNS : 2); ) {
       const writing = !commit.idle;
       if (writing) await commit.durable().catch(() => {});
+      if (awaitWork && working()) await Promise.allSettled([...inFlight.compensations, ...inFlight.decisions]);
       // Let promise-actor results reach their machines before looking again.
       await new Promise((resolve) => setImmediate(resolve));
       quiet = writing || changes !== seen ? 0 : quiet + 1;

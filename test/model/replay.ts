@@ -109,7 +109,7 @@ export async function replayPath(variant: ModelVariant, path: ModelPath, inspect
   const machine = MODELS[variant];
   const dir = mkdtempSync(join(tmpdir(), 'leasehold-model-'));
   const file = join(dir, 'store.json');
-  const clock = createTestClock(MODEL_T0);
+  const clock = createTestClock(MODEL_T0, { awaitWork: false });
   const work: Held = { compensator: held('compensation handler'), probe: held('extension probe') };
   const open = () =>
     createSupervisor({

@@ -1,7 +1,6 @@
 // The merge-conflict probe against real repositories built in a temp folder with the real
 // git binary: a real unmerged conflict, a clean repo, a non-repo, a missing folder, a git
 // that fails and a git that hangs (killed at the probe's timeout).
-import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,37 +9,12 @@ import { InvalidInputError } from '../../src/errors.js';
 import { gitMergeConflictProbe, hasUnmergedPaths, type GitMergeConflictProbeOptions, type GraceInput } from '../../src/policy/index.js';
 import type { Json } from '../../machines/task.types.js';
 import { NOW, task } from './fixtures.js';
+import { cleanRepo, conflictedRepo, git } from './git-repos.js';
 
 let root: string;
 let conflicted: string;
 let clean: string;
 let plain: string;
-
-/** Runs git for the fixtures, isolated from the machine's global and system config. */
-function git(cwd: string, ...args: string[]): { status: number | null; stdout: string } {
-  const result = spawnSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' },
-  });
-  return { status: result.status, stdout: result.stdout };
-}
-
-function must(cwd: string, ...args: string[]): void {
-  const { status } = git(cwd, ...args);
-  if (status !== 0) throw new Error(`git ${args.join(' ')} exited ${status}`);
-}
-
-function repo(dir: string): void {
-  mkdirSync(dir);
-  must(dir, 'init', '--quiet', '--initial-branch=main');
-  must(dir, 'config', 'user.name', 'Leasehold Test');
-  must(dir, 'config', 'user.email', 'test@leasehold.invalid');
-  must(dir, 'config', 'commit.gpgsign', 'false');
-  writeFileSync(join(dir, 'notes.txt'), 'base\n');
-  must(dir, 'add', 'notes.txt');
-  must(dir, 'commit', '--quiet', '-m', 'base');
-}
 
 function script(name: string, body: string): string {
   const file = join(root, name);
@@ -57,19 +31,8 @@ function input(worktree: Json | undefined, extensions: Record<string, number> = 
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'leasehold-git-probe-'));
 
-  clean = join(root, 'clean');
-  repo(clean);
-
-  // Two branches change the same line; merging them leaves notes.txt unmerged (UU).
-  conflicted = join(root, 'conflicted');
-  repo(conflicted);
-  must(conflicted, 'checkout', '--quiet', '-b', 'feature');
-  writeFileSync(join(conflicted, 'notes.txt'), 'feature\n');
-  must(conflicted, 'commit', '--quiet', '-am', 'feature');
-  must(conflicted, 'checkout', '--quiet', 'main');
-  writeFileSync(join(conflicted, 'notes.txt'), 'main\n');
-  must(conflicted, 'commit', '--quiet', '-am', 'main');
-  expect(git(conflicted, 'merge', 'feature').status).toBe(1);
+  clean = cleanRepo(join(root, 'clean'));
+  conflicted = conflictedRepo(join(root, 'conflicted'));
   expect(git(conflicted, 'status', '--porcelain').stdout).toContain('UU notes.txt');
 
   plain = join(root, 'plain');
