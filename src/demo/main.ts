@@ -3,14 +3,30 @@
 // (short leases so the story takes seconds): one finishes, one crashes silently and its task
 // is reclaimed, one is slow and survives on a late heartbeat, one fails and its
 // compensations run, one poison task ends quarantined, and the supervisor restarts half-way.
-import { mkdirSync, rmSync } from 'node:fs';
+// A second act shows adaptive leases: a progressive policy that lengthens the lease as the
+// agent gets closer to done, and grace extended while a real git merge conflict is open.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { createSupervisor, jsonFileStore, type Lease, type Supervisor, type SupervisorOptions } from '../index.js';
+import { createSupervisor, gitMergeConflictProbe, jsonFileStore, type Lease, type Supervisor, type SupervisorOptions } from '../index.js';
+import { conflictedRepo, git, must } from './git-repos.js';
 
 const LEASE_MS = 1200;
 const GRACE_MS = 600;
 const dir = join(process.cwd(), '.leasehold');
 const file = join(dir, 'demo.json');
+const worktree = join(dir, 'demo-worktree');
+/** The progressive policy's phases, scaled from minutes to a demo's seconds (1 s ≙ 200 s). */
+const SCALED_PROGRESSIVE = {
+  kind: 'progressive',
+  noReport: { leaseMs: 900, graceMs: 300 },
+  firstReport: { leaseMs: 1200, graceMs: 300 },
+  steps: [
+    { atProgress: 25, leaseMs: 1500, graceMs: 300 },
+    { atProgress: 75, leaseMs: 1800, graceMs: 450 },
+  ],
+  minLeaseMs: 100,
+  maxLeaseMs: 10_000,
+};
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const started = performance.now();
@@ -19,6 +35,7 @@ const say = (line: string) => console.log(`${((performance.now() - started) / 10
 const undone: string[] = [];
 const options: Omit<SupervisorOptions, 'store'> = {
   defaults: { leaseMs: LEASE_MS, graceMs: GRACE_MS, maxStale: 3, retryBackoffMs: 200, compensationBackoffMs: 100 },
+  probes: [gitMergeConflictProbe({ extendMs: 1500, timeoutMs: 2000 })],
   compensators: {
     'delete-branch': async (args) => void undone.push(`deleted branch ${JSON.stringify(args)}`),
     'close-pr': async (args) => void undone.push(`closed PR ${JSON.stringify(args)}`),
@@ -26,10 +43,40 @@ const options: Omit<SupervisorOptions, 'store'> = {
 };
 
 function narrate(sup: Supervisor) {
-  sup.on('expired', (e) => say(`  ⏰ ${e.taskId}: lease of ${e.owner} (epoch ${e.epoch}) expired; grace until +${GRACE_MS} ms`));
+  sup.on('expired', (e) => say(`  ⏰ ${e.taskId}: lease of ${e.owner} (epoch ${e.epoch}) expired; grace for ${e.graceEndsAt - e.at} ms`));
   sup.on('reclaimed', (e) => say(`  ↪ ${e.taskId}: reclaimed by ${e.owner} (epoch ${e.epoch}) from ${e.previousOwner} (epoch ${e.previousEpoch})`));
   sup.on('compensated', (e) => say(`  ↩ ${e.taskId}: every compensation ran → compensated`));
   sup.on('quarantined', (e) => say(`  ☣ ${e.taskId}: quarantined — ${e.reason}`));
+  sup.on('graceExtended', (e) => say(`  ⏳ ${e.taskId}: grace extended +${e.extendMs} ms for ${e.owner} (${e.reason})`));
+}
+
+/** Act two: leases that adapt to the agent. */
+async function adaptiveLeases(sup: Supervisor) {
+  say('— adaptive leases —');
+  await sup.create({ id: 'long-refactor', policy: SCALED_PROGRESSIVE, spec: { worktree: 'wt/refactor' } });
+  const eli = await sup.claim('long-refactor', { owner: 'eli' });
+  say(`eli claimed long-refactor under the progressive policy: ${eli.leaseMs} ms before any report`);
+  for (const progress of [10, 50, 80]) {
+    await pause(300);
+    const renewed = await sup.heartbeat('long-refactor', { owner: 'eli', epoch: eli.epoch, progress });
+    say(`  eli at ${progress}% → lease renewed for ${renewed.expiresAt - renewed.heartbeatAt} ms, grace ${renewed.graceMs} ms`);
+  }
+  await sup.complete('long-refactor', { owner: 'eli', epoch: eli.epoch });
+  say('✓ eli completed long-refactor');
+
+  if (git(dir, '--version').status !== 0) return say('(git is not installed: skipping the merge-conflict extension)');
+  rmSync(worktree, { recursive: true, force: true });
+  conflictedRepo(worktree);
+  await sup.create({ id: 'rebase-api', spec: { worktree, branch: 'main' } });
+  const fay = await sup.claim('rebase-api', { owner: 'fay' });
+  say(`fay claimed rebase-api and goes quiet resolving a merge conflict in ${relative(process.cwd(), worktree)}`);
+  await pause(LEASE_MS + GRACE_MS + 600);
+  writeFileSync(join(worktree, 'notes.txt'), 'main and feature\n');
+  must(worktree, 'commit', '--quiet', '-am', 'merge feature');
+  const back = await sup.heartbeat('rebase-api', { owner: 'fay', epoch: fay.epoch, progress: 90, message: 'conflict resolved' });
+  say(`fay resolved the conflict and came back within the extended grace (epoch ${back.epoch} kept)`);
+  await sup.complete('rebase-api', { owner: 'fay', epoch: fay.epoch });
+  say('✓ fay completed rebase-api');
 }
 
 /** An agent that heartbeats every `beatMs` for `beats` beats, then completes. */
@@ -113,6 +160,7 @@ async function main() {
   };
   await Promise.all([drain('w1'), drain('w2'), drain('w3'), deeDone, cyDone]);
   await pause(LEASE_MS + GRACE_MS + 100);
+  await adaptiveLeases(sup);
 
   console.log('\nCompensations run:', undone.join('; '));
   console.log('\nFinal state of every task:');

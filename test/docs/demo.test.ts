@@ -7,7 +7,7 @@ import { expect, test } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
 
-test('the demo finishes, reclaims, salvages, compensates, quarantines and survives a restart', () => {
+test('the demo finishes, reclaims, salvages, compensates, quarantines, survives a restart and adapts leases', () => {
   const cwd = mkdtempSync(join(tmpdir(), 'leasehold-demo-'));
   try {
     const out = execFileSync(join(root, 'node_modules', '.bin', 'tsx'), [join(root, 'src', 'demo', 'main.ts')], {
@@ -26,6 +26,11 @@ test('the demo finishes, reclaims, salvages, compensates, quarantines and surviv
     expect(row('poison')).toContain("'quarantined'");
     expect(out).toContain('closed PR {"pr":42}; deleted branch {"branch":"agent/deploy"}');
     for (let i = 1; i <= 7; i++) expect(row(`chore-${i}`)).toContain("'completed'");
+    // Act two: the progressive policy lengthens the lease with progress; a merge conflict buys grace.
+    expect(out).toContain('eli claimed long-refactor under the progressive policy: 900 ms before any report');
+    expect(out).toContain('eli at 80% → lease renewed for 1800 ms, grace 450 ms');
+    expect(out).toContain('rebase-api: grace extended +1500 ms for fay (merge-conflict)');
+    expect(row('rebase-api')).toMatch(/'completed'\s*│ 1 /);
   } finally {
     rmSync(cwd, { recursive: true, force: true });
   }

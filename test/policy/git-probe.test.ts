@@ -9,7 +9,7 @@ import { InvalidInputError } from '../../src/errors.js';
 import { gitMergeConflictProbe, hasUnmergedPaths, type GitMergeConflictProbeOptions, type GraceInput } from '../../src/policy/index.js';
 import type { Json } from '../../machines/task.types.js';
 import { NOW, task } from './fixtures.js';
-import { cleanRepo, conflictedRepo, git } from './git-repos.js';
+import { cleanRepo, conflictedRepo, git } from '../../src/demo/git-repos.js';
 
 let root: string;
 let conflicted: string;

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { gitMergeConflictProbe, progressivePolicy, withCadence, fixedPolicy, type GraceExtension } from '../../src/index.js';
 import { createTestClock } from '../../src/testing.js';
 import { harness, rejection, T0 } from '../support.js';
-import { cleanRepo, conflictedRepo } from './git-repos.js';
+import { cleanRepo, conflictedRepo } from '../../src/demo/git-repos.js';
 
 const S = 1000;
 const repos = mkdtempSync(join(tmpdir(), 'leasehold-policy-repos-'));

@@ -1,5 +1,6 @@
-// Real git repositories for tests, built with the real git binary and isolated from the
-// machine's global and system git config: a clean one and one with a real unmerged conflict.
+// Real git repositories for the demo and the tests, built with the real git binary and
+// isolated from the machine's global and system git config: a clean one, and one with a
+// real unmerged conflict (what an agent resolving a merge looks like to the git probe).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ export function git(cwd: string, ...args: string[]): { status: number | null; st
   return { status: result.status, stdout: result.stdout };
 }
 
-function must(cwd: string, ...args: string[]): void {
+export function must(cwd: string, ...args: string[]): void {
   const { status } = git(cwd, ...args);
   if (status !== 0) throw new Error(`git ${args.join(' ')} exited ${status}`);
 }
