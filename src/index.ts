@@ -3,6 +3,10 @@ export { createSupervisor, DEFAULT_LIMITS, LIFECYCLE_EVENTS, TASK_STATES } from 
 export type { Compensator, Logger, Supervisor, SupervisorOptions, SupervisorStats } from './supervisor/supervisor.js';
 export type { CreateInput } from './supervisor/inputs.js';
 export type { Lease, TaskState, TaskView } from './supervisor/view.js';
+export { DEFAULT_EXPIRING_SOON_MS, DEFAULT_HISTORY_LIMIT, statsLine } from './stats/index.js';
+export type { LateReport, LeaseHistoryEntry, StatsOptions, SweepName, SweepStats } from './stats/index.js';
+export { archivePathOf, DEFAULT_RETENTION_MS, DEFAULT_SCHEDULE } from './schedule/index.js';
+export type { JobName, JobResult, ScheduleOptions } from './schedule/index.js';
 export { jsonFileStore } from './store/json-file-store.js';
 export { memoryStore } from './store/memory-store.js';
 export type { Store, StoreChanges, StoreContents, TaskRecord } from './store/types.js';

@@ -159,7 +159,9 @@ describe('restart preserves every task', () => {
 
     await h.restart();
     expect(byId(h.sup.list())).toEqual(before);
-    expect(h.sup.stats()).toEqual(stats);
+    // Counts derived from the tasks survive a restart; the event counters and history start afresh.
+    const durable = ({ total, byState, expiringSoon }: typeof stats) => ({ total, byState, expiringSoon });
+    expect(durable(h.sup.stats())).toEqual(durable(stats));
     checker.check(h.sup, h.clock.now());
   });
 });

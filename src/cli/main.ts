@@ -1,27 +1,54 @@
 #!/usr/bin/env node
-// The `leasehold` command: inspect a store from the shell. It opens the store through a
-// supervisor, so it takes the store's lock like any other supervisor and never writes
-// around it; a store held by another process is reported plainly.
-import { Command, Option } from 'commander';
-import { createSupervisor, jsonFileStore, LeaseholdError, TASK_STATES, type Supervisor, type TaskView } from '../index.js';
+// The `leasehold` command: drive and inspect a store from the shell. Every command opens the
+// store through a supervisor, so it takes the store's lock like any other supervisor and
+// never writes around it; a store held by another process is reported plainly. The CLI
+// registers no compensators: compensations of a task failed here stay pending, their
+// attempt recorded as started, for the next supervisor that has them (see `deferred`).
+import { writeFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import {
+  createSupervisor,
+  jsonFileStore,
+  LeaseholdError,
+  TASK_STATES,
+  type Compensator,
+  type Json,
+  type Lease,
+  type Supervisor,
+  type TaskView,
+} from '../index.js';
+import { PRIORITIES } from '../../machines/task.types.js';
+import { archivedTask, archivePathOf } from '../schedule/archive.js';
+import { toDot } from '../visualize/dot.js';
+import { MACHINES, type MachineName } from '../visualize/files.js';
+import { machineGraph, type Detail } from '../visualize/graph.js';
+import { occupancyOf } from '../visualize/live.js';
+import { toMermaid } from '../visualize/mermaid.js';
+import { toStately } from '../visualize/stately.js';
+import { renderSvg } from '../visualize/svg.js';
+import { toTrace } from '../visualize/trace.js';
+import { EXIT_CODES } from './exit-codes.js';
 
-/** One exit code per error class, so scripts can tell them apart. */
-export const EXIT_CODES: Record<string, number> = {
-  INVALID_INPUT: 2,
-  TASK_NOT_FOUND: 3,
-  DUPLICATE_TASK: 4,
-  LEASE_CONFLICT: 5,
-  TERMINAL_TASK: 6,
-  STORE_CORRUPT: 7,
-  STORE_LOCKED: 8,
-  STORE_WRITE_FAILED: 9,
-  SUPERVISOR_CLOSED: 10,
-};
+export { EXIT_CODES };
 
 const DEFAULT_STORE = '.leasehold/store.json';
 
+/**
+ * Compensators that never settle: the compensation's attempt is recorded as running, and
+ * when this process closes the store the next supervisor (one with real compensators)
+ * continues that same attempt. Without this the CLI, which can run no handler, would
+ * quarantine every failed task for a missing compensator.
+ */
+const deferred: Record<string, Compensator> = new Proxy(
+  {},
+  {
+    getOwnPropertyDescriptor: () => ({ value: () => new Promise<void>(() => {}), writable: false, enumerable: false, configurable: true }),
+    get: () => () => new Promise<void>(() => {}),
+  },
+);
+
 async function withSupervisor<T>(file: string, use: (sup: Supervisor) => T | Promise<T>): Promise<T> {
-  const sup = await createSupervisor({ store: jsonFileStore(file) });
+  const sup = await createSupervisor({ store: jsonFileStore(file), compensators: deferred });
   try {
     return await use(sup);
   } finally {
@@ -29,74 +56,376 @@ async function withSupervisor<T>(file: string, use: (sup: Supervisor) => T | Pro
   }
 }
 
-const line = (task: TaskView) =>
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const taskLine = (task: TaskView) =>
   [
     task.id.padEnd(24),
     task.substate.padEnd(16),
     `epoch ${task.epoch}`.padEnd(9),
-    task.lease ? `${task.lease.owner} until ${new Date(task.lease.expiresAt).toISOString()}` : '',
+    task.lease ? `${task.lease.owner} until ${iso(task.lease.expiresAt)}` : '',
     task.progress > 0 ? `${task.progress}%` : '',
   ]
     .join(' ')
     .trimEnd();
 
-function print(value: unknown, json: boolean, text: () => string) {
-  process.stdout.write(`${json ? JSON.stringify(value, null, 2) : text()}\n`);
+const leaseLines = (lease: Lease) => [
+  `${lease.taskId}: leased to ${lease.owner}, epoch ${lease.epoch}, expires ${iso(lease.expiresAt)} (renewals ${lease.renewals})`,
+  ...(lease.recovery ? [`  hand-off: ${lease.recovery.instructions}`] : []),
+];
+
+function showLines(task: TaskView): string[] {
+  return [
+    taskLine(task),
+    `attempts ${task.attempts}, expired ${task.staleCount} times, priority ${task.priority}${task.labels.length > 0 ? `, labels ${task.labels.join(', ')}` : ''}`,
+    ...(task.lease
+      ? [`  lease: ${task.lease.owner} epoch ${task.lease.epoch}, acquired ${iso(task.lease.acquiredAt)}, expires ${iso(task.lease.expiresAt)}${task.lease.graceEndsAt ? `, grace until ${iso(task.lease.graceEndsAt)}` : ''}`]
+      : []),
+    ...(task.notBefore ? [`  retry not before ${iso(task.notBefore)}`] : []),
+    ...task.compensations.map((c) => `  compensation #${c.seq} ${c.action}: ${c.status} (${c.attempts} attempts)${c.lastError ? ` — ${c.lastError}` : ''}`),
+    ...(task.recovery ? [`  recovery: ${task.recovery.instructions}`] : []),
+    ...(task.failure ? [`  failure: ${task.failure.error} (by ${task.failure.owner}, epoch ${task.failure.epoch})`] : []),
+    ...(task.state === 'failed' ? ['  compensations wait for a supervisor with compensators (the CLI runs none)'] : []),
+    ...(task.terminal ? [`  ended ${task.terminal.state}${task.terminal.reason ? `: ${task.terminal.reason}` : ''}`] : []),
+    ...(Object.keys(task.metadata).length > 0 ? [`  metadata: ${JSON.stringify(task.metadata)}`] : []),
+    'history:',
+    ...task.audit.map((a) => `  ${iso(a.at)} ${a.event}${a.owner ? ` ${a.owner}` : ''}${a.epoch ? `@${a.epoch}` : ''}${a.detail ? ` — ${a.detail}` : ''}`),
+  ];
 }
+
+function print(value: unknown, json: boolean, text: () => string | string[]) {
+  const readable = text();
+  process.stdout.write(`${json ? JSON.stringify(value, null, 2) : Array.isArray(readable) ? readable.join('\n') : readable}\n`);
+}
+
+// Option parsers: a malformed value is a usage error (exit 2) before any store is opened.
+const number = (value: string) => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
+  return n;
+};
+const json = (value: string): Json => {
+  try {
+    return JSON.parse(value) as Json;
+  } catch {
+    throw new InvalidArgumentError('expected JSON, e.g. \'{"branch":"fix/login"}\'');
+  }
+};
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** `action` or `action=<json>`. */
+function compensationSpec(spec: string): { action: string; args?: Json } {
+  const at = spec.indexOf('=');
+  if (at < 0) return { action: spec };
+  return { action: spec.slice(0, at), args: json(spec.slice(at + 1)) };
+}
+
+/** `key=value`, the value read as JSON when it parses (`n=3`, `ok=true`), else as text. */
+function metadataPair(pair: string): [string, Json] {
+  const at = pair.indexOf('=');
+  if (at <= 0) throw new InvalidArgumentError(`expected key=value, got "${pair}"`);
+  const raw = pair.slice(at + 1);
+  try {
+    return [pair.slice(0, at), JSON.parse(raw) as Json];
+  } catch {
+    return [pair.slice(0, at), raw];
+  }
+}
+
+const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}`;
+
+const ownerOptions = (command: Command) =>
+  command
+    .requiredOption('--owner <owner>', 'the lease holder')
+    .requiredOption('--epoch <n>', "the lease's epoch (fencing token)", number);
 
 export function program(): Command {
   const cli = new Command('leasehold')
-    .description('Durable task leases and sagas: inspect a leasehold store.')
+    .description(
+      'Durable task leases and sagas: create, claim, heartbeat and finish tasks in a leasehold store, ' +
+        "inspect it, and draw the lifecycle (live, with current task counts) or one task's trace.",
+    )
     .addOption(new Option('--store <file>', 'the JSON store file').default(DEFAULT_STORE))
     .option('--json', 'print JSON instead of readable lines', false)
-    .showHelpAfterError();
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `${examples(
+        'leasehold create fix-login --priority high --spec \'{"branch":"agent/login"}\'',
+        'leasehold --json claim-next --owner agent-7',
+        'leasehold heartbeat fix-login --owner agent-7 --epoch 1 --progress 40 --message "tests pass"',
+        'leasehold complete fix-login --owner agent-7 --epoch 1',
+        'leasehold list --state stale',
+        'leasehold diagram --store .leasehold/store.json --format svg --out lifecycle.svg',
+        'leasehold trace fix-login',
+      )}
+
+Exit codes:
+  0 ok, 1 unexpected error, 2 invalid input or usage, 3 task not found, 4 duplicate task,
+  5 lease conflict, 6 terminal task, 7 store corrupt, 8 store locked by another process,
+  9 store write failed, 10 supervisor closed.
+Errors go to stderr as "leasehold: CODE: message".`,
+    );
+
+  const opts = () => cli.opts<{ store: string; json: boolean }>();
+  const on = <T>(use: (sup: Supervisor) => T | Promise<T>) => withSupervisor(opts().store, use);
+
+  cli
+    .command('create')
+    .description('create a planned task')
+    .argument('<id>', 'task id')
+    .option('--spec <json>', 'the task spec, as JSON', json)
+    .addOption(new Option('--priority <priority>', 'claim order').choices([...PRIORITIES]))
+    .option('--label <label>', 'a label claim-next can filter on (repeatable)', collect)
+    .option('--compensation <action[=json]>', 'a compensation registered up front (repeatable)', collect)
+    .option('--lease-ms <ms>', 'lease duration', number)
+    .option('--grace-ms <ms>', 'grace after expiry (0 = none)', number)
+    .option('--max-attempts <n>', 'claims allowed by retryable failures', number)
+    .option('--max-stale <n>', 'expiries before the task is quarantined', number)
+    .option('--max-renewals <n>', 'heartbeats per lease before `stuck` is reported', number)
+    .addHelpText('after', examples('leasehold create fix-login --priority high --label backend --spec \'{"worktree":"wt/login"}\'', "leasehold create deploy --compensation 'rollback={\"to\":\"v1\"}' --lease-ms 60000"))
+    .action(
+      async (
+        id: string,
+        o: { spec?: Json; priority?: (typeof PRIORITIES)[number]; label?: string[]; compensation?: string[]; leaseMs?: number; graceMs?: number; maxAttempts?: number; maxStale?: number; maxRenewals?: number },
+      ) => {
+        const input = {
+          id,
+          ...(o.spec !== undefined && { spec: o.spec }),
+          ...(o.priority && { priority: o.priority }),
+          ...(o.label && { labels: o.label }),
+          ...(o.compensation && { compensations: o.compensation.map(compensationSpec) }),
+          ...(o.leaseMs !== undefined && { leaseMs: o.leaseMs }),
+          ...(o.graceMs !== undefined && { graceMs: o.graceMs }),
+          ...(o.maxAttempts !== undefined && { maxAttempts: o.maxAttempts }),
+          ...(o.maxStale !== undefined && { maxStale: o.maxStale }),
+          ...(o.maxRenewals !== undefined && { maxRenewals: o.maxRenewals }),
+        };
+        const task = await on((sup) => sup.create(input));
+        print(task, opts().json, () => taskLine(task));
+      },
+    );
+
+  cli
+    .command('claim')
+    .description('lease one task; prints the lease (remember its epoch)')
+    .argument('<id>', 'task id')
+    .requiredOption('--owner <owner>', 'who takes the lease')
+    .option('--lease-ms <ms>', 'lease duration (default: the task\'s)', number)
+    .addHelpText('after', examples('leasehold claim fix-login --owner agent-7', 'leasehold --json claim fix-login --owner agent-7 --lease-ms 120000'))
+    .action(async (id: string, o: { owner: string; leaseMs?: number }) => {
+      const lease = await on((sup) => sup.claim(id, { owner: o.owner, ...(o.leaseMs !== undefined && { leaseMs: o.leaseMs }) }));
+      print(lease, opts().json, () => leaseLines(lease));
+    });
+
+  cli
+    .command('claim-next')
+    .description('lease the highest-priority, oldest claimable task; prints the lease, or null when none')
+    .requiredOption('--owner <owner>', 'who takes the lease')
+    .option('--lease-ms <ms>', 'lease duration (default: the task\'s)', number)
+    .option('--label <label>', 'only tasks with this label (repeatable)', collect)
+    .addHelpText('after', examples('leasehold --json claim-next --owner agent-7 --label backend'))
+    .action(async (o: { owner: string; leaseMs?: number; label?: string[] }) => {
+      const lease = await on((sup) =>
+        sup.claimNext({ owner: o.owner, ...(o.leaseMs !== undefined && { leaseMs: o.leaseMs }), ...(o.label && { labels: o.label }) }),
+      );
+      print(lease, opts().json, () => (lease ? leaseLines(lease) : 'no claimable task'));
+    });
+
+  ownerOptions(
+    cli
+      .command('heartbeat')
+      .description('renew a lease, optionally reporting progress (0-100) and a message')
+      .argument('<id>', 'task id'),
+  )
+    .option('--lease-ms <ms>', 'renew by this much (default: the lease\'s own duration)', number)
+    .option('--progress <percent>', 'progress, 0-100 (kept at its maximum)', number)
+    .option('--message <text>', 'a note for whoever takes over')
+    .addHelpText('after', examples('leasehold heartbeat fix-login --owner agent-7 --epoch 1 --progress 40 --message "tests written"'))
+    .action(async (id: string, o: { owner: string; epoch: number; leaseMs?: number; progress?: number; message?: string }) => {
+      const lease = await on((sup) => sup.heartbeat(id, o));
+      print(lease, opts().json, () => leaseLines(lease));
+    });
+
+  ownerOptions(cli.command('extend').description('make sure the lease lasts at least WINDOW from now (never shortens)').argument('<id>', 'task id'))
+    .requiredOption('--window-ms <ms>', 'the window from now', number)
+    .addHelpText('after', examples('leasehold extend fix-login --owner agent-7 --epoch 1 --window-ms 600000'))
+    .action(async (id: string, o: { owner: string; epoch: number; windowMs: number }) => {
+      const lease = await on((sup) => sup.extend(id, o));
+      print(lease, opts().json, () => leaseLines(lease));
+    });
+
+  ownerOptions(cli.command('add-compensation').description('register an undo step, run newest first if the task fails').argument('<id>', 'task id'))
+    .requiredOption('--action <action>', 'the compensator name')
+    .option('--args <json>', 'arguments for the compensator, as JSON', json)
+    .addHelpText('after', examples('leasehold add-compensation fix-login --owner agent-7 --epoch 1 --action delete-branch --args \'{"branch":"agent/login"}\''))
+    .action(async (id: string, o: { owner: string; epoch: number; action: string; args?: Json }) => {
+      const task = await on((sup) => sup.addCompensation(id, o));
+      print(task, opts().json, () => taskLine(task));
+    });
+
+  ownerOptions(cli.command('complete').description('finish the task (also a stale lease, until it is re-granted)').argument('<id>', 'task id'))
+    .option('--result <json>', 'the result, as JSON', json)
+    .addHelpText('after', examples('leasehold complete fix-login --owner agent-7 --epoch 1 --result \'{"pr":42}\''))
+    .action(async (id: string, o: { owner: string; epoch: number; result?: Json }) => {
+      const task = await on((sup) => sup.complete(id, o));
+      print(task, opts().json, () => taskLine(task));
+    });
+
+  ownerOptions(
+    cli
+      .command('fail')
+      .description('fail the task: retried after a backoff if --retryable and attempts remain, else its compensations run')
+      .argument('<id>', 'task id'),
+  )
+    .requiredOption('--error <text>', 'what went wrong')
+    .option('--retryable', 'the failure is transient', false)
+    .addHelpText(
+      'after',
+      `${examples('leasehold fail fix-login --owner agent-7 --epoch 1 --error "CI is down" --retryable')}\n\n` +
+        'The CLI runs no compensators: a failed task keeps its compensations pending for the next\nsupervisor that has them.',
+    )
+    .action(async (id: string, o: { owner: string; epoch: number; error: string; retryable: boolean }) => {
+      const task = await on((sup) => sup.fail(id, o));
+      print(task, opts().json, () => taskLine(task));
+    });
+
+  ownerOptions(cli.command('release').description('hand the task back to planned, with a hand-off for the next owner').argument('<id>', 'task id'))
+    .option('--reason <text>', 'why')
+    .addHelpText('after', examples('leasehold release fix-login --owner agent-7 --epoch 1 --reason "out of budget"'))
+    .action(async (id: string, o: { owner: string; epoch: number; reason?: string }) => {
+      const task = await on((sup) => sup.release(id, o));
+      print(task, opts().json, () => taskLine(task));
+    });
+
+  cli
+    .command('quarantine')
+    .description('operator kill switch: end a task that must not run again')
+    .argument('<id>', 'task id')
+    .requiredOption('--by <who>', 'who quarantines it')
+    .requiredOption('--reason <text>', 'why')
+    .addHelpText('after', examples('leasehold quarantine fix-login --by ops --reason "crashes every agent"'))
+    .action(async (id: string, o: { by: string; reason: string }) => {
+      const task = await on((sup) => sup.quarantine(id, o));
+      print(task, opts().json, () => taskLine(task));
+    });
+
+  cli
+    .command('annotate')
+    .description('merge metadata into a task (allowed on terminal tasks too)')
+    .argument('<id>', 'task id')
+    .argument('<key=value...>', 'metadata; values are read as JSON when they parse, else as text')
+    .addHelpText('after', examples('leasehold annotate fix-login ticket=OPS-12 reviewed=true'))
+    .action(async (id: string, pairs: string[]) => {
+      const metadata = Object.fromEntries(pairs.map(metadataPair));
+      const task = await on((sup) => sup.annotate(id, metadata));
+      print(task, opts().json, () => taskLine(task));
+    });
 
   cli
     .command('list')
     .description('list tasks, optionally only those in one state')
     .addOption(new Option('--state <state>', 'only tasks in this state').choices([...TASK_STATES]))
-    .addHelpText('after', '\nExample:\n  leasehold list --state stale --store .leasehold/store.json')
-    .action(async (options: { state?: TaskView['state'] }) => {
-      const { store, json } = cli.opts<{ store: string; json: boolean }>();
-      const tasks = await withSupervisor(store, (sup) => sup.list(options.state ? { state: options.state } : {}));
-      print(tasks, json, () => (tasks.length === 0 ? '(no tasks)' : tasks.map(line).join('\n')));
+    .addHelpText('after', examples('leasehold list --state stale --store .leasehold/store.json'))
+    .action(async (o: { state?: TaskView['state'] }) => {
+      const tasks = await on((sup) => sup.list(o.state ? { state: o.state } : {}));
+      print(tasks, opts().json, () => (tasks.length === 0 ? '(no tasks)' : tasks.map(taskLine)));
     });
 
   cli
     .command('show')
-    .description('show one task: state, lease, epochs, compensations, recovery hand-off, history')
+    .description('show one task: state, lease, epochs, compensations, recovery hand-off, history (also once archived by the retain sweep)')
     .argument('<id>', 'task id')
-    .addHelpText('after', '\nExample:\n  leasehold show migrate-db --json')
+    .addHelpText('after', examples('leasehold show migrate-db --json'))
     .action(async (id: string) => {
-      const { store, json } = cli.opts<{ store: string; json: boolean }>();
-      const task = await withSupervisor(store, (sup) => sup.get(id));
+      // A task the retain sweep moved out of the store is read from the archive beside it.
+      const archive = archivePathOf(opts().store);
+      const live = await on((sup) => sup.get(id));
+      const task = live ?? (await archivedTask(archive, id));
       if (!task) throw new LeaseholdError('TASK_NOT_FOUND', `task "${id}" does not exist`, { taskId: id });
-      print(task, json, () =>
-        [
-          line(task),
-          `attempts ${task.attempts}, expired ${task.staleCount} times, priority ${task.priority}`,
-          ...task.compensations.map((c) => `  compensation #${c.seq} ${c.action}: ${c.status} (${c.attempts} attempts)`),
-          ...(task.recovery ? [`  recovery: ${task.recovery.instructions}`] : []),
-          ...(task.terminal ? [`  ended ${task.terminal.state}${task.terminal.reason ? `: ${task.terminal.reason}` : ''}`] : []),
-          'history:',
-          ...task.audit.map(
-            (a) =>
-              `  ${new Date(a.at).toISOString()} ${a.event}${a.owner ? ` ${a.owner}` : ''}${a.epoch ? `@${a.epoch}` : ''}${a.detail ? ` — ${a.detail}` : ''}`,
-          ),
-        ].join('\n'),
-      );
+      print(task, opts().json, () => [...showLines(task), ...(live ? [] : [`archived in ${archive}`])]);
     });
 
   cli
     .command('stats')
     .description('count tasks by state')
     .action(async () => {
-      const { store, json } = cli.opts<{ store: string; json: boolean }>();
-      const stats = await withSupervisor(store, (sup) => sup.stats());
-      print(stats, json, () =>
-        [`${stats.total} tasks`, ...Object.entries(stats.byState).map(([state, n]) => `  ${state.padEnd(12)} ${n}`)].join('\n'),
-      );
+      const stats = await on((sup) => sup.stats());
+      print(stats, opts().json, () => [`${stats.total} tasks`, ...Object.entries(stats.byState).map(([state, n]) => `  ${state.padEnd(12)} ${n}`)]);
     });
+
+  cli
+    .command('diagram')
+    .description(
+      'draw a machine from its definition; with --store (or --live) the task lifecycle is drawn live, ' +
+        'each state showing how many tasks are in it now (and their ids when few)',
+    )
+    .addOption(new Option('--machine <machine>', 'which machine').choices(Object.keys(MACHINES)).default('task'))
+    .addOption(new Option('--format <format>', 'output format').choices(['mermaid', 'dot', 'svg', 'stately']).default('mermaid'))
+    .addOption(
+      new Option('--detail <detail>', 'compact folds rejections into one line per state; full draws each one').choices(['compact', 'full']).default('compact'),
+    )
+    .option('--live', 'annotate with the tasks in the store (implied by an explicit --store)', false)
+    .option('-o, --out <file>', 'write to this file instead of stdout')
+    .addHelpText(
+      'after',
+      examples(
+        'leasehold diagram                                   # task lifecycle, Mermaid',
+        'leasehold diagram --machine supervisor --format dot',
+        'leasehold diagram --store .leasehold/store.json --format svg --out live.svg',
+        'leasehold diagram --format stately > task.machine.stately.ts   # for Stately Studio "Import from code"',
+      ),
+    )
+    .action(async (o: { machine: MachineName; format: 'mermaid' | 'dot' | 'svg' | 'stately'; detail: Detail; live: boolean; out?: string }) => {
+      const live = o.live || cli.getOptionValueSource('store') === 'cli';
+      const machine = MACHINES[o.machine];
+      if (live && o.machine !== 'task') throw new LeaseholdError('INVALID_INPUT', 'the live view draws the task lifecycle: use --machine task');
+      if (live && o.format === 'stately') throw new LeaseholdError('INVALID_INPUT', '--format stately exports the machine definition and has no live view');
+      let text: string;
+      if (o.format === 'stately') {
+        text = toStately(machine);
+      } else {
+        const graph = machineGraph(machine);
+        let occupancy;
+        let caption: string | undefined;
+        if (live) {
+          const tasks = await on((sup) => sup.list());
+          occupancy = occupancyOf(tasks);
+          caption = `live: ${tasks.length} ${tasks.length === 1 ? 'task' : 'tasks'} in ${opts().store} at ${iso(Date.now())}`;
+        }
+        const options = { detail: o.detail, ...(occupancy && { occupancy }) };
+        if (o.format === 'mermaid') text = toMermaid(graph, { ...options, ...(caption && { caption }) });
+        else {
+          const dot = toDot(graph, { ...options, ...(caption && { caption: [caption] }) });
+          text = o.format === 'dot' ? dot : await renderSvg(dot);
+        }
+      }
+      emit(text, o.out, { machine: o.machine, format: o.format, detail: o.detail, live });
+    });
+
+  cli
+    .command('trace')
+    .description("one task's recorded history as a Mermaid sequence diagram: who held it, when and why it changed hands")
+    .argument('<id>', 'task id')
+    .option('-o, --out <file>', 'write to this file instead of stdout')
+    .addHelpText('after', examples('leasehold trace fix-login --store .leasehold/store.json > fix-login.mmd'))
+    .action(async (id: string, o: { out?: string }) => {
+      const task = await on((sup) => sup.get(id));
+      if (!task) throw new LeaseholdError('TASK_NOT_FOUND', `task "${id}" does not exist`, { taskId: id });
+      emit(toTrace(task), o.out, { taskId: id, format: 'mermaid' });
+    });
+
+  function emit(text: string, out: string | undefined, about: Record<string, unknown>) {
+    if (out) {
+      writeFileSync(out, text);
+      print({ ...about, file: out }, opts().json, () => `wrote ${out}`);
+    } else if (opts().json) {
+      print({ ...about, text }, true, () => '');
+    } else {
+      process.stdout.write(text);
+    }
+  }
 
   return cli;
 }
@@ -106,8 +435,16 @@ export async function run(argv: string[]): Promise<number> {
     await program().parseAsync(argv);
     return 0;
   } catch (error) {
+    // Commander has already printed usage errors (and help, which exits 0).
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_CODES.INVALID_INPUT!;
     if (error instanceof LeaseholdError) {
       process.stderr.write(`leasehold: ${error.code}: ${error.message}\n`);
+      if (error.code === 'STORE_LOCKED') {
+        process.stderr.write(
+          'leasehold: another process (an orchestrator or another leasehold command) is using this store;\n' +
+            'leasehold: the CLI never writes around the lock: try again once that process has closed the store.\n',
+        );
+      }
       return EXIT_CODES[error.code] ?? 1;
     }
     process.stderr.write(`leasehold: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -37,8 +37,10 @@ import type { ExtensionProbe, LeasePolicy } from '../policy/types.js';
 import { createTaskLogic, type Compensator, type Logger } from './task-logic.js';
 import { resumeDeadline } from './timers.js';
 import { leaseView, statePath, taskView, type Lease, type TaskSnapshot, type TaskState, type TaskView } from './view.js';
+import { createStatsFeed, lateReportOf, statsConfig, type StatsOptions, type SupervisorStats } from '../stats/index.js';
+import { createJobs, reconcileTasks, retainable, scheduleConfig, type JobName, type JobResult, type ScheduleOptions } from '../schedule/index.js';
 
-export type { Compensator, Logger };
+export type { Compensator, Logger, SupervisorStats };
 
 export interface SupervisorOptions {
   store: Store;
@@ -63,6 +65,13 @@ export interface SupervisorOptions {
   probes?: ExtensionProbe[];
   /** Called with the hand-off whenever a task is claimed after another owner held it; errors are logged. */
   onRecovery?: Listener<'recovered'>;
+  /**
+   * Cron-scheduled sweeps (wall time), run through the mailbox like commands: reconcile (on,
+   * every minute), retain and report (off). `false` turns them all off. See ScheduleOptions.
+   */
+  schedule?: ScheduleOptions | false;
+  /** The stats read model: `expiringSoonMs` (default 5 min), `historyLimit` (default 1,000). */
+  stats?: StatsOptions;
 }
 
 function checkPolicy(policy: SupervisorOptions['policy']): LeasePolicy {
@@ -100,11 +109,6 @@ export const LIFECYCLE_EVENTS = [
 
 export const TASK_STATES: readonly TaskState[] = ['planned', 'leased', 'stale', 'failed', 'compensated', 'quarantined', 'completed'];
 
-export interface SupervisorStats {
-  total: number;
-  byState: Record<TaskState, number>;
-}
-
 type Listener<T extends LifecycleEventType> = (event: Extract<LifecycleEvent, { type: T }>) => void;
 
 export interface Supervisor {
@@ -122,6 +126,10 @@ export interface Supervisor {
   get(id: string): TaskView | undefined;
   list(filter?: { state?: TaskState }): TaskView[];
   stats(): SupervisorStats;
+  /** Observes the stats: the listener gets them after every durable change, late report and sweep. */
+  subscribe(listener: (stats: SupervisorStats) => void): () => void;
+  /** Runs one scheduled sweep now (whether or not it has a cron expression), through the mailbox. */
+  runJob<J extends JobName>(job: J): Promise<Extract<JobResult, { job: J }>>;
   on<T extends LifecycleEventType>(type: T, listener: Listener<T>): () => void;
   close(): Promise<void>;
 }
@@ -185,6 +193,9 @@ function checkOptions(options: SupervisorOptions) {
 export async function createSupervisor(options: SupervisorOptions): Promise<Supervisor> {
   const defaults = { ...DEFAULT_LIMITS, ...checkOptions(options) };
   const { store } = options;
+  // Checked before the store is opened: a bad cron expression must leave the store untouched.
+  const sweepConfig = scheduleConfig(options.schedule, store.location);
+  const statsOptions = statsConfig(options.stats);
   const clock = options.clock ?? systemClock();
   const compensators = options.compensators ?? {};
   const logger: Logger = options.logger ?? console;
@@ -199,6 +210,14 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   let changes = 0;
   let rejection: Extract<TaskEmitted, { type: 'rejected' }> | null = null;
 
+  const feed = createStatsFeed(
+    { now: () => clock.now(), states: TASK_STATES, eventTypes: LIFECYCLE_EVENTS, ...statsOptions },
+    function* () {
+      for (const entry of tasks.values()) yield { path: entry.path, lease: entry.actor.getSnapshot().context.lease };
+    },
+    (error) => logger.warn('leasehold: a stats listener threw', error),
+  );
+
   const commit = createGroupCommit(
     store,
     (id) => {
@@ -206,6 +225,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       return entry ? recordOf(entry.actor.getSnapshot()) : null;
     },
     (events) => {
+      feed.committed(events);
       for (const event of events) {
         for (const listener of listeners.get(event.type) ?? []) {
           try {
@@ -295,6 +315,10 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     entry.actor.send(event);
     const refused = rejection as Extract<TaskEmitted, { type: 'rejected' }> | null;
     rejection = null;
+    // A refused call from the holder a reclaim took the task from: nothing changed on disk, so it
+    // is reported at once (just after this command, before its caller hears the refusal).
+    const late = refused ? lateReportOf(entry.actor.getSnapshot().context, event) : null;
+    if (late) queueMicrotask(() => feed.lateReport(late));
     if (refused?.code === 'TERMINAL_TASK') throw new TerminalTaskError(id, refused.state);
     if (refused?.code === 'LEASE_CONFLICT') throw new LeaseConflictError(id, refused.reason, conflictText[refused.reason]);
     return entry.actor.getSnapshot();
@@ -360,6 +384,30 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     await commit.durable();
   };
 
+  /** Deletes a retained task (the commit writes null for it) unless it changed since it was chosen. */
+  const removeTask = (id: string, context: unknown): boolean => {
+    const entry = tasks.get(id);
+    if (!entry || entry.actor.getSnapshot().context !== context) return false;
+    entry.actor.stop();
+    tasks.delete(id);
+    claimable.delete(id);
+    changes++;
+    commit.touch(id);
+    return true;
+  };
+
+  const jobs = createJobs(sweepConfig, {
+    location: store.location,
+    logger,
+    now: () => clock.now(),
+    dispatch: (work) => dispatch(work),
+    reconcile: () => reconcileTasks(tasks, clock),
+    retainable: (cutoff) => retainable(tasks, cutoff),
+    remove: (candidates) => candidates.filter((c) => removeTask(c.id, c.context)).map((c) => c.id),
+    stats: () => feed.read(),
+    swept: (job, count, at) => feed.swept(job, count, at),
+  });
+
   let detachClock = () => {};
   let contents: Awaited<ReturnType<Store['open']>> | undefined;
 
@@ -389,6 +437,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   supervisor.start();
   const opened = await waitFor(supervisor, (s) => s.matches('running') || s.status === 'done');
   if (!opened.matches('running')) throw opened.context.error;
+  jobs.start();
 
   const now = () => clock.now();
   const leaseOf = (snapshot: TaskSnapshot) => leaseView(snapshot.context)!;
@@ -492,14 +541,16 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
         .map((entry) => taskView(entry.actor.getSnapshot()))
         .filter((view) => state === undefined || view.state === state);
     },
-    stats() {
-      const byState = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
-      for (const entry of tasks.values()) byState[entry.path.split('.')[0] as TaskState]++;
-      return { total: tasks.size, byState };
+    stats: () => feed.read(),
+    subscribe(listener) {
+      if (typeof listener !== 'function') throw new InvalidInputError('stats listener', ['expected a function']);
+      return feed.subscribe(listener);
     },
+    runJob: (job) => jobs.run(job),
     on: subscribe,
     async close() {
       if (supervisor.getSnapshot().status === 'done') return;
+      await jobs.stop();
       supervisor.send({ type: 'supervisor.close' });
       await waitFor(supervisor, (s) => s.status === 'done');
     },

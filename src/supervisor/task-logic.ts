@@ -22,6 +22,8 @@ export type Compensator = (args: Json, task: TaskView) => Promise<void> | void;
 
 export interface Logger {
   warn(message: string, ...details: unknown[]): void;
+  /** Routine output (the `report` sweep's stats line); without it, console.log is used. */
+  info?(message: string, ...details: unknown[]): void;
 }
 
 interface Dependencies {

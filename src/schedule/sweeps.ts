@@ -1,0 +1,56 @@
+// What the reconcile and retain sweeps do to the supervisor's task actors. Both run inside
+// the supervisor's mailbox (dispatch), synchronously, like any command.
+import type { Actor } from 'xstate';
+import type { TaskMachine } from '../../machines/task.machine.js';
+import type { Clock } from '../clock/clock.js';
+import type { TaskRecord } from '../store/types.js';
+import { recordOf } from '../supervisor/record.js';
+import { resumeDeadline } from '../supervisor/timers.js';
+
+export interface SweptTask {
+  actor: Actor<TaskMachine>;
+  /** Creation order, the tie-breaker between equal deadlines. */
+  seq: number;
+}
+
+/**
+ * The safety net: fires every timer already due, then finds tasks still sitting in a timed
+ * state (lease, grace, retry backoff, compensation backoff) whose stored deadline has passed —
+ * their timer was lost — and re-arms each, oldest deadline first, with `task.resume` (the
+ * same re-entry a restart uses), firing the re-armed timers at once. Returns their ids.
+ */
+export function reconcileTasks(tasks: ReadonlyMap<string, SweptTask>, clock: Clock): string[] {
+  clock.runDue();
+  const now = clock.now();
+  const overdue: { id: string; at: number; seq: number }[] = [];
+  for (const [id, task] of tasks) {
+    if (task.actor.getSnapshot().status !== 'active') continue;
+    const at = resumeDeadline(task.actor.getSnapshot());
+    // -Infinity: the state runs invoked work (a compensation, a grace decision); it has no timer to lose.
+    if (at === undefined || at === -Infinity || at > now) continue;
+    overdue.push({ id, at, seq: task.seq });
+  }
+  overdue.sort((a, b) => a.at - b.at || a.seq - b.seq);
+  for (const { id } of overdue) tasks.get(id)!.actor.send({ type: 'task.resume', at: now });
+  clock.runDue();
+  return overdue.map(({ id }) => id);
+}
+
+/** A terminal task chosen for the archive, with the context it had when chosen. */
+export interface RetainCandidate {
+  id: string;
+  record: TaskRecord;
+  context: unknown;
+}
+
+/** Terminal tasks that ended before `cutoff` (strictly older than the retention period). */
+export function retainable(tasks: ReadonlyMap<string, SweptTask>, cutoff: number): RetainCandidate[] {
+  const found: RetainCandidate[] = [];
+  for (const [id, task] of tasks) {
+    const snapshot = task.actor.getSnapshot();
+    const terminal = snapshot.context.terminal;
+    if (!snapshot.hasTag('terminal') || terminal === null || terminal.at >= cutoff) continue;
+    found.push({ id, record: structuredClone(recordOf(snapshot)), context: snapshot.context });
+  }
+  return found;
+}

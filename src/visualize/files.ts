@@ -1,0 +1,41 @@
+// The committed diagrams: which files visualizations/ holds and their contents, generated
+// from the machines, plus the README's task-lifecycle Mermaid block. `npm run visualize`
+// writes them; a test regenerates them in memory and fails when the committed ones differ.
+import { supervisorMachine } from '../../machines/supervisor.machine.js';
+import { taskMachine } from '../../machines/task.machine.js';
+import { toDot } from './dot.js';
+import { machineGraph } from './graph.js';
+import { toMermaid } from './mermaid.js';
+import { renderSvg } from './svg.js';
+
+export const MACHINES = { task: taskMachine, supervisor: supervisorMachine } as const;
+export type MachineName = keyof typeof MACHINES;
+
+/** File stem in visualizations/ per machine. */
+export const FILE_STEMS: Record<MachineName, string> = { task: 'task-lifecycle', supervisor: 'supervisor' };
+
+/** visualizations/<file> → contents, for every machine in Mermaid, DOT and SVG (default detail). */
+export async function visualizationFiles(): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const [name, machine] of Object.entries(MACHINES) as [MachineName, (typeof MACHINES)[MachineName]][]) {
+    const graph = machineGraph(machine);
+    const dot = toDot(graph);
+    files[`${FILE_STEMS[name]}.mmd`] = toMermaid(graph);
+    files[`${FILE_STEMS[name]}.dot`] = dot;
+    files[`${FILE_STEMS[name]}.svg`] = await renderSvg(dot);
+  }
+  return files;
+}
+
+const README_BLOCK = /(## The task lifecycle\n[\s\S]*?```mermaid\n)([\s\S]*?)(```)/;
+
+/** The Mermaid text inside the README's task-lifecycle block, or undefined without one. */
+export function readmeMermaid(readme: string): string | undefined {
+  return README_BLOCK.exec(readme)?.[2];
+}
+
+/** The README with its task-lifecycle Mermaid block replaced by `mermaid`. */
+export function withReadmeMermaid(readme: string, mermaid: string): string {
+  if (!README_BLOCK.test(readme)) throw new Error('README.md has no ```mermaid block under "## The task lifecycle"');
+  return readme.replace(README_BLOCK, (_, head: string, _old: string, tail: string) => `${head}${mermaid}${tail}`);
+}
