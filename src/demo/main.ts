@@ -8,6 +8,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { createSupervisor, gitMergeConflictProbe, jsonFileStore, type Lease, type Supervisor, type SupervisorOptions } from '../index.js';
+import { statsLine } from '../stats/line.js';
 import { conflictedRepo, git, must } from './git-repos.js';
 
 const LEASE_MS = 1200;
@@ -177,6 +178,8 @@ async function main() {
     end: task.terminal ? `${task.terminal.state}${task.terminal.reason ? `: ${task.terminal.reason}` : ''}` : '',
   }));
   console.table(rows);
+  console.log('\nStats since the restart (sup.stats()):');
+  console.log(statsLine(sup.stats()).replace('leasehold: ', '  '));
   await sup.close();
   say(`done; the store is ${relative(process.cwd(), file)}`);
 }
