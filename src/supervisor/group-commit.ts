@@ -1,6 +1,8 @@
 // Group commit: changes made while a write is in flight are batched into the next write,
 // so many concurrent calls share one durable store commit. Lifecycle events ride with the
-// batch that holds their change and are published only once it is durable.
+// batch that holds their change and are published only once it is durable. It also knows
+// what is on disk, so when a write fails the tasks it held can be put back as they were:
+// memory is never ahead of disk.
 import type { LifecycleEvent } from '../../machines/task.types.js';
 import { LeaseholdError, StoreWriteError } from '../errors.js';
 import type { Store, TaskRecord } from '../store/types.js';
@@ -22,7 +24,12 @@ export interface GroupCommit {
   durable(): Promise<void>;
   /** True when nothing is waiting to be written. */
   readonly idle: boolean;
+  /** Records what the store held for a task when it was opened. */
+  remember(id: string, record: TaskRecord): void;
 }
+
+/** Puts tasks back to their last durable record (undefined: the task never reached disk). */
+export type Rollback = (tasks: Map<string, TaskRecord | undefined>) => void;
 
 function newBatch(): Batch {
   let resolve!: () => void;
@@ -40,10 +47,11 @@ export function createGroupCommit(
   store: Store,
   recordOf: (id: string) => TaskRecord | null,
   deliver: (events: LifecycleEvent[]) => void,
+  rollback: Rollback,
 ): GroupCommit {
   let next: Batch | null = null;
   let inflight: Batch | null = null;
-  const unwritten = { ids: new Set<string>(), events: [] as LifecycleEvent[] };
+  const onDisk = new Map<string, TaskRecord>();
 
   const pump = async () => {
     if (inflight || !next) return;
@@ -54,13 +62,21 @@ export function createGroupCommit(
       const changes = new Map<string, TaskRecord | null>();
       for (const id of batch.ids) changes.set(id, recordOf(id));
       await store.commit(changes);
+      for (const [id, record] of changes) {
+        if (record) onDisk.set(id, record);
+        else onDisk.delete(id);
+      }
       deliver(batch.events);
       batch.resolve();
     } catch (error) {
-      // The changes are carried into the next write (not retried in a tight loop here).
-      for (const id of batch.ids) unwritten.ids.add(id);
-      unwritten.events.push(...batch.events);
-      batch.reject(error instanceof LeaseholdError ? error : new StoreWriteError(`writing ${store.location} failed`, error));
+      // Changes queued behind the failed write build on it: they fail with it, and every task
+      // either batch touched goes back to what the disk holds. Their events never happened.
+      const failed = [batch, ...(next ? [next] : [])];
+      next = null;
+      const ids = new Set(failed.flatMap((b) => [...b.ids]));
+      rollback(new Map([...ids].map((id) => [id, onDisk.get(id)])));
+      const reason = error instanceof LeaseholdError ? error : new StoreWriteError(`writing ${store.location} failed`, error);
+      for (const b of failed) b.reject(reason);
     } finally {
       inflight = null;
       if (next) queueMicrotask(() => void pump());
@@ -70,9 +86,6 @@ export function createGroupCommit(
   const pending = () => {
     if (!next) {
       next = newBatch();
-      for (const id of unwritten.ids) next.ids.add(id);
-      next.events.push(...unwritten.events.splice(0));
-      unwritten.ids.clear();
       queueMicrotask(() => void pump());
     }
     return next;
@@ -90,6 +103,9 @@ export function createGroupCommit(
     },
     get idle() {
       return !next && !inflight;
+    },
+    remember(id, record) {
+      onDisk.set(id, record);
     },
   };
 }

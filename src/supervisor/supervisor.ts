@@ -7,16 +7,15 @@ import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent, ty
 type InspectionObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 import { supervisorMachine } from '../../machines/supervisor.machine.js';
 import type { TaskMachine } from '../../machines/task.machine.js';
-import {
-  PRIORITIES,
-  type Json,
-  type LifecycleEvent,
-  type LifecycleEventType,
-  type TaskEmitted,
-  type TaskEvent,
-  type TaskContext,
-  type TaskInput,
-  type TaskLimits,
+import type {
+  Json,
+  LifecycleEvent,
+  LifecycleEventType,
+  TaskEmitted,
+  TaskEvent,
+  TaskContext,
+  TaskInput,
+  TaskLimits,
 } from '../../machines/task.types.js';
 import { systemClock, type Clock } from '../clock/clock.js';
 import {
@@ -28,7 +27,8 @@ import {
   TerminalTaskError,
   type ConflictReason,
 } from '../errors.js';
-import type { Store } from '../store/types.js';
+import type { Store, TaskRecord } from '../store/types.js';
+import { createClaimQueue } from './claim-queue.js';
 import { createGroupCommit } from './group-commit.js';
 import * as inputs from './inputs.js';
 import { recordOf, snapshotOf } from './record.js';
@@ -148,7 +148,6 @@ const conflictText: Record<ConflictReason, string> = {
 /** Event-loop turns without progress after which a running compensation counts as waiting. */
 const SETTLE_TURNS = 50;
 
-const priorityRank = Object.fromEntries(PRIORITIES.map((p, i) => [p, i])) as Record<string, number>;
 const CLAIMABLE = new Set(['planned.ready', 'stale.expired']);
 
 interface TaskEntry {
@@ -158,15 +157,6 @@ interface TaskEntry {
   context: unknown;
   path: string;
 }
-
-/** Highest priority first, then oldest, then first created. */
-const claimOrder = (
-  a: { entry: TaskEntry; context: TaskSnapshot['context'] },
-  b: { entry: TaskEntry; context: TaskSnapshot['context'] },
-) =>
-  priorityRank[a.context.priority]! - priorityRank[b.context.priority]! ||
-  a.context.createdAt - b.context.createdAt ||
-  a.entry.seq - b.entry.seq;
 
 function checkOptions(options: SupervisorOptions) {
   if (!options || typeof options !== 'object') throw new InvalidInputError('supervisor options', ['(value): expected an object']);
@@ -201,7 +191,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   const logger: Logger = options.logger ?? console;
 
   const tasks = new Map<string, TaskEntry>();
-  const claimable = new Set<string>();
+  const claimable = createClaimQueue();
   const listeners = new Map<LifecycleEventType, Set<(event: LifecycleEvent) => void>>();
   const policy = checkPolicy(options.policy);
   const taskPolicies = new Map<string, LeasePolicy>();
@@ -236,6 +226,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
         }
       }
     },
+    (failed) => rollback(failed),
   );
 
   const policyFor = (context: TaskContext): LeasePolicy => {
@@ -265,20 +256,25 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     if (snapshot.context === entry.context && path === entry.path) return;
     entry.context = snapshot.context;
     entry.path = path;
-    if (CLAIMABLE.has(path)) claimable.add(id);
-    else claimable.delete(id);
+    queueIfClaimable(id, entry);
     changes++;
     commit.touch(id);
   };
 
-  const addTask = (id: string, source: { snapshot: TaskSnapshot } | { input: TaskInput }) => {
+  const queueIfClaimable = (id: string, entry: TaskEntry) => {
+    if (!CLAIMABLE.has(entry.path)) return claimable.remove(id);
+    const { priority, createdAt, labels } = entry.actor.getSnapshot().context;
+    claimable.add(id, { priority, createdAt, labels, seq: entry.seq });
+  };
+
+  const addTask = (id: string, source: { snapshot: TaskSnapshot } | { input: TaskInput }, seq = sequence++) => {
     const actor = createActor(
       taskLogic,
       'snapshot' in source
         ? { clock, inspect: options.inspect, snapshot: source.snapshot, input: undefined as never }
         : { clock, inspect: options.inspect, input: source.input },
     );
-    const entry: TaskEntry = { actor, seq: sequence++, context: undefined, path: '' };
+    const entry: TaskEntry = { actor, seq, context: undefined, path: '' };
     if ('snapshot' in source) {
       // Known before start(), whose first notification must not count a restored task as changed
       // (that would rewrite the whole store at every open).
@@ -300,7 +296,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     if ('snapshot' in source) {
       entry.context = snapshot.context;
       entry.path = statePath(snapshot.value);
-      if (CLAIMABLE.has(entry.path)) claimable.add(id);
+      queueIfClaimable(id, entry);
     } else {
       track(id, snapshot);
     }
@@ -369,20 +365,40 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     }
   };
 
-  const restore = async (contents: Awaited<ReturnType<Store['open']>>) => {
+  /** Starts actors for stored tasks and re-arms their timers from stored deadlines, oldest first. */
+  const revive = (stored: { id: string; snapshot: TaskSnapshot; seq?: number }[]) => {
     const order: { id: string; at: number }[] = [];
-    // Every record is validated before any actor starts: a corrupt store must stay untouched.
-    const snapshots = [...contents.tasks].map(([id, record]) => [id, snapshotOf(store.location, id, record)] as const);
-    for (const [id, snapshot] of snapshots) {
-      const entry = addTask(id, { snapshot });
+    for (const { id, snapshot, seq } of stored) {
+      const entry = addTask(id, { snapshot }, seq);
       const at = resumeDeadline(entry.actor.getSnapshot());
       if (at !== undefined) order.push({ id, at });
     }
     order.sort((a, b) => a.at - b.at || tasks.get(a.id)!.seq - tasks.get(b.id)!.seq);
     for (const { id } of order) tasks.get(id)!.actor.send({ type: 'task.resume', at: clock.now() });
+  };
+
+  const restore = async (contents: Awaited<ReturnType<Store['open']>>) => {
+    // Every record is validated before any actor starts: a corrupt store must stay untouched.
+    const stored = [...contents.tasks].map(([id, record]) => ({ id, snapshot: snapshotOf(store.location, id, record) }));
+    for (const [id, record] of contents.tasks) commit.remember(id, record);
+    revive(stored);
     clock.runDue();
     await commit.durable();
   };
+
+  /** A write failed: the tasks it held go back to what the disk holds (or away, if never written). */
+  function rollback(failed: Map<string, TaskRecord | undefined>) {
+    const stored: { id: string; snapshot: TaskSnapshot; seq: number }[] = [];
+    for (const [id, record] of failed) {
+      const entry = tasks.get(id);
+      if (!entry) continue;
+      entry.actor.stop();
+      tasks.delete(id);
+      claimable.remove(id);
+      if (record) stored.push({ id, snapshot: snapshotOf(store.location, id, record), seq: entry.seq });
+    }
+    revive(stored);
+  }
 
   /** Deletes a retained task (the commit writes null for it) unless it changed since it was chosen. */
   const removeTask = (id: string, context: unknown): boolean => {
@@ -390,7 +406,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     if (!entry || entry.actor.getSnapshot().context !== context) return false;
     entry.actor.stop();
     tasks.delete(id);
-    claimable.delete(id);
+    claimable.remove(id);
     changes++;
     commit.touch(id);
     return true;
@@ -489,16 +505,8 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
         const input = inputs.parse(inputs.claimNextInput, raw, 'claimNext input');
         const wanted = input.labels ?? [];
         return dispatch(() => {
-          let best: { id: string; entry: TaskEntry; context: TaskSnapshot['context'] } | undefined;
-          for (const id of claimable) {
-            const entry = tasks.get(id)!;
-            const context = entry.actor.getSnapshot().context;
-            if (!wanted.every((label) => context.labels.includes(label))) continue;
-            const candidate = { id, entry, context };
-            if (!best || claimOrder(candidate, best) < 0) best = candidate;
-          }
-          if (!best) return null;
-          return leaseOf(deliver(best.id, claimEvent(best.id, input)));
+          const id = claimable.first(wanted);
+          return id === undefined ? null : leaseOf(deliver(id, claimEvent(id, input)));
         });
       });
     },
