@@ -29,6 +29,8 @@ export const limitsShape = {
   compensationBackoffMs: z.number().min(0).max(MAX_DURATION_MS),
 };
 export const limitsSchema = z.strictObject(limitsShape);
+/** Supervisor `defaults`: any limit; built once, since compiling a zod schema is not free. */
+export const defaultsInput = limitsSchema.partial();
 
 export const createInput = z.strictObject({
   id: name,

@@ -177,7 +177,7 @@ function checkOptions(options: SupervisorOptions) {
   if (options.onRecovery !== undefined && typeof options.onRecovery !== 'function') {
     throw new InvalidInputError('supervisor options', ['onRecovery: expected a function']);
   }
-  return inputs.parse(inputs.limitsSchema.partial(), options.defaults ?? {}, 'supervisor defaults');
+  return inputs.parse(inputs.defaultsInput, options.defaults ?? {}, 'supervisor defaults');
 }
 
 export async function createSupervisor(options: SupervisorOptions): Promise<Supervisor> {
