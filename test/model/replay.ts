@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { initialTransition, type InspectionEvent } from 'xstate';
 import type { CompensationFailure, GraceOutcome, Rejection, TaskEvent } from '../../machines/task.types.js';
-import { createSupervisor, jsonFileStore, LeaseholdError, type Supervisor } from '../../src/index.js';
+import { createSupervisor, jsonFileStore, LeaseholdError, type Lease, type Supervisor } from '../../src/index.js';
 import { createTestClock, type TestClock } from '../../src/testing.js';
 import { createInvariantChecker } from '../invariants.js';
 import {
@@ -90,6 +90,14 @@ async function perform(sup: Supervisor, clock: TestClock, work: Held, before: Mo
   return call[type as keyof typeof call]();
 }
 
+/** Feeds the client's view of an accepted call to the checker: who holds which lease, until when. */
+function acknowledge(checker: ReturnType<typeof createInvariantChecker>, event: ModelEvent, value: unknown, now: number) {
+  const call = event as Partial<{ owner: string; epoch: number }>;
+  if (event.type === 'lease.claim') checker.acknowledge(value as Lease, now, 'claim');
+  if (event.type === 'lease.heartbeat' || event.type === 'lease.extend') checker.acknowledge(value as Lease, now, 'renew');
+  if (['task.complete', 'task.fail', 'lease.release'].includes(event.type)) checker.ended(TASK_ID, call.epoch!, call.owner);
+}
+
 export const describeStep = (event: ModelEvent) => {
   const e = event as Partial<{ owner: string; epoch: number; progress: number; leaseMs: number; windowMs: number; retryable: boolean; action: string }>;
   const parts = [
@@ -132,10 +140,12 @@ export async function replayPath(variant: ModelVariant, path: ModelPath, inspect
       const where = `step ${i + 1} ${describeStep(event)} from ${JSON.stringify(before.value)}`;
       const rejection = expectedRejection(machine, before, event);
       const bytes = readFileSync(file, 'utf8');
-      const error = await perform(sup, clock, work, before, event).then(
-        () => undefined,
-        (e: unknown) => e,
+      const outcome = await perform(sup, clock, work, before, event).then(
+        (value) => ({ value, error: undefined }),
+        (error: unknown) => ({ value: undefined, error }),
       );
+      const error = outcome.error;
+      if (!error) acknowledge(checker, event, outcome.value, clock.now());
       if (rejection) {
         expect(error, where).toBeInstanceOf(LeaseholdError);
         expect(error, where).toMatchObject(
