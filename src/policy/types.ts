@@ -34,6 +34,7 @@ export interface GraceInput {
   extensions: Record<string, number>;
 }
 
+/** Policies must treat their inputs as read-only: the task view is shared with the supervisor. */
 export interface LeasePolicy {
   readonly name: string;
   /** Lease duration for a claim or a renewal, in ms. A renewal never ends before the current expiry. */

@@ -62,11 +62,12 @@ export function statePath(value: unknown): string {
   return key === undefined ? '' : `${key}.${statePath(child)}`;
 }
 
-export function leaseView(context: TaskContext): Lease | null {
+/** The lease as its holder sees it; `copy: false` shares the (immutable) context's data. */
+export function leaseView(context: TaskContext, copy = true): Lease | null {
   const lease = context.lease;
   if (!lease) return null;
   const takenOver = context.recovery !== null && context.recovery.previousEpoch < lease.epoch;
-  return structuredClone({
+  const view: Lease = {
     taskId: context.id,
     owner: lease.owner,
     epoch: lease.epoch,
@@ -80,35 +81,41 @@ export function leaseView(context: TaskContext): Lease | null {
     lateHeartbeats: lease.lateHeartbeats,
     graceEndsAt: context.graceEndsAt,
     recovery: takenOver ? context.recovery : null,
-  });
+  };
+  return copy ? structuredClone(view) : view;
 }
 
-export function taskView(snapshot: TaskSnapshot): TaskView {
+/**
+ * A task as callers see it. Public reads get a deep copy, so nothing a caller does can reach
+ * live state; `copy: false` is for the supervisor's own read-only uses on hot paths (lease
+ * policy inputs), where it shares the snapshot's data, which XState never mutates.
+ */
+export function taskView(snapshot: TaskSnapshot, copy = true): TaskView {
   const context = snapshot.context;
   const substate = statePath(snapshot.value);
-  const copy = structuredClone(context);
-  return {
-    id: copy.id,
+  const view: TaskView = {
+    id: context.id,
     state: substate.split('.')[0] as TaskState,
     substate,
-    epoch: copy.epoch,
-    attempts: copy.attempts,
-    staleCount: copy.staleCount,
-    lease: leaseView(context),
-    progress: copy.progress,
-    message: copy.message,
-    notBefore: copy.notBefore,
-    compensations: copy.compensations,
-    recovery: copy.recovery,
-    failure: copy.failure,
-    terminal: copy.terminal,
-    audit: copy.audit,
-    spec: copy.spec,
-    priority: copy.priority,
-    labels: copy.labels,
-    metadata: copy.metadata,
-    limits: copy.limits,
-    policy: copy.policy,
-    createdAt: copy.createdAt,
+    epoch: context.epoch,
+    attempts: context.attempts,
+    staleCount: context.staleCount,
+    lease: leaseView(context, false),
+    progress: context.progress,
+    message: context.message,
+    notBefore: context.notBefore,
+    compensations: context.compensations,
+    recovery: context.recovery,
+    failure: context.failure,
+    terminal: context.terminal,
+    audit: context.audit,
+    spec: context.spec,
+    priority: context.priority,
+    labels: context.labels,
+    metadata: context.metadata,
+    limits: context.limits,
+    policy: context.policy,
+    createdAt: context.createdAt,
   };
+  return copy ? structuredClone(view) : view;
 }
