@@ -8,6 +8,7 @@ export type { LateReport, LeaseHistoryEntry, StatsOptions, SweepName, SweepStats
 export { archivePathOf, DEFAULT_RETENTION_MS, DEFAULT_SCHEDULE } from './schedule/index.js';
 export type { JobName, JobResult, ScheduleOptions } from './schedule/index.js';
 export { jsonFileStore } from './store/json-file-store.js';
+export type { JournaledStore, JsonFileStoreOptions } from './store/json-file-store.js';
 export { memoryStore } from './store/memory-store.js';
 export type { Store, StoreChanges, StoreContents, TaskRecord } from './store/types.js';
 export {

@@ -1,5 +1,6 @@
 // Serialisation and input handling: racing calls, claimNext's choice, and every way a call
-// can be refused before it changes anything (invariants 1, 2 and 5).
+// can be refused before it changes anything (invariants 1, 2 and 5). Run on the plain and on
+// the journaled JSON store (vitest.config.ts).
 import { describe, expect, it } from 'vitest';
 import type { Lease, Priority, Supervisor } from '../src/index.js';
 import { createInvariantChecker } from './invariants.js';
@@ -50,7 +51,7 @@ describe('racing calls', () => {
     const winner = won[0]!.value;
     expect(winner.epoch).toBe(1);
     expect(h.sup.get('t')).toMatchObject({ state: 'leased', epoch: 1, attempts: 1, lease: { owner: winner.owner } });
-    expect(JSON.parse(h.bytes()).tasks.t.context.lease.owner).toBe(winner.owner);
+    expect(h.durable<{ context: { lease: { owner: string } } }>().tasks.t!.context.lease.owner).toBe(winner.owner);
     createInvariantChecker().check(h.sup, h.clock.now());
   });
 
@@ -85,7 +86,7 @@ describe('racing calls', () => {
       expect(task).toMatchObject({ state: 'completed', epoch: 1, attempts: 1 });
       expect(task.terminal!.result).toBe(claims.find((c) => c.taskId === task.id)!.owner);
     }
-    const stored = JSON.parse(h.bytes()) as { tasks: Record<string, { state: unknown }> };
+    const stored = h.durable();
     expect(Object.values(stored.tasks).every((t) => t.state === 'completed')).toBe(true);
     createInvariantChecker().check(h.sup, h.clock.now());
   });
@@ -125,7 +126,7 @@ describe('claimNext', () => {
       await h.clock.advance(1);
     }
     await h.restart();
-    expect(Object.keys((JSON.parse(h.bytes()) as { tasks: object }).tasks)).toEqual(['4', '30', '100']);
+    expect(Object.keys(h.durable().tasks)).toEqual(['4', '30', '100']);
     expect(await drainOrder(h.sup)).toEqual(['30', '4', '100']);
   });
 

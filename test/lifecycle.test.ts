@@ -1,5 +1,6 @@
 // The task lifecycle of DESIGN.md, one `describe` per row of its table (plus the rules in the
-// paragraph after it), run against a real supervisor on a real JSON file with the test clock.
+// paragraph after it), run against a real supervisor on a real JSON file with the test clock
+// (twice: vitest.config.ts runs it on the plain JSON store and on the journaled one).
 // Every rejected call is checked to leave the store byte-for-byte as it was, and every
 // lifecycle event is checked to have been published only once its change was on disk.
 import { describe, expect, it } from 'vitest';
@@ -33,10 +34,9 @@ interface StoredTask {
   context: TaskContext;
 }
 
-/** The task as the store file holds it right now. */
+/** The task as the store holds it durably right now (snapshot, plus journal when there is one). */
 function stored(h: Harness, id: string): StoredTask | undefined {
-  const doc = JSON.parse(h.bytes()) as { tasks: Record<string, StoredTask> };
-  return doc.tasks[id];
+  return h.durable<StoredTask>().tasks[id];
 }
 
 interface Seen<T extends LifecycleEventType = LifecycleEventType> {

@@ -1,11 +1,11 @@
 // Durability: what survives a restart (invariant 6), what reaches the file and when
 // (invariant 5), and how a locked or damaged store is refused. Every supervisor here runs on
-// a real JSON file (test/support.ts) except the memoryStore test at the end.
+// a real JSON file (test/support.ts) except the memoryStore test at the end; vitest.config.ts
+// runs the file twice, on the plain JSON store and on the journaled one.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   createSupervisor,
-  jsonFileStore,
   memoryStore,
   type Compensator,
   type Store,
@@ -23,13 +23,8 @@ interface StoredTask {
   state: unknown;
   context: Record<string, unknown> & { epoch: number; compensations: { action: string; status: string; attempts: number }[] };
 }
-interface StoredDocument {
-  formatVersion: number;
-  tasks: Record<string, StoredTask>;
-}
-
-/** The store file as parsed JSON, read straight from disk. */
-const onDisk = (h: Harness): StoredDocument => JSON.parse(h.bytes()) as StoredDocument;
+/** What is durable right now: the snapshot, with the journal replayed for a journaled store. */
+const onDisk = (h: Harness) => h.durable<StoredTask>();
 const storedTask = (h: Harness, id: string): StoredTask => {
   const task = onDisk(h).tasks[id];
   if (!task) throw new Error(`task ${id} is not in the store file`);
@@ -53,7 +48,7 @@ function countingStore(inner: Store) {
 
 /** Restarts `h` on the same file through a counting store. */
 async function reopenCounting(h: Harness) {
-  const counting = countingStore(jsonFileStore(h.file));
+  const counting = countingStore(h.store());
   await h.restart({ store: counting.store });
   return counting.commits;
 }
@@ -399,8 +394,13 @@ describe('the store file', () => {
     await h.sup.create({ id: 'a', spec: { prompt: 'fix the bug' } });
     await h.sup.claim('a', { owner: 'w', leaseMs: 60_000 });
     const document = onDisk(h);
-    expect(document.formatVersion).toBe(1);
-    expect(Object.keys(document)).toEqual(['formatVersion', 'tasks']);
+    if (h.kind === 'journal') {
+      expect(document.formatVersion).toBe(2);
+      expect(Object.keys(document)).toEqual(['formatVersion', 'journalSeq', 'tasks']);
+    } else {
+      expect(document.formatVersion).toBe(1);
+      expect(Object.keys(document)).toEqual(['formatVersion', 'tasks']);
+    }
     expect(document.tasks.a!.state).toBe('leased');
     expect(document.tasks.a!.context).toMatchObject({
       id: 'a',
@@ -516,7 +516,7 @@ describe('opening a store', () => {
   it('refuses a second supervisor on the same file with STORE_LOCKED, until the first closes', async () => {
     const h = await harness();
     await h.sup.create({ id: 't' });
-    const error = await expectCode(createSupervisor({ store: jsonFileStore(h.file), clock: h.clock }), 'STORE_LOCKED');
+    const error = await expectCode(createSupervisor({ store: h.store(), clock: h.clock }), 'STORE_LOCKED');
     expect(error.message).toContain(h.file);
     // The refused opener neither broke the first supervisor nor wrote anything.
     const bytes = h.bytes();
@@ -526,7 +526,7 @@ describe('opening a store', () => {
     expect(h.sup.get('t')!.state).toBe('leased');
   });
 
-  const corruptions: [string, (document: StoredDocument) => string][] = [
+  const corruptions: [string, (document: ReturnType<typeof onDisk>) => string][] = [
     ['garbage', () => 'this is not { json'],
     ['a negative epoch', (d) => ((d.tasks.b!.context.epoch = -1), JSON.stringify(d))],
     ['an unknown state value', (d) => ((d.tasks.b!.state = 'flying'), JSON.stringify(d))],
@@ -541,14 +541,16 @@ describe('opening a store', () => {
       await h.sup.claim('a', { owner: 'w', leaseMs: 1_000 });
       await h.sup.close();
       await h.clock.advance(5_000); // a's lease would expire at once if it were restored
-      const good = h.bytes();
+      const good = readFileSync(h.file, 'utf8');
       const bad = corrupt(onDisk(h));
       writeFileSync(h.file, bad);
+      const before = h.bytes();
 
-      const error = await expectCode(createSupervisor({ store: jsonFileStore(h.file), clock: h.clock }), 'STORE_CORRUPT');
+      const error = await expectCode(createSupervisor({ store: h.store(), clock: h.clock }), 'STORE_CORRUPT');
       expect(error.message).toContain(h.file);
       expect((error as unknown as { file: string }).file).toBe(h.file);
       expect(readFileSync(h.file, 'utf8')).toBe(bad);
+      expect(h.bytes()).toBe(before);
       expect(h.clock.pendingTimers).toBe(0);
 
       writeFileSync(h.file, good);

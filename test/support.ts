@@ -1,10 +1,12 @@
 // Shared test fixtures: a supervisor on a real JSON file in a temp folder, driven by the
-// test clock, plus helpers to compare the stored bytes and to restart on the same file.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// test clock, plus helpers to compare the stored bytes, read what is durable, and restart on
+// the same file. The store is the plain JSON file, or the journaled one when the environment
+// says LEASEHOLD_TEST_STORE=journal (vitest.config.ts runs the persistence suites both ways).
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import { createSupervisor, jsonFileStore, type Supervisor, type SupervisorOptions } from '../src/index.js';
+import { createSupervisor, jsonFileStore, type Store, type Supervisor, type SupervisorOptions } from '../src/index.js';
 import { createTestClock, type TestClock } from '../src/testing.js';
 
 export const T0 = Date.UTC(2026, 0, 1);
@@ -14,28 +16,83 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+export type StoreKind = 'json' | 'journal';
+
+function kindFromEnvironment(): StoreKind {
+  const value = process.env.LEASEHOLD_TEST_STORE ?? 'json';
+  if (value !== 'json' && value !== 'journal') throw new Error(`LEASEHOLD_TEST_STORE must be json or journal, not ${value}`);
+  return value;
+}
+export const STORE_KIND: StoreKind = kindFromEnvironment();
+
+/** A store of `kind` on `file`: what a harness (or a test wrapping its store) opens. */
+export function storeOf(file: string, kind: StoreKind = STORE_KIND): Store {
+  return kind === 'journal' ? jsonFileStore(file, { journal: true }) : jsonFileStore(file);
+}
+
+/** A store document as the tests read it. */
+export interface StoredDocument<Task = { state: unknown; context: Record<string, unknown> }> {
+  formatVersion: number;
+  journalSeq?: number;
+  tasks: Record<string, Task>;
+}
+
+/**
+ * What a store opening `file` now would read: the snapshot with the journal lines it does not
+ * hold yet applied, a torn last line ignored. Written from the documented format, apart from
+ * src/store, so that it also checks what the store writes.
+ */
+export function durableDocument<Task>(file: string): StoredDocument<Task> {
+  const document = JSON.parse(readFileSync(file, 'utf8')) as StoredDocument<Task>;
+  const journal = existsSync(`${file}.journal`) ? readFileSync(`${file}.journal`, 'utf8') : '';
+  const lines = journal.slice(0, journal.lastIndexOf('\n') + 1).split('\n').filter((line) => line !== '');
+  for (const line of lines) {
+    const { seq, changes } = JSON.parse(line) as { seq: number; changes: Record<string, Task | null> };
+    if (seq <= (document.journalSeq ?? 0)) continue;
+    for (const [id, task] of Object.entries(changes)) {
+      if (task === null) delete document.tasks[id];
+      else Object.defineProperty(document.tasks, id, { value: task, enumerable: true, writable: true, configurable: true });
+    }
+    document.journalSeq = seq;
+  }
+  return document;
+}
+
+/** Every store file's bytes: the snapshot, then the journal when there is one. */
+export function storeBytes(file: string): string {
+  const journal = `${file}.journal`;
+  return existsSync(journal) ? `${readFileSync(file, 'utf8')}\n--- journal ---\n${readFileSync(journal, 'utf8')}` : readFileSync(file, 'utf8');
+}
+
 export interface Harness {
   sup: Supervisor;
   clock: TestClock;
   file: string;
   dir: string;
-  /** The store file's bytes right now. */
+  kind: StoreKind;
+  /** Every store file's bytes right now (snapshot and journal): for "nothing was written" checks. */
   bytes(): string;
+  /** The store's contents as a reopening store would read them (see durableDocument). */
+  durable<Task = { state: unknown; context: Record<string, unknown> }>(): StoredDocument<Task>;
+  /** A new store of the harness's kind on its file. */
+  store(): Store;
   /** Closes the supervisor and opens a new one on the same file and clock. */
   restart(options?: Partial<SupervisorOptions>): Promise<Supervisor>;
 }
 
-export async function harness(options: Partial<SupervisorOptions> = {}, clock = createTestClock(T0)): Promise<Harness> {
+export async function harness(options: Partial<SupervisorOptions> = {}, clock = createTestClock(T0), kind = STORE_KIND): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'leasehold-test-'));
   const file = join(dir, 'store.json');
-  const open = (extra: Partial<SupervisorOptions> = {}) =>
-    createSupervisor({ store: jsonFileStore(file), clock, ...options, ...extra });
+  const open = (extra: Partial<SupervisorOptions> = {}) => createSupervisor({ store: storeOf(file, kind), clock, ...options, ...extra });
   const h: Harness = {
     sup: await open(),
     clock,
     file,
     dir,
-    bytes: () => readFileSync(file, 'utf8'),
+    kind,
+    bytes: () => storeBytes(file),
+    durable: () => durableDocument(file),
+    store: () => storeOf(file, kind),
     async restart(extra) {
       await h.sup.close();
       h.sup = await open(extra);

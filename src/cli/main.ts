@@ -435,6 +435,13 @@ export async function run(argv: string[]): Promise<number> {
     await program().parseAsync(argv);
     return 0;
   } catch (error) {
+    // A malformed value our own action parsed (`annotate ID {`, `--compensation 'x={'`): commander
+    // never saw it, so nothing has been printed yet. (Its own parse errors arrive as a plain
+    // CommanderError, already printed.)
+    if (error instanceof InvalidArgumentError) {
+      process.stderr.write(`leasehold: INVALID_INPUT: ${error.message}\n`);
+      return EXIT_CODES.INVALID_INPUT!;
+    }
     // Commander has already printed usage errors (and help, which exits 0).
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_CODES.INVALID_INPUT!;
     if (error instanceof LeaseholdError) {

@@ -16,7 +16,8 @@ export type JobName = SweepName;
 export type JobResult =
   | { job: 'reconcile'; at: number; /** Overdue tasks moved (should be 0). */ count: number; taskIds: string[] }
   | { job: 'retain'; at: number; /** Tasks archived and deleted from the store. */ count: number; taskIds: string[]; archive: string }
-  | { job: 'report'; at: number; count: 0; line: string };
+  | { job: 'report'; at: number; count: 0; line: string }
+  | { job: 'compact'; at: number; count: 0 };
 
 /** What the sweeps need from the supervisor. */
 export interface JobHost {
@@ -32,6 +33,8 @@ export interface JobHost {
   remove(candidates: RetainCandidate[]): string[];
   stats(): SupervisorStats;
   swept(job: JobName, count: number, at: number): void;
+  /** The store's compact(), when it has one. */
+  compact: (() => Promise<void>) | undefined;
 }
 
 export function createJobs(config: ScheduleConfig, host: JobHost) {
@@ -76,6 +79,16 @@ export function createJobs(config: ScheduleConfig, host: JobHost) {
       else console.log(line);
       host.swept('report', 0, at);
       return { job: 'report', at, count: 0, line };
+    },
+    async compact() {
+      const { compact } = host;
+      if (!compact) throw new InvalidInputError('compact', ['the store has no journal to compact']);
+      // Admitted through the mailbox (so it is refused once closed), run outside it: the store
+      // serialises compaction with its commits, and commands need not wait for the rewrite.
+      const at = await host.dispatch(() => host.now());
+      await compact();
+      host.swept('compact', 0, at);
+      return { job: 'compact', at, count: 0 };
     },
   };
 

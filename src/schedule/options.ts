@@ -19,6 +19,12 @@ export interface ScheduleOptions {
   retain?: string | false;
   /** Logs the stats line through the logger's `info` (console.log without one). Off by default. */
   report?: string | false;
+  /**
+   * Folds the store's journal into its snapshot (`store.compact()`). Default every 10 minutes
+   * (DEFAULT_SCHEDULE.compact) when the store can compact (`jsonFileStore(path, { journal: true })`),
+   * else off; setting it for a store that cannot is refused.
+   */
+  compact?: string | false;
   /** How long a terminal task stays in the store after it ended (default 7 days). */
   retentionMs?: number;
   /**
@@ -28,7 +34,7 @@ export interface ScheduleOptions {
   archivePath?: string;
 }
 
-export const DEFAULT_SCHEDULE = { reconcile: '* * * * *', retain: false, report: false } as const;
+export const DEFAULT_SCHEDULE = { reconcile: '* * * * *', retain: false, report: false, compact: '*/10 * * * *' } as const;
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
 const MAX_RETENTION_MS = 10 * 365 * 24 * 3600_000;
 
@@ -42,9 +48,12 @@ export interface ScheduleConfig {
 
 const KEYS = [...SWEEPS, 'retentionMs', 'archivePath'];
 
-/** `schedule: false` turns every sweep off; `undefined` keeps the defaults. */
-export function scheduleConfig(raw: ScheduleOptions | false | undefined, storeLocation: string): ScheduleConfig {
-  const options: ScheduleOptions = raw === false ? { reconcile: false, retain: false, report: false } : (raw ?? {});
+/**
+ * `schedule: false` turns every sweep off; `undefined` keeps the defaults. `canCompact`: the
+ * store has `compact()`, without which the compact sweep has no default and cannot be set.
+ */
+export function scheduleConfig(raw: ScheduleOptions | false | undefined, storeLocation: string, canCompact = false): ScheduleConfig {
+  const options: ScheduleOptions = raw === false ? (Object.fromEntries(SWEEPS.map((sweep) => [sweep, false])) as ScheduleOptions) : (raw ?? {});
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new InvalidInputError('schedule options', ['expected an object, or false to turn every sweep off']);
   }
@@ -54,7 +63,7 @@ export function scheduleConfig(raw: ScheduleOptions | false | undefined, storeLo
   }
   const cron = {} as Record<SweepName, string | null>;
   for (const sweep of SWEEPS) {
-    const value = options[sweep] ?? DEFAULT_SCHEDULE[sweep];
+    const value = options[sweep] ?? (sweep === 'compact' && !canCompact ? false : DEFAULT_SCHEDULE[sweep]);
     if (value === false) {
       cron[sweep] = null;
     } else if (typeof value !== 'string') {
@@ -78,6 +87,9 @@ export function scheduleConfig(raw: ScheduleOptions | false | undefined, storeLo
   }
   if (archivePath !== null && typeof storeLocation === 'string' && archivePath === resolve(storeLocation)) {
     issues.push('archivePath: must not be the store file itself');
+  }
+  if (cron.compact !== null && !canCompact) {
+    issues.push(`compact: the store (${storeLocation}) has no journal to compact; use jsonFileStore(path, { journal: true })`);
   }
   if (cron.retain !== null && archivePath === null) {
     issues.push(`retain: the store (${storeLocation}) is not a file, so there is nowhere beside it to archive to; set schedule.archivePath`);

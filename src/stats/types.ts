@@ -4,7 +4,7 @@
 import type { LifecycleEvent, LifecycleEventType } from '../../machines/task.types.js';
 import type { TaskState } from '../supervisor/view.js';
 
-export const SWEEPS = ['reconcile', 'retain', 'report'] as const;
+export const SWEEPS = ['reconcile', 'retain', 'report', 'compact'] as const;
 export type SweepName = (typeof SWEEPS)[number];
 
 /** Default `stats.expiringSoonMs`: a live lease whose expiry is this close counts as expiring soon. */

@@ -1,9 +1,9 @@
-// The default store: every task in one versioned JSON file written through lowdb, guarded by
-// an exclusive lock directory (proper-lockfile) plus an owner sidecar that lets a successor
-// recognise a lock left by a dead process. Owns the file's format, its locking and durability.
+// The default store: every task in one JSON snapshot written through lowdb, optionally with a
+// journal that commits append to and compaction folds back; guarded by a lock directory
+// (proper-lockfile) plus an owner sidecar naming its process. Owns locking, durability, compaction.
 
 import type { Stats } from 'node:fs';
-import { mkdir, open as openFile, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Low } from 'lowdb';
@@ -11,8 +11,10 @@ import { JSONFile } from 'lowdb/node';
 import lockfile from 'proper-lockfile';
 import { z } from 'zod';
 import { InvalidInputError, StoreCorruptError, StoreLockedError, StoreWriteError } from '../errors.js';
-import { assertValidChanges, copyRecords, summarise, taskRecordIssues } from './records.js';
-import { FORMAT_VERSION } from './types.js';
+import { parseDocument, toDocument, type StoreDocument } from './document.js';
+import { describe, errorCode, readOptional, syncDirectoryOf, syncPath } from './files.js';
+import { journalLine, journalPathOf, openJournal, replayJournal, type JournalWriter } from './journal.js';
+import { assertValidChanges, copyRecords } from './records.js';
 import type { Store, StoreChanges, StoreContents, TaskRecord } from './types.js';
 
 export interface JsonFileStoreOptions {
@@ -21,19 +23,21 @@ export interface JsonFileStoreOptions {
    * a held lock every staleLockMs / 2 and will not go below 2 000 ms.
    */
   staleLockMs?: number;
+  /**
+   * Append each commit as one line to `<path>.journal` (one fsync of a small write) instead of
+   * rewriting the whole snapshot, and fold the journal into the snapshot now and then
+   * (compaction). Default false: every commit rewrites the snapshot.
+   */
+  journal?: boolean;
+  /** With `journal`: compact once the journal grows past this many bytes (default 8 MiB). */
+  compactBytes?: number;
 }
 
-interface StoreDocument {
-  formatVersion: number;
-  tasks: { [id: string]: TaskRecord };
-}
+/** A store with a journal: `compact()` folds the journal into the snapshot and empties it. */
+export type JournaledStore = Store & { compact(): Promise<void> };
 
 const MIN_STALE_MS = 2_000;
-
-const documentShape = z.strictObject({
-  formatVersion: z.literal(FORMAT_VERSION),
-  tasks: z.record(z.string(), z.unknown(), { error: 'must be an object mapping task ids to records' }),
-});
+export const DEFAULT_COMPACT_BYTES = 8 * 1024 * 1024;
 
 const ownerShape = z.object({
   pid: z.number().int().positive(),
@@ -50,15 +54,22 @@ const ownerShape = z.object({
  */
 const heldHere = new Map<string, JsonFileStore>();
 
+export function jsonFileStore(path: string, options: JsonFileStoreOptions & { journal: true }): JournaledStore;
+export function jsonFileStore(path: string, options?: JsonFileStoreOptions): Store;
 export function jsonFileStore(path: string, options: JsonFileStoreOptions = {}): Store {
   if (typeof path !== 'string' || path.length === 0) {
     throw new InvalidInputError('store path', ['must be a non-empty string']);
   }
   const stale = options.staleLockMs ?? 10_000;
-  if (!Number.isFinite(stale) || stale <= 0) {
-    throw new InvalidInputError('store options', ['staleLockMs must be a positive number of milliseconds']);
+  const issues: string[] = [];
+  if (!Number.isFinite(stale) || stale <= 0) issues.push('staleLockMs must be a positive number of milliseconds');
+  if (options.journal !== undefined && typeof options.journal !== 'boolean') issues.push('journal must be true or false');
+  const compactBytes = options.compactBytes ?? DEFAULT_COMPACT_BYTES;
+  if (typeof compactBytes !== 'number' || !(compactBytes >= 0) || compactBytes === Infinity) {
+    issues.push('compactBytes must be a number of bytes (0 or more)');
   }
-  return new JsonFileStore(resolve(path), Math.max(stale, MIN_STALE_MS));
+  if (issues.length > 0) throw new InvalidInputError('store options', issues);
+  return new JsonFileStore(resolve(path), Math.max(stale, MIN_STALE_MS), options.journal === true ? compactBytes : null);
 }
 
 type Phase = 'closed' | 'opening' | 'open' | 'closing';
@@ -67,10 +78,15 @@ type HolderVerdict = { kind: 'removed' } | { kind: 'held'; holder: string | unde
 
 class JsonFileStore implements Store {
   readonly location: string;
+  /** Only with a journal: a store without one has nothing to fold (and gets no `compact` sweep). */
+  declare readonly compact?: () => Promise<void>;
   readonly #lockPath: string;
   readonly #ownerPath: string;
   readonly #staleMs: number;
   readonly #db: Low<StoreDocument>;
+  readonly #journalPath: string;
+  /** The journal size that triggers compaction, or null when commits rewrite the snapshot. */
+  readonly #compactBytes: number | null;
 
   #phase: Phase = 'closed';
   #opening: Promise<unknown> | undefined;
@@ -81,14 +97,32 @@ class JsonFileStore implements Store {
   #ownerText: string | undefined;
   #compromised: Error | undefined;
   #lockGeneration = 0;
+  /** The newest journal entry #tasks reflects. */
+  #seq = 0;
+  /** What the snapshot on disk is: formatVersion 1 predates any journal; `seq` is its journalSeq. */
+  #snapshot: { journaled: boolean; seq: number } = { journaled: false, seq: 0 };
+  /** Bytes of complete lines in the journal, and whether its file exists. */
+  #journalSize = 0;
+  #journalExists = false;
+  /** Opened at the first append (or cut) and kept open until close. */
+  #writer: JournalWriter | undefined;
+  #compactQueued = false;
 
-  constructor(file: string, staleMs: number) {
+  constructor(file: string, staleMs: number, compactBytes: number | null) {
     this.location = file;
     this.#lockPath = `${file}.lock`;
     this.#ownerPath = `${file}.lock.owner`;
+    this.#journalPath = journalPathOf(file);
     this.#staleMs = staleMs;
+    this.#compactBytes = compactBytes;
     // Not JSONFilePreset: it silently swaps in a memory adapter when NODE_ENV is 'test'.
-    this.#db = new Low<StoreDocument>(new JSONFile<StoreDocument>(file), toDocument(new Map()));
+    this.#db = new Low<StoreDocument>(new JSONFile<StoreDocument>(file), toDocument(new Map(), null));
+    if (compactBytes !== null) {
+      this.compact = () =>
+        this.#phase === 'open'
+          ? this.#enqueue(() => this.#compact())
+          : Promise.reject(new StoreWriteError(`store file ${this.location} is not open`));
+    }
   }
 
   open(): Promise<StoreContents> {
@@ -113,6 +147,7 @@ class JsonFileStore implements Store {
       this.#phase = 'open';
       return { tasks: copyRecords(this.#tasks) };
     } catch (error) {
+      await this.#dropWriter();
       await this.#release();
       this.#phase = 'closed';
       throw error;
@@ -131,11 +166,7 @@ class JsonFileStore implements Store {
     } catch (error) {
       return Promise.reject(error);
     }
-    // Serialised so that each write starts from the state the previous one left, and a
-    // failed write can be undone without disturbing a later batch.
-    const result = this.#queue.then(() => this.#apply(copies));
-    this.#queue = result.catch(() => undefined);
-    return result;
+    return this.#enqueue(() => this.#apply(copies));
   }
 
   close(): Promise<void> {
@@ -151,7 +182,10 @@ class JsonFileStore implements Store {
         );
       case 'open':
         this.#phase = 'closing';
-        this.#closing = this.#queue.then(async () => {
+        this.#closing = this.#enqueue(async () => {
+          // A closed store is one readable file. Should this fail, the journal still holds every commit.
+          if (this.#compactBytes !== null) await this.#compact().catch(() => undefined);
+          await this.#dropWriter();
           await this.#release();
           this.#phase = 'closed';
         });
@@ -159,13 +193,21 @@ class JsonFileStore implements Store {
     }
   }
 
+  /**
+   * Serialised so that each write starts from the state the previous one left, and a failed
+   * write can be undone without disturbing a later batch.
+   */
+  #enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(work);
+    this.#queue = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
   async #apply(changes: Map<string, TaskRecord | null>): Promise<void> {
-    if (this.#compromised) {
-      throw new StoreWriteError(
-        `the lock on store file ${this.location} was lost (${this.#compromised.message}); another supervisor may own it now`,
-        this.#compromised,
-      );
-    }
+    this.#assertWritable();
     if (changes.size === 0) return;
     const undo = new Map<string, TaskRecord | undefined>();
     for (const [id, record] of changes) {
@@ -173,8 +215,12 @@ class JsonFileStore implements Store {
       if (record === null) this.#tasks.delete(id);
       else this.#tasks.set(id, record);
     }
+    // A formatVersion 1 snapshot is rewritten once before any line goes to the journal, so that
+    // a file with a journal beside it always says so.
+    const append = this.#compactBytes !== null && this.#snapshot.journaled;
     try {
-      await this.#writeDurably();
+      if (append) await this.#append(changes);
+      else await this.#writeSnapshot();
     } catch (error) {
       // Memory must not run ahead of the disk: the next write would otherwise persist a batch
       // whose commit the caller saw fail.
@@ -182,31 +228,134 @@ class JsonFileStore implements Store {
         if (previous === undefined) this.#tasks.delete(id);
         else this.#tasks.set(id, previous);
       }
-      throw new StoreWriteError(`could not write store file ${this.location}: ${describe(error)}`, error);
+      throw new StoreWriteError(`could not write store file ${append ? this.#journalPath : this.location}: ${describe(error)}`, error);
+    }
+    if (this.#compactBytes !== null && this.#journalSize > this.#compactBytes && !this.#compactQueued) {
+      this.#compactQueued = true;
+      // Queued, not awaited: this commit is durable already. A failure is left for the next
+      // trigger, the compact sweep or close to retry; the journal keeps everything meanwhile.
+      this.#enqueue(async () => {
+        this.#compactQueued = false;
+        if (this.#phase === 'open') await this.#compact();
+      }).catch(() => undefined);
     }
   }
 
-  async #writeDurably(): Promise<void> {
-    this.#db.data = toDocument(this.#tasks);
+  async #append(changes: StoreChanges): Promise<void> {
+    const creating = !this.#journalExists;
+    const seq = this.#seq + 1;
+    try {
+      const writer = await this.#openWriter();
+      await writer.append(journalLine(seq, changes));
+      this.#journalSize = writer.size;
+    } catch (error) {
+      // A failed commit leaves the files as they were, and that includes not creating the journal.
+      if (creating) {
+        await this.#dropWriter();
+        await rm(this.#journalPath, { force: true }).catch(() => undefined);
+      }
+      throw error;
+    }
+    this.#seq = seq;
+    this.#journalExists = true;
+  }
+
+  /**
+   * Folds the journal into the snapshot: snapshot first (temp file, rename, fsync), journal
+   * truncated only after. A crash in between leaves lines the snapshot's journalSeq already
+   * covers, which the next open skips.
+   */
+  async #compact(): Promise<void> {
+    this.#assertWritable();
+    try {
+      if (this.#snapshot.seq !== this.#seq) await this.#writeSnapshot();
+      if (this.#journalSize > 0) {
+        await (await this.#openWriter()).truncate(0);
+        this.#journalSize = 0;
+      }
+    } catch (error) {
+      throw new StoreWriteError(`could not compact the journal ${this.#journalPath} into store file ${this.location}: ${describe(error)}`, error);
+    }
+  }
+
+  #assertWritable(): void {
+    if (this.#compromised) {
+      throw new StoreWriteError(
+        `the lock on store file ${this.location} was lost (${this.#compromised.message}); another supervisor may own it now`,
+        this.#compromised,
+      );
+    }
+    if (this.#writer?.broken) {
+      throw new StoreWriteError(`the journal ${this.#journalPath} could not be cut back after a failed append; reopen the store to recover it`);
+    }
+  }
+
+  async #openWriter(): Promise<JournalWriter> {
+    this.#writer ??= await openJournal(this.#journalPath, this.#journalSize);
+    return this.#writer;
+  }
+
+  async #dropWriter(): Promise<void> {
+    const writer = this.#writer;
+    this.#writer = undefined;
+    await writer?.close().catch(() => undefined);
+  }
+
+  async #writeSnapshot(): Promise<void> {
+    // Once any journal entry exists the snapshot must say how many it holds, or a store that
+    // reopens would replay them twice; a store that never had a journal keeps formatVersion 1.
+    const journaled = this.#compactBytes !== null || this.#seq > 0;
+    this.#db.data = toDocument(this.#tasks, journaled ? this.#seq : null);
     await this.#db.write();
     // steno (lowdb's writer) renames a temp file into place but never fsyncs, so until both
     // the file and the directory entry are synced a crash could lose an acknowledged write.
     await syncPath(this.location);
-    if (process.platform !== 'win32') await syncPath(dirname(this.location));
+    await syncDirectoryOf(this.location);
+    this.#snapshot = { journaled, seq: this.#seq };
   }
 
+  /**
+   * Reads the snapshot, then replays the journal lines it does not hold yet. Everything is
+   * validated before anything is written; the only writes are creating a missing store and,
+   * with a journal, cutting a torn last line so that the next append starts a line of its own.
+   */
   async #load(): Promise<Map<string, TaskRecord>> {
+    const snapshot = await this.#readSnapshot();
+    const tasks = snapshot?.tasks ?? new Map<string, TaskRecord>();
+    const after = snapshot?.journalSeq ?? 0;
+    const replayed = await replayJournal(this.#journalPath, after, tasks);
+    this.#tasks = tasks;
+    this.#seq = replayed.seq;
+    this.#snapshot = { journaled: snapshot !== undefined && snapshot.journalSeq !== null, seq: after };
+    this.#journalSize = replayed.complete;
+    this.#journalExists = replayed.exists;
+    this.#compactQueued = false;
+    if (snapshot === undefined) {
+      if (replayed.size > 0) throw this.#corrupt(`it is missing, but its journal ${this.#journalPath} is not empty`);
+      try {
+        await this.#writeSnapshot();
+      } catch (writeError) {
+        throw new StoreWriteError(`could not create store file ${this.location}: ${describe(writeError)}`, writeError);
+      }
+    }
+    if (this.#compactBytes !== null && replayed.complete < replayed.size) {
+      try {
+        await (await this.#openWriter()).truncate(replayed.complete);
+      } catch (error) {
+        throw new StoreWriteError(`could not cut the torn last line of the journal ${this.#journalPath}: ${describe(error)}`, error);
+      }
+    }
+    return tasks;
+  }
+
+  /** The parsed snapshot, or undefined when there is none yet. */
+  async #readSnapshot() {
     let info: Stats;
     try {
       info = await stat(this.location);
     } catch (error) {
-      if (errorCode(error) !== 'ENOENT') throw this.#corrupt(`it could not be read (${describe(error)})`, error);
-      try {
-        await this.#writeDurably();
-      } catch (writeError) {
-        throw new StoreWriteError(`could not create store file ${this.location}: ${describe(writeError)}`, writeError);
-      }
-      return new Map();
+      if (errorCode(error) === 'ENOENT') return undefined;
+      throw this.#corrupt(`it could not be read (${describe(error)})`, error);
     }
     if (!info.isFile()) throw this.#corrupt('it is not a regular file');
     if (info.size === 0) throw this.#corrupt('the file is empty (0 bytes)');
@@ -343,47 +492,6 @@ class JsonFileStore implements Store {
   }
 }
 
-/**
- * Builds the on-disk document from the in-memory map. The tasks object has no prototype and
- * gets its keys by defineProperty so that an id such as "__proto__" is stored as data.
- */
-function toDocument(tasks: Map<string, TaskRecord>): StoreDocument {
-  const byId = Object.create(null) as { [id: string]: TaskRecord };
-  for (const [id, record] of tasks) {
-    Object.defineProperty(byId, id, { value: record, enumerable: true, writable: true, configurable: true });
-  }
-  return { formatVersion: FORMAT_VERSION, tasks: byId };
-}
-
-/** The tasks of a parsed file, or a description of what is wrong with it. */
-function parseDocument(raw: unknown): Map<string, TaskRecord> | string {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'the top level is not a JSON object';
-  const document = raw as { [key: string]: unknown };
-  // The version is checked first: a newer format may differ in every other respect.
-  if (!Object.hasOwn(document, 'formatVersion')) {
-    return `formatVersion is missing (this version supports formatVersion ${FORMAT_VERSION})`;
-  }
-  if (document.formatVersion !== FORMAT_VERSION) {
-    return `it has formatVersion ${JSON.stringify(document.formatVersion)}, but this version supports only formatVersion ${FORMAT_VERSION}`;
-  }
-  const shape = documentShape.safeParse(raw);
-  if (!shape.success) {
-    return summarise(
-      shape.error.issues.map((issue) => `${issue.path.length === 0 ? 'document' : issue.path.map(String).join('.')}: ${issue.message}`),
-    ).join('; ');
-  }
-  // Read from the parsed JSON itself: zod's record output leaves out a "__proto__" key.
-  const tasks = document.tasks as { [id: string]: unknown };
-  const result = new Map<string, TaskRecord>();
-  const issues: string[] = [];
-  for (const [id, value] of Object.entries(tasks)) {
-    const problems = taskRecordIssues(id, value, `tasks[${JSON.stringify(id)}]`);
-    if (problems.length > 0) issues.push(...problems);
-    else result.set(id, value as TaskRecord);
-  }
-  return issues.length > 0 ? summarise(issues).join('; ') : result;
-}
-
 function parseOwner(text: string): z.infer<typeof ownerShape> | undefined {
   try {
     const parsed = ownerShape.safeParse(JSON.parse(text));
@@ -406,33 +514,4 @@ function processExists(pid: number): boolean {
 /** Distinguishes one lock directory from a later one created at the same path. */
 function lockIdentity(info: Stats): string {
   return `${info.ino}:${info.birthtimeMs}`;
-}
-
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-async function syncPath(path: string): Promise<void> {
-  const handle = await openFile(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-function errorCode(error: unknown): string | undefined {
-  if (typeof error === 'object' && error !== null && 'code' in error) {
-    const { code } = error as { code: unknown };
-    return typeof code === 'string' ? code : undefined;
-  }
-  return undefined;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -27,6 +27,11 @@ export interface Store {
   commit(changes: StoreChanges): Promise<void>;
   /** Releases the lock. Safe to call twice. */
   close(): Promise<void>;
+  /**
+   * Folds what the store keeps beside its main copy (a journal) into it; resolves once that is
+   * durable. Only stores that have something to fold have it: the supervisor then schedules
+   * it as the `compact` sweep.
+   */
+  compact?(): Promise<void>;
 }
 
-export const FORMAT_VERSION = 1;

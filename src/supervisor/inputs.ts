@@ -8,7 +8,9 @@ import { InvalidInputError } from '../errors.js';
 const MAX_DURATION_MS = 10 * 365 * 24 * 3600 * 1000;
 
 const name = z.string().trim().min(1, 'must not be empty').max(512);
-const duration = z.number().positive().max(MAX_DURATION_MS);
+// At least 1 ms: a shorter positive duration vanishes in an epoch-ms timestamp (now + 5e-324 === now),
+// which would acknowledge a lease that is already expired.
+const duration = z.number().min(1, 'must be at least 1 ms').max(MAX_DURATION_MS);
 const count = z.number().int().positive().max(1_000_000);
 const epoch = z.number().int().positive();
 const json = z.json() as z.ZodType<Json>;
@@ -84,9 +86,40 @@ export const failInput = z.strictObject({ ...fencedCall, error: text.min(1), ret
 export const compensationInput = z.strictObject({ ...fencedCall, action: name, args: json.optional() });
 export const quarantineInput = z.strictObject({ by: name, reason: text.min(1) });
 export const metadataInput = z.record(z.string(), json);
+/** `sup.list(filter?)`: only the top-level state may be asked for. */
+export const listFilter = z.strictObject({
+  state: z.enum(['planned', 'leased', 'stale', 'failed', 'compensated', 'quarantined', 'completed']).optional(),
+});
+
+/**
+ * Where `value` has an own "__proto__" key, as paths. zod's object, record and json parsers
+ * leave such keys out of their output, so a spec or metadata holding one would be stored
+ * without it, silently; they are refused instead (never stored, never executed).
+ */
+function prototypeKeys(value: unknown, path: string, seen: Set<object>, found: string[]): void {
+  if (value === null || typeof value !== 'object' || seen.has(value) || found.length >= 5) return;
+  seen.add(value);
+  if (Array.isArray(value)) {
+    value.forEach((item, index) => prototypeKeys(item, `${path}[${index}]`, seen, found));
+    return;
+  }
+  for (const key of Object.keys(value)) {
+    const at = path === '' ? key : `${path}.${key}`;
+    if (key === '__proto__') found.push(at);
+    prototypeKeys((value as { [key: string]: unknown })[key], at, seen, found);
+  }
+}
 
 /** Parses `value` or throws INVALID_INPUT naming every problem. */
 export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const forbidden: string[] = [];
+  prototypeKeys(value, '', new Set(), forbidden);
+  if (forbidden.length > 0) {
+    throw new InvalidInputError(
+      what,
+      forbidden.map((at) => `${at}: a "__proto__" key cannot be stored as data; rename it`),
+    );
+  }
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   throw new InvalidInputError(

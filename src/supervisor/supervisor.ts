@@ -184,7 +184,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   const defaults = { ...DEFAULT_LIMITS, ...checkOptions(options) };
   const { store } = options;
   // Checked before the store is opened: a bad cron expression must leave the store untouched.
-  const sweepConfig = scheduleConfig(options.schedule, store.location);
+  const sweepConfig = scheduleConfig(options.schedule, store.location, typeof store.compact === 'function');
   const statsOptions = statsConfig(options.stats);
   const clock = options.clock ?? systemClock();
   const compensators = options.compensators ?? {};
@@ -422,6 +422,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     remove: (candidates) => candidates.filter((c) => removeTask(c.id, c.context)).map((c) => c.id),
     stats: () => feed.read(),
     swept: (job, count, at) => feed.swept(job, count, at),
+    compact: store.compact?.bind(store),
   });
 
   let detachClock = () => {};
@@ -579,7 +580,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   /** A claim's lease and grace come from the caller or else from the task's lease policy. */
   function claimEvent(taskId: string, input: { owner: string; leaseMs?: number }): TaskEvent {
     const snapshot = tasks.get(taskId)!.actor.getSnapshot();
-    const task = taskView(snapshot);
+    const task = taskView(snapshot, false);
     const rules = policyFor(snapshot.context);
     const at = now();
     return {
@@ -595,7 +596,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   function heartbeatEvent(taskId: string, input: inputs.HeartbeatInput) {
     const snapshot = tasks.get(taskId)?.actor.getSnapshot();
     if (!snapshot?.context.lease || input.leaseMs !== undefined) return { type: 'lease.heartbeat' as const, ...input };
-    const task = taskView(snapshot);
+    const task = taskView(snapshot, false);
     const rules = policyFor(snapshot.context);
     const ask = { task, now: now(), kind: 'heartbeat' as const, ...(input.progress === undefined ? {} : { progress: input.progress }) };
     return { type: 'lease.heartbeat' as const, ...input, leaseMs: rules.leaseMs(ask), graceMs: rules.graceMs(ask) };

@@ -1,14 +1,14 @@
 // The sweeps as node-cron jobs: which are scheduled by default, invalid cron expressions
 // refused before the store is touched, the report line, runs through the cron task itself
 // (node-cron's execute(), no waiting for the wall clock), and close() leaving no job behind.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getTasks, type ScheduledTask } from 'node-cron';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSupervisor, jsonFileStore, memoryStore, type Logger } from '../../src/index.js';
 import { createTestClock } from '../../src/testing.js';
-import { harness, rejection, T0 } from '../support.js';
+import { durableDocument, harness, rejection, T0 } from '../support.js';
 
 /** The node-cron tasks this store's supervisor scheduled, by sweep. */
 const cronTasks = (location: string) =>
@@ -131,7 +131,7 @@ describe('report', () => {
 describe('runJob and close', () => {
   it('refuses unknown jobs, and every job once closed', async () => {
     const sup = await createSupervisor({ store: memoryStore(), clock: createTestClock(T0) });
-    expect((await rejection(sup.runJob('compact' as never))).code).toBe('INVALID_INPUT');
+    expect((await rejection(sup.runJob('vacuum' as never))).code).toBe('INVALID_INPUT');
     await sup.close();
     expect((await rejection(sup.runJob('reconcile'))).code).toBe('SUPERVISOR_CLOSED');
   });
@@ -143,5 +143,57 @@ describe('runJob and close', () => {
     await h.sup.close();
     await expect(running).resolves.toMatchObject({ job: 'report' });
     expect(info).toHaveLength(1);
+  });
+});
+
+describe('compact', () => {
+  it('is scheduled every 10 minutes for a journaled store, and folds the journal into the snapshot', async () => {
+    const h = await harness({}, createTestClock(T0), 'journal');
+    const scheduled = cronTasks(h.file);
+    expect(Object.keys(scheduled).sort()).toEqual(['compact', 'reconcile']);
+    expect(scheduled.compact!.getPattern()).toBe('*/10 * * * *');
+
+    await h.sup.create({ id: 'a' });
+    await h.sup.claim('a', { owner: 'w' });
+    const journal = `${h.file}.journal`;
+    expect(readFileSync(journal, 'utf8')).not.toBe('');
+    expect(JSON.parse(readFileSync(h.file, 'utf8'))).toMatchObject({ journalSeq: 0, tasks: {} });
+
+    const result = await h.sup.runJob('compact');
+    expect(result).toEqual({ job: 'compact', at: h.clock.now(), count: 0 });
+    expect(readFileSync(journal, 'utf8')).toBe('');
+    const snapshot = JSON.parse(readFileSync(h.file, 'utf8')) as { tasks: Record<string, { state: unknown }> };
+    expect(snapshot.tasks.a!.state).toBe('leased');
+    expect(snapshot).toEqual(durableDocument(h.file));
+    expect(h.sup.stats().sweeps.compact).toEqual({ runs: 1, count: 0, lastAt: h.clock.now() });
+
+    // node-cron's own trigger, as the schedule would fire it.
+    await h.sup.complete('a', { owner: 'w', epoch: 1 });
+    await cronTasks(h.file).compact!.execute();
+    expect(readFileSync(journal, 'utf8')).toBe('');
+    expect((JSON.parse(readFileSync(h.file, 'utf8')) as typeof snapshot).tasks.a!.state).toBe('completed');
+    expect(h.sup.stats().sweeps.compact.runs).toBe(2);
+
+    await h.sup.close();
+    expect((await rejection(h.sup.runJob('compact'))).code).toBe('SUPERVISOR_CLOSED');
+  });
+
+  it('follows its cron option, and is not scheduled (nor can be) for a store without a journal', async () => {
+    const h = await harness({ schedule: { compact: '0 * * * *' } }, createTestClock(T0), 'journal');
+    expect(cronTasks(h.file).compact!.getPattern()).toBe('0 * * * *');
+    await h.restart({ schedule: { compact: false } });
+    expect(Object.keys(cronTasks(h.file))).toEqual(['reconcile']);
+
+    const plain = await harness({}, createTestClock(T0), 'json');
+    expect(Object.keys(cronTasks(plain.file))).toEqual(['reconcile']);
+    expect((await rejection(plain.sup.runJob('compact'))).code).toBe('INVALID_INPUT');
+    const file = tempFile();
+    const error = await rejection(createSupervisor({ store: jsonFileStore(file), schedule: { compact: '0 * * * *' } }));
+    expect(error.code).toBe('INVALID_INPUT');
+    expect(error.message).toContain('journal');
+    expect(existsSync(file)).toBe(false);
+    const memory = await createSupervisor({ store: memoryStore(), clock: createTestClock(T0) });
+    expect((await rejection(memory.runJob('compact'))).code).toBe('INVALID_INPUT');
+    await memory.close();
   });
 });

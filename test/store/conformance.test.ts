@@ -19,3 +19,21 @@ describeStoreConformance('jsonFileStore', async () => {
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 });
+
+describeStoreConformance('jsonFileStore with a journal', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'leasehold-store-'));
+  const file = join(dir, 'nested', 'store.json');
+  return {
+    connect: () => jsonFileStore(file, { journal: true }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+describeStoreConformance('jsonFileStore with a journal compacted after every commit', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'leasehold-store-'));
+  const file = join(dir, 'store.json');
+  return {
+    connect: () => jsonFileStore(file, { journal: true, compactBytes: 0 }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { jsonFileStore } from '../../src/store/json-file-store.js';
+import { jsonFileStore, type JsonFileStoreOptions } from '../../src/store/json-file-store.js';
 import type { Store } from '../../src/store/types.js';
 import { rejection } from '../support.js';
 import { record } from './conformance.js';
@@ -19,7 +19,7 @@ let file: string;
 const opened: Store[] = [];
 const children: ChildProcess[] = [];
 
-function store(options?: { staleLockMs?: number }): Store {
+function store(options?: JsonFileStoreOptions): Store {
   const created = jsonFileStore(file, options);
   opened.push(created);
   return created;
@@ -133,7 +133,9 @@ describe('jsonFileStore refuses corrupt files', () => {
     { name: 'an empty file', content: '', mentions: ['empty'] },
     { name: 'JSON null', content: 'null', mentions: ['not a JSON object'] },
     { name: 'an array', content: '[]', mentions: ['not a JSON object'] },
-    { name: 'a newer formatVersion', content: '{"formatVersion":2,"tasks":{}}', mentions: ['formatVersion 2', 'formatVersion 1'] },
+    { name: 'a newer formatVersion', content: '{"formatVersion":3,"tasks":{}}', mentions: ['formatVersion 3', 'formatVersion 1 and 2'] },
+    { name: 'formatVersion 2 without journalSeq', content: '{"formatVersion":2,"tasks":{}}', mentions: ['journalSeq'] },
+    { name: 'formatVersion 1 with a journalSeq', content: '{"formatVersion":1,"journalSeq":0,"tasks":{}}', mentions: ['journalSeq'] },
     { name: 'a missing formatVersion', content: '{"tasks":{}}', mentions: ['formatVersion is missing'] },
     {
       name: 'a context.id that differs from its key',
@@ -242,25 +244,32 @@ describe('jsonFileStore locking', () => {
     await expect(store({ staleLockMs: 2_000 }).open()).resolves.toBeDefined();
   });
 
-  it('reports a lost lock through commit instead of crashing the process', async () => {
-    const s = store({ staleLockMs: 2_000 });
-    await s.open();
-    await s.commit(new Map([['a', record('a')]]));
-    await rmdir(`${file}.lock`);
+  for (const journal of [false, true]) {
+    it(`reports a lost lock through commit instead of crashing the process${journal ? ', and with a journal writes nothing more' : ''}`, async () => {
+      const s = store({ staleLockMs: 2_000, journal });
+      await s.open();
+      await s.commit(new Map([['a', record('a')]]));
+      await rmdir(`${file}.lock`);
 
-    // proper-lockfile refreshes the lock every staleLockMs / 2 and notices it is gone then.
-    let error: (Error & { code?: string }) | undefined;
-    for (let i = 0; i < 40 && error === undefined; i++) {
-      await new Promise((done) => setTimeout(done, 100));
-      error = await s.commit(new Map([['b', record('b')]])).then(
-        () => undefined,
-        (e: unknown) => e as Error & { code?: string },
-      );
-    }
-    expect(error?.code).toBe('STORE_WRITE_FAILED');
-    expect(error?.message).toContain('lock');
-    await s.close();
-  });
+      // proper-lockfile refreshes the lock every staleLockMs / 2 and notices it is gone then.
+      let error: (Error & { code?: string }) | undefined;
+      for (let i = 0; i < 40 && error === undefined; i++) {
+        await new Promise((done) => setTimeout(done, 100));
+        error = await s.commit(new Map([['b', record('b')]])).then(
+          () => undefined,
+          (e: unknown) => e as Error & { code?: string },
+        );
+      }
+      expect(error?.code).toBe('STORE_WRITE_FAILED');
+      expect(error?.message).toContain('lock');
+      const files = async () => [await readFile(file), await readFile(`${file}.journal`).catch(() => undefined)];
+      const before = await files();
+      // Neither an explicit compaction nor the one at close may write over a successor's files.
+      if (journal) expect((await rejection(s.compact!())).code).toBe('STORE_WRITE_FAILED');
+      await s.close();
+      expect(await files()).toEqual(before);
+    });
+  }
 
   it('lets two stores over different files be open at once', async () => {
     const other = jsonFileStore(join(dir, 'other.json'));
@@ -305,6 +314,22 @@ describe('jsonFileStore write failures', () => {
 
     const { tasks } = await store().open();
     expect([...tasks.keys()].sort()).toEqual(['a', 'c']);
+  });
+
+  it('with a journal, a failed compaction loses nothing: commits go on, close still releases, the journal replays', async () => {
+    const s = store({ journal: true });
+    await s.open();
+    await s.commit(new Map([['a', record('a')]]));
+    await blockWrites();
+    const error = await rejection(s.compact!());
+    expect(error.code).toBe('STORE_WRITE_FAILED');
+    expect(error.message).toContain(`${resolve(file)}.journal`);
+    await s.commit(new Map([['b', record('b')]]));
+    await s.close();
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ formatVersion: 2, journalSeq: 0, tasks: {} });
+    await unblockWrites();
+    const { tasks } = await store({ journal: true }).open();
+    expect([...tasks.keys()].sort()).toEqual(['a', 'b']);
   });
 
   it('fails open with STORE_WRITE_FAILED, and unlocked, when the first write cannot happen', async () => {

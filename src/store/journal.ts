@@ -1,0 +1,140 @@
+// The append-only journal beside a JSON snapshot (`store.json.journal`): one NDJSON line per
+// commit, `{"seq":n,"changes":{"<id>":record|null}}`. Owns the line format, replaying the lines
+// newer than the snapshot (a torn last line is not part of it), and the handle that appends.
+
+import { open, readFile, stat } from 'node:fs/promises';
+import { z } from 'zod';
+import { StoreCorruptError } from '../errors.js';
+import { plainObject, recordsOf } from './document.js';
+import { describe, errorCode, syncDirectoryOf } from './files.js';
+import type { StoreChanges, TaskRecord } from './types.js';
+
+export const journalPathOf = (snapshotPath: string): string => `${snapshotPath}.journal`;
+
+export function journalLine(seq: number, changes: StoreChanges): string {
+  return `${JSON.stringify({ seq, changes: plainObject(changes) })}\n`;
+}
+
+const lineShape = z.strictObject({
+  seq: z.number().int().positive(),
+  changes: z.record(z.string(), z.unknown(), { error: 'must be an object mapping task ids to records or null' }),
+});
+
+export interface Replayed {
+  /** The newest seq now reflected in the tasks: the last line's, or the snapshot's when that is newer. */
+  seq: number;
+  /** Bytes of complete lines; anything after them is a torn last line (written, never acknowledged). */
+  complete: number;
+  /** The journal's size on disk, 0 when it does not exist. */
+  size: number;
+  exists: boolean;
+}
+
+/**
+ * Applies to `tasks` every line whose seq is above `after` (the snapshot's journalSeq). Every
+ * complete line must parse, validate and follow its predecessor's seq, or the whole journal
+ * is refused: a hole in the middle is lost data, not a crash. Only a last line without its
+ * newline is a crash artefact, and it is skipped. Reads only; the caller decides what to cut.
+ */
+export async function replayJournal(path: string, after: number, tasks: Map<string, TaskRecord>): Promise<Replayed> {
+  const corrupt = (problem: string, cause?: unknown) => new StoreCorruptError(path, problem, cause);
+  let bytes: Buffer;
+  try {
+    if (!(await stat(path)).isFile()) throw corrupt('it is not a regular file');
+    bytes = await readFile(path);
+  } catch (error) {
+    if (error instanceof StoreCorruptError) throw error;
+    if (errorCode(error) === 'ENOENT') return { seq: after, complete: 0, size: 0, exists: false };
+    throw corrupt(`it could not be read (${describe(error)})`, error);
+  }
+  const complete = bytes.lastIndexOf(0x0a) + 1;
+  const lines = bytes.subarray(0, complete).toString('utf8').split('\n');
+  lines.pop();
+  let previous: number | undefined;
+  lines.forEach((text, index) => {
+    const where = `line ${index + 1}`;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (error) {
+      throw corrupt(`${where} is not valid JSON (${describe(error)})`, error);
+    }
+    const shape = lineShape.safeParse(raw);
+    if (!shape.success) {
+      throw corrupt(shape.error.issues.map((issue) => `${where}${issue.path.map((key) => `.${String(key)}`).join('')}: ${issue.message}`).join('; '));
+    }
+    const { seq } = shape.data;
+    if (previous === undefined ? seq > after + 1 : seq !== previous + 1) {
+      const expected = previous === undefined ? `at most ${after + 1} (the snapshot holds entries up to ${after})` : `${previous + 1}`;
+      throw corrupt(`${where} has seq ${seq}, expected ${expected}: entries are missing`);
+    }
+    previous = seq;
+    // Read from the parsed JSON itself: zod's record output leaves out a "__proto__" key.
+    const changes = recordsOf((raw as { changes: { [id: string]: unknown } }).changes, (id) => `${where}: changes[${JSON.stringify(id)}]`, true);
+    if (typeof changes === 'string') throw corrupt(changes);
+    // Lines the snapshot already holds (a compaction that stopped before truncating) are skipped.
+    if (seq <= after) return;
+    for (const [id, record] of changes) {
+      if (record === null) tasks.delete(id);
+      else tasks.set(id, record);
+    }
+  });
+  return { seq: Math.max(after, previous ?? 0), complete, size: bytes.length, exists: true };
+}
+
+export interface JournalWriter {
+  /** Bytes in the journal. */
+  readonly size: number;
+  /** True once a failed append could not be cut back: appending more would bury a torn line. */
+  readonly broken: boolean;
+  /** Appends `text` and resolves once it is on disk (fdatasync). On failure the journal is cut back. */
+  append(text: string): Promise<void>;
+  /** Cuts the journal to `length` bytes, durably. */
+  truncate(length: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens (creating) the journal for appending; kept open for the store's lifetime to spare an open per commit. */
+export async function openJournal(path: string, size: number): Promise<JournalWriter> {
+  const handle = await open(path, 'a');
+  try {
+    await syncDirectoryOf(path);
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  let current = size;
+  let broken = false;
+  return {
+    get size() {
+      return current;
+    },
+    get broken() {
+      return broken;
+    },
+    async append(text) {
+      const bytes = Buffer.from(text, 'utf8');
+      try {
+        for (let offset = 0; offset < bytes.length; ) offset += (await handle.write(bytes, offset)).bytesWritten;
+        await handle.datasync();
+        current += bytes.length;
+      } catch (error) {
+        // A partial line left behind would end up in the middle once the next commit is appended,
+        // and the journal would then be refused as corrupt.
+        try {
+          await handle.truncate(current);
+          await handle.datasync();
+        } catch {
+          broken = true;
+        }
+        throw error;
+      }
+    },
+    async truncate(length) {
+      await handle.truncate(length);
+      await handle.datasync();
+      current = length;
+    },
+    close: () => handle.close(),
+  };
+}
