@@ -5,6 +5,7 @@
 // memory is never ahead of disk.
 import type { LifecycleEvent } from '../../machines/task.types.js';
 import { LeaseholdError, StoreWriteError } from '../errors.js';
+import type { Clock } from '../clock/clock.js';
 import type { Store, TaskRecord } from '../store/types.js';
 
 interface Batch {
@@ -22,7 +23,9 @@ export interface GroupCommit {
   publish(event: LifecycleEvent): void;
   /** Resolves when every change touched so far is durable; rejects if its write failed. */
   durable(): Promise<void>;
-  /** True when nothing is waiting to be written. */
+  /** Writes what is pending now, even while backing off after a failed write. */
+  urge(): void;
+  /** True when nothing is waiting to be written, or what waits is backing off after a failed write. */
   readonly idle: boolean;
   /** Records what the store held for a task when it was opened. */
   remember(id: string, record: TaskRecord): void;
@@ -43,8 +46,13 @@ function newBatch(): Batch {
   return { ids: new Set(), events: [], done, resolve, reject };
 }
 
+/** After a failed write the next one waits, doubling from 100 ms up to 5 s, so a dead disk is not hammered. */
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 5_000;
+
 export function createGroupCommit(
   store: Store,
+  clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>,
   recordOf: (id: string) => TaskRecord | null,
   deliver: (events: LifecycleEvent[]) => void,
   rollback: Rollback,
@@ -52,9 +60,23 @@ export function createGroupCommit(
   let next: Batch | null = null;
   let inflight: Batch | null = null;
   const onDisk = new Map<string, TaskRecord>();
+  let failures = 0;
+  let holding = false;
+
+  let held: number | undefined;
+  /** Starts the next write now, or after the backoff that follows a failed one. */
+  const schedule = () => {
+    if (holding) return;
+    if (failures === 0) return queueMicrotask(() => void pump());
+    holding = true;
+    held = clock.setTimeout(() => {
+      holding = false;
+      void pump();
+    }, Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (failures - 1)));
+  };
 
   const pump = async () => {
-    if (inflight || !next) return;
+    if (inflight || !next || holding) return;
     const batch = next;
     next = null;
     inflight = batch;
@@ -62,6 +84,7 @@ export function createGroupCommit(
       const changes = new Map<string, TaskRecord | null>();
       for (const id of batch.ids) changes.set(id, recordOf(id));
       await store.commit(changes);
+      failures = 0;
       for (const [id, record] of changes) {
         if (record) onDisk.set(id, record);
         else onDisk.delete(id);
@@ -71,6 +94,7 @@ export function createGroupCommit(
     } catch (error) {
       // Changes queued behind the failed write build on it: they fail with it, and every task
       // either batch touched goes back to what the disk holds. Their events never happened.
+      failures++;
       const failed = [batch, ...(next ? [next] : [])];
       next = null;
       const ids = new Set(failed.flatMap((b) => [...b.ids]));
@@ -79,14 +103,14 @@ export function createGroupCommit(
       for (const b of failed) b.reject(reason);
     } finally {
       inflight = null;
-      if (next) queueMicrotask(() => void pump());
+      if (next) schedule();
     }
   };
 
   const pending = () => {
     if (!next) {
       next = newBatch();
-      queueMicrotask(() => void pump());
+      schedule();
     }
     return next;
   };
@@ -101,8 +125,16 @@ export function createGroupCommit(
     durable() {
       return (next ?? inflight)?.done ?? Promise.resolve();
     },
+    urge() {
+      // A caller is waiting: try the disk now rather than after the backoff (a failure still
+      // answers that caller at once, and the backoff only paces writes nobody waits for).
+      if (!holding) return;
+      holding = false;
+      if (held !== undefined) clock.clearTimeout(held);
+      void pump();
+    },
     get idle() {
-      return !next && !inflight;
+      return (!next || holding) && !inflight;
     },
     remember(id, record) {
       onDisk.set(id, record);

@@ -210,6 +210,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
 
   const commit = createGroupCommit(
     store,
+    clock,
     (id) => {
       const entry = tasks.get(id);
       return entry ? recordOf(entry.actor.getSnapshot()) : null;
@@ -342,7 +343,9 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       settle = (_, reject) => reject(error);
     }
     if (changes === before) return new Promise(settle);
-    return commit.durable().then(() => new Promise(settle));
+    const durable = commit.durable();
+    commit.urge();
+    return durable.then(() => new Promise(settle));
   };
 
   /**
@@ -442,7 +445,9 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
         closeStore: fromPromise(async () => {
           for (const entry of tasks.values()) entry.actor.stop();
           detachClock();
-          await commit.durable().catch((error) => logger.warn('leasehold: the last write before close failed', error));
+          const last = commit.durable();
+          commit.urge();
+          await last.catch((error) => logger.warn('leasehold: the last write before close failed', error));
           await store.close();
         }),
       },
@@ -541,11 +546,8 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       const entry = tasks.get(inputs.parse(inputs.taskId, id, 'task id'));
       return entry ? taskView(entry.actor.getSnapshot()) : undefined;
     },
-    list(filter = {}) {
-      const state = filter.state;
-      if (state !== undefined && !TASK_STATES.includes(state)) {
-        throw new InvalidInputError('list filter', [`state: expected one of ${TASK_STATES.join(', ')}`]);
-      }
+    list(filter) {
+      const { state } = inputs.parse(inputs.listFilter, filter === undefined ? {} : filter, 'list filter');
       return [...tasks.values()]
         .map((entry) => taskView(entry.actor.getSnapshot()))
         .filter((view) => state === undefined || view.state === state);
