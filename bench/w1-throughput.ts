@@ -1,0 +1,114 @@
+// W1 throughput: N pre-created tasks worked off by concurrent owners, each task claimNext →
+// 3 heartbeats → complete, every call acknowledged only once durable. Measures calls per
+// second and the latency of each call from the moment its owner issues it to the answer
+// (for SQLite that includes waiting behind the other owners' synchronous calls).
+import { join } from 'node:path';
+import type { Supervisor } from '../src/index.js';
+import { alternate } from './alternate.js';
+import { SqliteLeases } from './sqlite-baseline.js';
+import { latencySummary } from './stats.js';
+import { benchTasks, inChunks, removeDir, scratchDir, type BenchTask } from './tasks.js';
+import { openSupervisor, variantsOf, type LeaseholdKind } from './variants.js';
+
+export interface W1Config {
+  tasks: number;
+  owners: number;
+  repeats: number;
+}
+
+export interface W1Metrics {
+  [key: string]: number;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  seconds: number;
+}
+
+/** Long enough that no lease expires during a run (real clock). */
+const LEASE_MS = 30 * 60_000;
+const HEARTBEATS = 3;
+
+/** The three calls of the workload, whatever answers them. */
+interface LeaseApi {
+  claimNext(owner: string): Promise<{ taskId: string; epoch: number } | null>;
+  /** `beat` counts 1…3; each asks for a slightly longer lease so that it always extends. */
+  heartbeat(taskId: string, owner: string, epoch: number, beat: number): Promise<unknown>;
+  complete(taskId: string, owner: string, epoch: number): Promise<unknown>;
+}
+
+async function drive(api: LeaseApi, owners: number, expectedTasks: number): Promise<W1Metrics> {
+  const latencies: number[] = [];
+  const timed = async <T>(call: () => Promise<T>): Promise<T> => {
+    const issued = performance.now();
+    const answer = await call();
+    latencies.push(performance.now() - issued);
+    return answer;
+  };
+  let completed = 0;
+  const work = async (owner: string) => {
+    for (;;) {
+      const lease = await timed(() => api.claimNext(owner));
+      if (lease === null) return;
+      for (let beat = 1; beat <= HEARTBEATS; beat++) await timed(() => api.heartbeat(lease.taskId, owner, lease.epoch, beat));
+      await timed(() => api.complete(lease.taskId, owner, lease.epoch));
+      completed++;
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: owners }, (_, index) => work(`owner-${index}`)));
+  const seconds = (performance.now() - started) / 1000;
+  if (completed !== expectedTasks) throw new Error(`W1: ${completed} of ${expectedTasks} tasks completed`);
+  const { p50Ms, p99Ms, maxMs } = latencySummary(latencies);
+  return { opsPerSec: latencies.length / seconds, p50Ms, p99Ms, maxMs, seconds };
+}
+
+function leaseholdApi(sup: Supervisor): LeaseApi {
+  return {
+    claimNext: (owner) => sup.claimNext({ owner, leaseMs: LEASE_MS }),
+    heartbeat: (taskId, owner, epoch, beat) => sup.heartbeat(taskId, { owner, epoch, leaseMs: LEASE_MS + beat, progress: 25 * beat }),
+    complete: (taskId, owner, epoch) => sup.complete(taskId, { owner, epoch, result: { ok: true } }),
+  };
+}
+
+/** Each call waits for its turn on the event loop (as a request from a socket would), then runs synchronously. */
+function sqliteApi(db: SqliteLeases): LeaseApi {
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+  return {
+    claimNext: (owner) => turn().then(() => db.claimNext(owner, LEASE_MS)),
+    heartbeat: (taskId, owner, epoch, beat) => turn().then(() => db.heartbeat(taskId, owner, epoch, LEASE_MS + beat, 25 * beat)),
+    complete: (taskId, owner, epoch) => turn().then(() => db.complete(taskId, owner, epoch, { ok: true })),
+  };
+}
+
+async function runLeasehold(kind: LeaseholdKind, tasks: BenchTask[], owners: number): Promise<W1Metrics> {
+  const dir = scratchDir('w1');
+  const sup = await openSupervisor(kind, dir);
+  try {
+    await inChunks(tasks, 1_000, (task) => sup.create(task));
+    return await drive(leaseholdApi(sup), owners, tasks.length);
+  } finally {
+    await sup.close();
+    removeDir(dir);
+  }
+}
+
+async function runSqlite(tasks: BenchTask[], owners: number): Promise<W1Metrics> {
+  const dir = scratchDir('w1');
+  const db = new SqliteLeases(join(dir, 'leases.db'));
+  try {
+    db.insertAll(tasks, tasks.length);
+    return await drive(sqliteApi(db), owners, tasks.length);
+  } finally {
+    db.close();
+    removeDir(dir);
+  }
+}
+
+export function runW1(config: W1Config, progress: (line: string) => void) {
+  const tasks = benchTasks(config.tasks);
+  const variants = variantsOf({ plain: true, memory: true }, (key) =>
+    key === 'sqlite' ? runSqlite(tasks, config.owners) : runLeasehold(key, tasks, config.owners),
+  );
+  return alternate(variants, config.repeats, progress);
+}

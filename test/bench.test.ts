@@ -1,0 +1,59 @@
+// Smoke test of the benchmark harness: `npm run bench -- --quick` runs every workload at toy
+// sizes in a child process and reports sane numbers (finite, positive, ratios present). It
+// never asserts speed: that is what the full `npm run bench` reports.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'leasehold-bench-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+type Medians = { [variant: string]: { median: { [metric: string]: number }; runs: unknown[] } };
+
+describe('bench --quick', () => {
+  it('runs W1–W3 against the baselines and reports finite, positive figures with ratios', () => {
+    const out = join(dir, 'results.json');
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/main.ts', '--quick', '--out', out], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 90_000,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    for (const title of ['W1 throughput', 'W2 scale', 'W3 timers', 'Targets']) expect(run.stdout).toContain(title);
+
+    const report = JSON.parse(readFileSync(out, 'utf8')) as {
+      mode: string;
+      workloads: { w1: Medians; w2: Medians; w3: Medians };
+      ratios: { [workload: string]: { [variant: string]: { [ratio: string]: number } } };
+      targets: { target: string; measured: number; met: boolean }[];
+    };
+    expect(report.mode).toBe('quick');
+    const { w1, w2, w3 } = report.workloads;
+    expect(Object.keys(w1)).toEqual(expect.arrayContaining(['leasehold-json', 'leasehold-memory', 'sqlite']));
+    expect(Object.keys(w2)).toEqual(expect.arrayContaining(['leasehold-json', 'sqlite']));
+    expect(Object.keys(w3)).toEqual(expect.arrayContaining(['leasehold-json', 'leasehold-memory', 'sqlite']));
+    for (const workload of [w1, w2, w3]) {
+      for (const { median } of Object.values(workload)) {
+        for (const [metric, value] of Object.entries(median)) {
+          expect(Number.isFinite(value), metric).toBe(true);
+          // A timer can fire within the millisecond of its deadline: lags may be 0, never negative.
+          expect(value, metric).toBeGreaterThanOrEqual(0);
+          if (!/lag|p50|p99|max/i.test(metric) || workload === w1) expect(value, metric).toBeGreaterThan(0);
+        }
+      }
+    }
+    for (const [workload, byVariant] of Object.entries(report.ratios)) {
+      expect(Object.keys(byVariant).length, workload).toBeGreaterThan(1);
+      for (const values of Object.values(byVariant)) {
+        for (const value of Object.values(values)) expect(value).toBeGreaterThan(0);
+      }
+    }
+    expect(report.ratios.w1!.sqlite!.opsVsSqlite).toBe(1);
+    expect(report.targets).toHaveLength(6);
+    for (const target of report.targets) expect(Number.isFinite(target.measured), target.target).toBe(true);
+  }, 120_000);
+});
