@@ -27,6 +27,8 @@ export interface GroupCommit {
   urge(): void;
   /** True when nothing is waiting to be written, or what waits is backing off after a failed write. */
   readonly idle: boolean;
+  /** True while pending writes wait out the backoff after a failed write. */
+  readonly backingOff: boolean;
   /** Records what the store held for a task when it was opened. */
   remember(id: string, record: TaskRecord): void;
 }
@@ -85,6 +87,11 @@ export function createGroupCommit(
       for (const id of batch.ids) changes.set(id, recordOf(id));
       await store.commit(changes);
       failures = 0;
+      // The disk is back: whatever was held for the backoff goes out now.
+      if (holding) {
+        holding = false;
+        if (held !== undefined) clock.clearTimeout(held);
+      }
       for (const [id, record] of changes) {
         if (record) onDisk.set(id, record);
         else onDisk.delete(id);
@@ -135,6 +142,9 @@ export function createGroupCommit(
     },
     get idle() {
       return (!next || holding) && !inflight;
+    },
+    get backingOff() {
+      return holding;
     },
     remember(id, record) {
       onDisk.set(id, record);

@@ -360,7 +360,8 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     for (let quiet = 0; quiet < (working() ? SETTLE_TURNS : 2); ) {
       const writing = !commit.idle;
       if (writing) await commit.durable().catch(() => {});
-      if (awaitWork && working()) await Promise.allSettled([...inFlight.compensations, ...inFlight.decisions]);
+      // Invoked work waiting for a write that is backing off would wait for the clock itself.
+      if (awaitWork && working() && !commit.backingOff) await Promise.allSettled([...inFlight.compensations, ...inFlight.decisions]);
       // Let promise-actor results reach their machines before looking again.
       await new Promise((resolve) => setImmediate(resolve));
       quiet = writing || changes !== seen ? 0 : quiet + 1;
