@@ -62,9 +62,9 @@ describe('the progressive policy in the supervisor', () => {
 });
 
 describe('grace extensions', () => {
-  it('cadence: a holder whose silence is within its usual rhythm gets one more grace, at most maxExtensions times', async () => {
-    const h = await harness({ policy: withCadence(fixedPolicy(), { silenceMultiplier: 5, maxExtensions: 1 }), defaults: { leaseMs: 60 * S, graceMs: 20 * S } });
-    const extended: string[] = [];
+  /** A holder that heartbeats every 10 s three times under the cadence rule, then goes silent. */
+  async function rhythmic(leaseMs: number, graceMs: number, extended: string[]) {
+    const h = await harness({ policy: withCadence(fixedPolicy(), { silenceMultiplier: 5, maxExtensions: 1 }), defaults: { leaseMs, graceMs } });
     h.sup.on('graceExtended', (e) => extended.push(`${e.reason}+${e.extendMs}`));
     await h.sup.create({ id: 't' });
     await h.sup.claim('t', { owner: 'a' });
@@ -72,21 +72,19 @@ describe('grace extensions', () => {
       await h.clock.advance(10 * S);
       await h.sup.heartbeat('t', { owner: 'a', epoch: 1 });
     }
+    return h;
+  }
+
+  it('cadence: a holder whose silence is within its usual rhythm gets one more grace, at most maxExtensions times', async () => {
+    const extended: string[] = [];
     // Heartbeats every 10 s; silence at grace end is 60 + 20 = 80 s > 5 × 10 s: no extension.
-    const expiresAt = h.sup.get('t')!.lease!.expiresAt;
-    await h.clock.advanceTo(expiresAt + 20 * S);
+    const h = await rhythmic(60 * S, 20 * S, extended);
+    await h.clock.advanceTo(h.sup.get('t')!.lease!.expiresAt + 20 * S);
     expect(h.sup.get('t')!.substate).toBe('stale.expired');
     expect(extended).toEqual([]);
 
-    const g = await harness({ policy: withCadence(fixedPolicy(), { silenceMultiplier: 5, maxExtensions: 1 }), defaults: { leaseMs: 20 * S, graceMs: 10 * S } });
-    g.sup.on('graceExtended', (e) => extended.push(`${e.reason}+${e.extendMs}`));
-    await g.sup.create({ id: 't' });
-    await g.sup.claim('t', { owner: 'a' });
-    for (let i = 0; i < 3; i++) {
-      await g.clock.advance(10 * S);
-      await g.sup.heartbeat('t', { owner: 'a', epoch: 1 });
-    }
     // Every 10 s, silent for 30 s at grace end (≤ 50 s): one extension, then the cap.
+    const g = await rhythmic(20 * S, 10 * S, extended);
     const end = g.sup.get('t')!.lease!.expiresAt + 10 * S;
     await g.clock.advanceTo(end);
     expect(g.sup.get('t')!.substate).toBe('stale.grace');
