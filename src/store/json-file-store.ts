@@ -37,6 +37,8 @@ export interface JsonFileStoreOptions {
 export type JournaledStore = Store & { compact(): Promise<void> };
 
 const MIN_STALE_MS = 2_000;
+/** What proper-lockfile is told: its own mtime check never fires (see #inspectHolder). */
+const NEVER_STALE_MS = Number.MAX_SAFE_INTEGER;
 export const DEFAULT_COMPACT_BYTES = 8 * 1024 * 1024;
 
 const ownerShape = z.object({
@@ -417,7 +419,10 @@ class JsonFileStore implements Store {
         lockfilePath: this.#lockPath,
         // realpath would fail with ENOENT before the store file's first write.
         realpath: false,
-        stale: this.#staleMs,
+        // Staleness is decided in #inspectHolder, where a live holder's pid outranks the lock's
+        // mtime (a forward wall-clock jump must not hand a live store to a second supervisor).
+        stale: NEVER_STALE_MS,
+        update: this.#staleMs / 2,
         retries: 0,
         // proper-lockfile's default throws from a timer, which would crash the process.
         onCompromised: (error: Error) => {
@@ -435,29 +440,37 @@ class JsonFileStore implements Store {
 
   /**
    * Decides whether the current lock belongs to a process that is gone; if so removes it (and
-   * its sidecar) so the caller can try once more. Anything uncertain counts as held: mtime
-   * staleness inside proper-lockfile is the fallback that keeps a lock from blocking forever.
+   * its sidecar) so the caller can try once more. A holder on this host is judged by its pid
+   * alone; only a holder we cannot ask (no sidecar yet, or another host) is judged by how long
+   * its lock has gone without a refresh.
    */
   async #inspectHolder(): Promise<HolderVerdict> {
-    let before: string;
+    let info: Stats;
     try {
-      before = lockIdentity(await stat(this.#lockPath));
+      info = await stat(this.#lockPath);
     } catch (error) {
       // Released between our attempt and now: worth one more try.
       if (errorCode(error) === 'ENOENT') return { kind: 'removed' };
       return { kind: 'held', holder: undefined };
     }
+    const before = lockIdentity(info);
     const text = await readOptional(this.#ownerPath);
     const owner = text === undefined ? undefined : parseOwner(text);
-    if (owner === undefined || (owner.lockId !== undefined && owner.lockId !== before)) {
-      // No sidecar yet, or one written for an earlier lock: the holder is unknown.
-      return { kind: 'held', holder: undefined };
+    const known = owner !== undefined && (owner.lockId === undefined || owner.lockId === before);
+    const holder = known ? `pid ${owner.pid} on ${owner.hostname} since ${owner.startedAt}` : undefined;
+    if (known && owner.hostname === hostname()) {
+      const alive = owner.pid === process.pid ? heldHere.has(this.#lockPath) : processExists(owner.pid);
+      if (alive) return { kind: 'held', holder };
+    } else {
+      // File mtimes are wall-clock instants, so this one comparison is against the wall clock.
+      const silentMs = new Date().getTime() - info.mtimeMs;
+      if (silentMs <= this.#staleMs) return { kind: 'held', holder };
     }
-    const holder = `pid ${owner.pid} on ${owner.hostname} since ${owner.startedAt}`;
-    if (owner.hostname !== hostname()) return { kind: 'held', holder };
-    const alive = owner.pid === process.pid ? heldHere.has(this.#lockPath) : processExists(owner.pid);
-    if (alive) return { kind: 'held', holder };
-    // Another opener may have replaced the dead lock meanwhile; only remove the one we judged.
+    return this.#removeIfUnchanged(before, text, holder);
+  }
+
+  /** Removes the lock we judged dead, unless another opener replaced it meanwhile. */
+  async #removeIfUnchanged(before: string, text: string | undefined, holder: string | undefined): Promise<HolderVerdict> {
     let after: string;
     try {
       after = lockIdentity(await stat(this.#lockPath));

@@ -189,10 +189,9 @@ for (const [name, makeStore] of Object.entries(STORES)) {
 }
 
 describe('wall-clock jumps and the store lock', () => {
-  // Known bug, not fixed yet: proper-lockfile judges a lock stale by its directory's mtime against
-  // the wall clock, before our pid check runs. `it.fails` keeps the reproduction honest: it turns
-  // red the day the store stops letting a second supervisor in, and must then become `it`.
-  it.fails('a forward jump past the stale-lock threshold does not let a second supervisor take a live store', async () => {
+  // proper-lockfile alone would judge the live lock stale by its mtime against the jumped wall
+  // clock; the store asks the holder's pid first.
+  it('a forward jump past the stale-lock threshold does not let a second supervisor take a live store', async () => {
     const store = STORES.jsonFileStore!();
     const { sup } = await open(store);
     await sup.create({ id: 'a' });
