@@ -198,6 +198,22 @@ describe('claimNext', () => {
   });
 });
 
+/** One call of every command that names a task, each with well-formed input. */
+function taskCalls(sup: Supervisor, id: string): [string, () => Promise<unknown>][] {
+  const fenced = { owner: 'w', epoch: 1 };
+  return [
+    ['claim', () => sup.claim(id, { owner: 'v' })],
+    ['heartbeat', () => sup.heartbeat(id, fenced)],
+    ['extend', () => sup.extend(id, { ...fenced, windowMs: 1_000 })],
+    ['addCompensation', () => sup.addCompensation(id, { ...fenced, action: 'undo' })],
+    ['complete', () => sup.complete(id, fenced)],
+    ['fail', () => sup.fail(id, { ...fenced, error: 'x' })],
+    ['release', () => sup.release(id, fenced)],
+    ['quarantine', () => sup.quarantine(id, { by: 'ops', reason: 'x' })],
+    ['annotate', () => sup.annotate(id, { a: 1 })],
+  ];
+}
+
 describe('refused calls change nothing', () => {
   it('every command after close rejects with SUPERVISOR_CLOSED', async () => {
     const h = await harness();
@@ -205,19 +221,10 @@ describe('refused calls change nothing', () => {
     await h.sup.claim('t', { owner: 'w' });
     const { sup } = h;
     await sup.close();
-    const fenced = { owner: 'w', epoch: 1 };
     const calls: [string, () => Promise<unknown>][] = [
       ['create', () => sup.create({ id: 'u' })],
-      ['claim', () => sup.claim('t', { owner: 'v' })],
       ['claimNext', () => sup.claimNext({ owner: 'v' })],
-      ['heartbeat', () => sup.heartbeat('t', fenced)],
-      ['extend', () => sup.extend('t', { ...fenced, windowMs: 1_000 })],
-      ['addCompensation', () => sup.addCompensation('t', { ...fenced, action: 'undo' })],
-      ['complete', () => sup.complete('t', fenced)],
-      ['fail', () => sup.fail('t', { ...fenced, error: 'x' })],
-      ['release', () => sup.release('t', fenced)],
-      ['quarantine', () => sup.quarantine('t', { by: 'ops', reason: 'x' })],
-      ['annotate', () => sup.annotate('t', { a: 1 })],
+      ...taskCalls(sup, 't'),
     ];
     for (const [what, call] of calls) await expectRefusedUnchanged(h, what, call, 'SUPERVISOR_CLOSED');
     await sup.close(); // closing twice is harmless
@@ -270,18 +277,7 @@ describe('refused calls change nothing', () => {
     const h = await harness();
     await h.sup.create({ id: 't' });
     const { sup } = h;
-    const fenced = { owner: 'w', epoch: 1 };
-    const calls: [string, () => Promise<unknown>][] = [
-      ['claim', () => sup.claim('nope', { owner: 'w' })],
-      ['heartbeat', () => sup.heartbeat('nope', fenced)],
-      ['extend', () => sup.extend('nope', { ...fenced, windowMs: 1_000 })],
-      ['addCompensation', () => sup.addCompensation('nope', { ...fenced, action: 'undo' })],
-      ['complete', () => sup.complete('nope', fenced)],
-      ['fail', () => sup.fail('nope', { ...fenced, error: 'x' })],
-      ['release', () => sup.release('nope', fenced)],
-      ['quarantine', () => sup.quarantine('nope', { by: 'ops', reason: 'x' })],
-      ['annotate', () => sup.annotate('nope', { a: 1 })],
-    ];
+    const calls = taskCalls(sup, 'nope');
     for (const [what, call] of calls) {
       await expectRefusedUnchanged(h, what, call, 'TASK_NOT_FOUND');
       expect((await rejection(call())).message).toContain('nope');
