@@ -10,7 +10,7 @@ const rawTime = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.leasehold/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.leasehold/**', 'coverage/**', '.scratch/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,14 +1,13 @@
-// What the reconcile and retain sweeps do to the supervisor's task actors. Both run inside
-// the supervisor's mailbox (dispatch), synchronously, like any command.
-import type { Actor } from 'xstate';
-import type { TaskMachine } from '../../machines/task.machine.js';
+// What the reconcile and retain sweeps do to the supervisor's tasks. Both run inside the
+// supervisor's mailbox (dispatch), synchronously, like any command.
 import type { Clock } from '../clock/clock.js';
 import type { TaskRecord } from '../store/types.js';
 import { recordOf } from '../supervisor/record.js';
 import { resumeDeadline } from '../supervisor/timers.js';
+import type { TaskSnapshot } from '../supervisor/view.js';
 
 export interface SweptTask {
-  actor: Actor<TaskMachine>;
+  snapshot: TaskSnapshot;
   /** Creation order, the tie-breaker between equal deadlines. */
   seq: number;
 }
@@ -19,19 +18,19 @@ export interface SweptTask {
  * their timer was lost — and re-arms each, oldest deadline first, with `task.resume` (the
  * same re-entry a restart uses), firing the re-armed timers at once. Returns their ids.
  */
-export function reconcileTasks(tasks: ReadonlyMap<string, SweptTask>, clock: Clock): string[] {
+export function reconcileTasks<T extends SweptTask>(tasks: ReadonlyMap<string, T>, clock: Clock, resume: (task: T) => void): string[] {
   clock.runDue();
   const now = clock.now();
   const overdue: { id: string; at: number; seq: number }[] = [];
   for (const [id, task] of tasks) {
-    if (task.actor.getSnapshot().status !== 'active') continue;
-    const at = resumeDeadline(task.actor.getSnapshot());
+    if (task.snapshot.status !== 'active') continue;
+    const at = resumeDeadline(task.snapshot);
     // -Infinity: the state runs invoked work (a compensation, a grace decision); it has no timer to lose.
     if (at === undefined || at === -Infinity || at > now) continue;
     overdue.push({ id, at, seq: task.seq });
   }
   overdue.sort((a, b) => a.at - b.at || a.seq - b.seq);
-  for (const { id } of overdue) tasks.get(id)!.actor.send({ type: 'task.resume', at: now });
+  for (const { id } of overdue) resume(tasks.get(id)!);
   clock.runDue();
   return overdue.map(({ id }) => id);
 }
@@ -47,7 +46,7 @@ export interface RetainCandidate {
 export function retainable(tasks: ReadonlyMap<string, SweptTask>, cutoff: number): RetainCandidate[] {
   const found: RetainCandidate[] = [];
   for (const [id, task] of tasks) {
-    const snapshot = task.actor.getSnapshot();
+    const { snapshot } = task;
     const terminal = snapshot.context.terminal;
     if (!snapshot.hasTag('terminal') || terminal === null || terminal.at >= cutoff) continue;
     found.push({ id, record: structuredClone(recordOf(snapshot)), context: snapshot.context });

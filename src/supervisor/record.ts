@@ -108,15 +108,19 @@ export function recordOf(snapshot: TaskSnapshot): TaskRecord {
   return { state: snapshot.value as TaskRecord['state'], context: snapshot.context as unknown as TaskRecord['context'] };
 }
 
-/** Validates a stored record and turns it back into a machine snapshot. */
-export function snapshotOf(location: string, id: string, record: TaskRecord): TaskSnapshot {
+/**
+ * Validates a stored record and turns it back into a snapshot of `machine` (the provided one
+ * when the task is to run: a snapshot carries the machine, with its delays and actors, that
+ * steps it).
+ */
+export function snapshotOf(location: string, id: string, record: TaskRecord, machine: Pick<typeof taskMachine, 'resolveState'> = taskMachine): TaskSnapshot {
   const parsed = contextSchema.safeParse(record.context);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new StoreCorruptError(location, `task "${id}": context.${issue.path.join('.')}: ${issue.message}`);
   }
   try {
-    return taskMachine.resolveState({ value: record.state as never, context: parsed.data as TaskContext });
+    return machine.resolveState({ value: record.state as never, context: parsed.data as TaskContext }) as TaskSnapshot;
   } catch (error) {
     throw new StoreCorruptError(location, `task "${id}": state ${JSON.stringify(record.state)} is not a task state`, error);
   }

@@ -1,12 +1,10 @@
 // The supervisor runtime: turns public calls into task-machine events, runs them one at a
 // time through the supervisor actor's mailbox, and acknowledges each only once the change
-// is durable. Owns the Map of task actors (root actors, not spawned children: spawning
-// copies the children map and is O(N²)), their persistence and their compensations.
-import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent, type Observer } from 'xstate';
-
-type InspectionObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+// is durable. Owns the Map of tasks (snapshots stepped by the task runner, not one actor
+// each: 100,000 actors and their systems do not fit the memory budget), their persistence
+// and their compensations.
+import { createActor, fromPromise, waitFor } from 'xstate';
 import { supervisorMachine } from '../../machines/supervisor.machine.js';
-import type { TaskMachine } from '../../machines/task.machine.js';
 import type {
   Json,
   LifecycleEvent,
@@ -35,6 +33,7 @@ import { recordOf, snapshotOf } from './record.js';
 import { fixedPolicy, resolvePolicy } from '../policy/index.js';
 import type { ExtensionProbe, LeasePolicy } from '../policy/types.js';
 import { createTaskLogic, type Compensator, type Logger } from './task-logic.js';
+import { createTaskRunner, type InspectionObserver, type TaskSlot } from './task-runner.js';
 import { resumeDeadline } from './timers.js';
 import { leaseView, statePath, taskView, type Lease, type TaskSnapshot, type TaskState, type TaskView } from './view.js';
 import { createStatsFeed, lateReportOf, statsConfig, type StatsOptions, type SupervisorStats } from '../stats/index.js';
@@ -150,10 +149,10 @@ const SETTLE_TURNS = 50;
 
 const CLAIMABLE = new Set(['planned.ready', 'stale.expired']);
 
-interface TaskEntry {
-  actor: Actor<TaskMachine>;
+interface TaskEntry extends TaskSlot {
   /** Creation order, the tie-breaker after priority and age. */
   seq: number;
+  /** The context and state path last committed, to tell a step that changed something. */
   context: unknown;
   path: string;
 }
@@ -203,7 +202,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   const feed = createStatsFeed(
     { now: () => clock.now(), states: TASK_STATES, eventTypes: LIFECYCLE_EVENTS, ...statsOptions },
     function* () {
-      for (const entry of tasks.values()) yield { path: entry.path, lease: entry.actor.getSnapshot().context.lease };
+      for (const entry of tasks.values()) yield { path: entry.path, lease: entry.snapshot.context.lease };
     },
     (error) => logger.warn('leasehold: a stats listener threw', error),
   );
@@ -213,7 +212,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     clock,
     (id) => {
       const entry = tasks.get(id);
-      return entry ? recordOf(entry.actor.getSnapshot()) : null;
+      return entry ? recordOf(entry.snapshot) : null;
     },
     (events) => {
       feed.committed(events);
@@ -237,88 +236,88 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     taskPolicies.set(key, resolved);
     return resolved;
   };
-  const { logic: taskLogic, inFlight } = createTaskLogic({
+  const { logic: taskLogic, work, inFlight } = createTaskLogic({
     clock,
     commit,
     compensators,
     probes,
     policyFor,
     current: (taskId) => {
-      const snapshot = tasks.get(taskId)!.actor.getSnapshot();
+      const { snapshot } = tasks.get(taskId)!;
       return { view: taskView(snapshot), context: snapshot.context };
     },
     logger,
   });
 
-  const track = (id: string, snapshot: TaskSnapshot) => {
-    const entry = tasks.get(id);
-    if (!entry) return;
+  const runner = createTaskRunner<TaskEntry>({
+    logic: taskLogic,
+    work,
+    clock,
+    inspect: options.inspect,
+    emitted: (_, event) => {
+      if (event.type === 'rejected') rejection = event;
+      else commit.publish(event);
+    },
+    stepped: (entry) => track(entry),
+    crashed: (entry, error) => logger.warn(`leasehold: task "${entry.id}" hit an internal error and stays as it was`, error),
+  });
+
+  const track = (entry: TaskEntry) => {
+    const { snapshot } = entry;
     const path = statePath(snapshot.value);
     if (snapshot.context === entry.context && path === entry.path) return;
     entry.context = snapshot.context;
     entry.path = path;
-    queueIfClaimable(id, entry);
+    queueIfClaimable(entry);
     changes++;
-    commit.touch(id);
+    commit.touch(entry.id);
   };
 
-  const queueIfClaimable = (id: string, entry: TaskEntry) => {
-    if (!CLAIMABLE.has(entry.path)) return claimable.remove(id);
-    const { priority, createdAt, labels } = entry.actor.getSnapshot().context;
-    claimable.add(id, { priority, createdAt, labels, seq: entry.seq });
+  const queueIfClaimable = (entry: TaskEntry) => {
+    if (!CLAIMABLE.has(entry.path)) return claimable.remove(entry.id);
+    const { priority, createdAt, labels } = entry.snapshot.context;
+    claimable.add(entry.id, { priority, createdAt, labels, seq: entry.seq });
   };
 
   const addTask = (id: string, source: { snapshot: TaskSnapshot } | { input: TaskInput }, seq = sequence++) => {
-    const actor = createActor(
-      taskLogic,
-      'snapshot' in source
-        ? { clock, inspect: options.inspect, snapshot: source.snapshot, input: undefined as never }
-        : { clock, inspect: options.inspect, input: source.input },
-    );
-    const entry: TaskEntry = { actor, seq, context: undefined, path: '' };
-    if ('snapshot' in source) {
-      // Known before start(), whose first notification must not count a restored task as changed
-      // (that would rewrite the whole store at every open).
-      const restored = actor.getSnapshot();
-      entry.context = restored.context;
-      entry.path = statePath(restored.value);
-    }
+    const entry: TaskEntry = { id, seq, snapshot: undefined as never, timers: null, stopped: false, context: undefined, path: '' };
     tasks.set(id, entry);
-    actor.on('*', (event: TaskEmitted) => {
-      if (event.type === 'rejected') rejection = event;
-      else commit.publish(event);
-    });
-    actor.subscribe({
-      next: (snapshot) => track(id, snapshot),
-      error: (error) => logger.warn(`leasehold: task "${id}" stopped on an internal error`, error),
-    });
-    actor.start();
-    const snapshot = actor.getSnapshot();
     if ('snapshot' in source) {
-      entry.context = snapshot.context;
-      entry.path = statePath(snapshot.value);
-      queueIfClaimable(id, entry);
+      // Known as committed already: a restored task must not count as changed (that would
+      // rewrite the whole store at every open).
+      entry.snapshot = source.snapshot;
+      entry.context = source.snapshot.context;
+      entry.path = statePath(source.snapshot.value);
+      queueIfClaimable(entry);
     } else {
-      track(id, snapshot);
+      runner.init(entry, source.input);
+      track(entry);
     }
     return entry;
   };
+
+  const resume = (entry: TaskEntry) => runner.send(entry, { type: 'task.resume', at: clock.now() });
 
   /** Sends one event to one task; a refusal becomes the matching typed error. */
   const deliver = (id: string, event: TaskEvent): TaskSnapshot => {
     const entry = tasks.get(id);
     if (!entry) throw new TaskNotFoundError(id);
     rejection = null;
-    entry.actor.send(event);
+    try {
+      runner.send(entry, event);
+    } catch (error) {
+      logger.warn(`leasehold: task "${id}" hit an internal error on "${event.type}" and stays as it was`, error);
+      throw error;
+    }
     const refused = rejection as Extract<TaskEmitted, { type: 'rejected' }> | null;
     rejection = null;
     // A refused call from the holder a reclaim took the task from: nothing changed on disk, so it
     // is reported at once (just after this command, before its caller hears the refusal).
-    const late = refused ? lateReportOf(entry.actor.getSnapshot().context, event) : null;
+    const late = refused ? lateReportOf(entry.snapshot.context, event) : null;
     if (late) queueMicrotask(() => feed.lateReport(late));
     if (refused?.code === 'TERMINAL_TASK') throw new TerminalTaskError(id, refused.state);
     if (refused?.code === 'LEASE_CONFLICT') throw new LeaseConflictError(id, refused.reason, conflictText[refused.reason]);
-    return entry.actor.getSnapshot();
+    return entry.snapshot;
   };
 
   /**
@@ -371,19 +370,19 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
 
   /** Starts actors for stored tasks and re-arms their timers from stored deadlines, oldest first. */
   const revive = (stored: { id: string; snapshot: TaskSnapshot; seq?: number }[]) => {
-    const order: { id: string; at: number }[] = [];
+    const order: { entry: TaskEntry; at: number }[] = [];
     for (const { id, snapshot, seq } of stored) {
       const entry = addTask(id, { snapshot }, seq);
-      const at = resumeDeadline(entry.actor.getSnapshot());
-      if (at !== undefined) order.push({ id, at });
+      const at = resumeDeadline(snapshot);
+      if (at !== undefined) order.push({ entry, at });
     }
-    order.sort((a, b) => a.at - b.at || tasks.get(a.id)!.seq - tasks.get(b.id)!.seq);
-    for (const { id } of order) tasks.get(id)!.actor.send({ type: 'task.resume', at: clock.now() });
+    order.sort((a, b) => a.at - b.at || a.entry.seq - b.entry.seq);
+    for (const { entry } of order) resume(entry);
   };
 
   const restore = async (contents: Awaited<ReturnType<Store['open']>>) => {
     // Every record is validated before any actor starts: a corrupt store must stay untouched.
-    const stored = [...contents.tasks].map(([id, record]) => ({ id, snapshot: snapshotOf(store.location, id, record) }));
+    const stored = [...contents.tasks].map(([id, record]) => ({ id, snapshot: snapshotOf(store.location, id, record, taskLogic) }));
     for (const [id, record] of contents.tasks) commit.remember(id, record);
     revive(stored);
     clock.runDue();
@@ -396,10 +395,10 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     for (const [id, record] of failed) {
       const entry = tasks.get(id);
       if (!entry) continue;
-      entry.actor.stop();
+      runner.stop(entry);
       tasks.delete(id);
       claimable.remove(id);
-      if (record) stored.push({ id, snapshot: snapshotOf(store.location, id, record), seq: entry.seq });
+      if (record) stored.push({ id, snapshot: snapshotOf(store.location, id, record, taskLogic), seq: entry.seq });
     }
     revive(stored);
   }
@@ -407,8 +406,8 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   /** Deletes a retained task (the commit writes null for it) unless it changed since it was chosen. */
   const removeTask = (id: string, context: unknown): boolean => {
     const entry = tasks.get(id);
-    if (!entry || entry.actor.getSnapshot().context !== context) return false;
-    entry.actor.stop();
+    if (!entry || entry.snapshot.context !== context) return false;
+    runner.stop(entry);
     tasks.delete(id);
     claimable.remove(id);
     changes++;
@@ -421,7 +420,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     logger,
     now: () => clock.now(),
     dispatch: (work) => dispatch(work),
-    reconcile: () => reconcileTasks(tasks, clock),
+    reconcile: () => reconcileTasks(tasks, clock, resume),
     retainable: (cutoff) => retainable(tasks, cutoff),
     remove: (candidates) => candidates.filter((c) => removeTask(c.id, c.context)).map((c) => c.id),
     stats: () => feed.read(),
@@ -444,7 +443,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
           contents = undefined;
         }),
         closeStore: fromPromise(async () => {
-          for (const entry of tasks.values()) entry.actor.stop();
+          for (const entry of tasks.values()) runner.stop(entry);
           detachClock();
           const last = commit.durable();
           commit.urge();
@@ -491,7 +490,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
                 policy: input.policy ?? null,
               },
             });
-            return taskView(entry.actor.getSnapshot());
+            return taskView(entry.snapshot);
           }),
         );
     },
@@ -545,12 +544,12 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
 
     get(id) {
       const entry = tasks.get(inputs.parse(inputs.taskId, id, 'task id'));
-      return entry ? taskView(entry.actor.getSnapshot()) : undefined;
+      return entry ? taskView(entry.snapshot) : undefined;
     },
     list(filter) {
       const { state } = inputs.parse(inputs.listFilter, filter === undefined ? {} : filter, 'list filter');
       return [...tasks.values()]
-        .map((entry) => taskView(entry.actor.getSnapshot()))
+        .map((entry) => taskView(entry.snapshot))
         .filter((view) => state === undefined || view.state === state);
     },
     stats: () => feed.read(),
@@ -582,7 +581,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
 
   /** A claim's lease and grace come from the caller or else from the task's lease policy. */
   function claimEvent(taskId: string, input: { owner: string; leaseMs?: number }): TaskEvent {
-    const snapshot = tasks.get(taskId)!.actor.getSnapshot();
+    const { snapshot } = tasks.get(taskId)!;
     const task = taskView(snapshot, false);
     const rules = policyFor(snapshot.context);
     const at = now();
@@ -597,7 +596,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
 
   /** A renewal without an explicit `leaseMs` asks the policy (only when there is a lease to renew). */
   function heartbeatEvent(taskId: string, input: inputs.HeartbeatInput) {
-    const snapshot = tasks.get(taskId)?.actor.getSnapshot();
+    const snapshot = tasks.get(taskId)?.snapshot;
     if (!snapshot?.context.lease || input.leaseMs !== undefined) return { type: 'lease.heartbeat' as const, ...input };
     const task = taskView(snapshot, false);
     const rules = policyFor(snapshot.context);

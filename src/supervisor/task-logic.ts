@@ -15,6 +15,7 @@ import type {
 import type { Clock } from '../clock/clock.js';
 import type { ExtensionProbe, GraceExtension, GraceInput, LeasePolicy } from '../policy/types.js';
 import type { GroupCommit } from './group-commit.js';
+import type { TaskWork } from './task-runner.js';
 import { taskDelays } from './timers.js';
 import type { TaskView } from './view.js';
 
@@ -54,7 +55,7 @@ export function createTaskLogic({ clock, commit, compensators, probes, policyFor
     }
   };
 
-  const compensate = fromPromise<CompensationOutcome, CompensationInput>(({ input }) =>
+  const compensate = (input: CompensationInput): Promise<CompensationOutcome> =>
     tracked(
       inFlight.compensations,
       (async () => {
@@ -77,10 +78,9 @@ export function createTaskLogic({ clock, commit, compensators, probes, policyFor
         }
         return { at: clock.now() };
       })(),
-    ),
-  );
+    );
 
-  const decideGrace = fromPromise<GraceOutcome, { taskId: string }>(({ input }) =>
+  const decideGrace = (input: { taskId: string }): Promise<GraceOutcome> =>
     tracked(
       inFlight.decisions,
       (async () => {
@@ -109,14 +109,20 @@ export function createTaskLogic({ clock, commit, compensators, probes, policyFor
         }
         return { at: clock.now(), extension };
       })(),
-    ),
-  );
+    );
 
   const logic = taskMachine.provide({
     delays: taskDelays(clock),
-    actors: { compensate, decideGrace },
+    // The runner starts no actors: it reads `src` off the child XState creates and runs `work`.
+    actors: {
+      compensate: fromPromise<CompensationOutcome, CompensationInput>(({ input }) => compensate(input)),
+      decideGrace: fromPromise<GraceOutcome, { taskId: string }>(({ input }) => decideGrace(input)),
+    },
     guards: { consultsPolicy: ({ context }) => probes.length > 0 || typeof policyFor(context).extendGrace === 'function' },
   });
 
-  return { logic, inFlight };
+  const work = { compensate, decideGrace } as TaskWork;
+  return { logic, work, inFlight };
 }
+
+export type TaskLogic = ReturnType<typeof createTaskLogic>['logic'];

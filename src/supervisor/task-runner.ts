@@ -1,0 +1,180 @@
+// Runs task machines without an actor per task. A task is its snapshot, stepped with the
+// machine's own transition function in one shared scope; what a step asks for is carried out
+// here: emitted events go to the supervisor, delayed events (lease expiry, grace, backoffs) are
+// armed on the injected clock, and invoked work (a compensation, a grace decision) is run and
+// its outcome fed back as XState's done/error events. A root actor per task cost ~7 KB and an
+// actor system each; this way a task costs its snapshot and at most a timer.
+import {
+  createActor,
+  type AnyActorRef,
+  type AnyActorScope,
+  type EventObject,
+  type ExecutableActionObject,
+  type InspectionEvent,
+  type Observer,
+} from 'xstate';
+import type { TaskEmitted, TaskEvent, TaskInput } from '../../machines/task.types.js';
+import type { Clock } from '../clock/clock.js';
+import type { TaskLogic } from './task-logic.js';
+import type { TaskSnapshot } from './view.js';
+
+export type InspectionObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+
+/** One task as the runner keeps it. */
+export interface TaskSlot {
+  readonly id: string;
+  snapshot: TaskSnapshot;
+  /** Delayed events armed on the clock, by XState's send id (null while none are). */
+  timers: Map<string, number> | null;
+  /** Set once the task is dropped: its timers are cancelled and late work results ignored. */
+  stopped: boolean;
+}
+
+/** Invoked work by `src` name: the promise's value becomes the done event's output. */
+export type TaskWork = Record<string, (input: unknown) => Promise<unknown>>;
+
+interface Options<S extends TaskSlot> {
+  logic: TaskLogic;
+  work: TaskWork;
+  clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
+  inspect?: InspectionObserver;
+  /** What a step emitted, in order. */
+  emitted(slot: S, event: TaskEmitted): void;
+  /** A step finished; `slot.snapshot` is the new snapshot (possibly the same object). */
+  stepped(slot: S): void;
+  /** A step that a timer or finished work started threw (a machine bug); the task stays as it was. */
+  crashed(slot: S, error: unknown): void;
+}
+
+/** A command, a delayed event, or XState's done/error event for invoked work. */
+type Event = TaskEvent | (EventObject & { [key: string]: unknown });
+
+export function createTaskRunner<S extends TaskSlot>({ logic, work, clock, inspect, emitted, stepped, crashed }: Options<S>) {
+  // Never started: it gives every step the `self` and system XState expects, and its system
+  // carries the inspection observer, so tools still see each task's microsteps.
+  const self = createActor(logic, { inspect, input: undefined as never });
+  let actions: ExecutableActionObject[] = [];
+  const scope: AnyActorScope = {
+    self,
+    id: '',
+    sessionId: '',
+    system: self.system,
+    logger: () => {},
+    defer: () => {},
+    emit: () => {},
+    stopChild: () => {},
+    actionExecutor: (action) => void actions.push(action),
+  };
+  const notify = inspect === undefined ? undefined : typeof inspect === 'function' ? inspect : (e: InspectionEvent) => inspect.next?.(e);
+  /** The events an actor would have reported for itself (its microsteps go through its system). */
+  const observe = (type: '@xstate.event' | '@xstate.snapshot', event: EventObject, snapshot: TaskSnapshot) =>
+    notify?.({ type, rootId: self.sessionId, actorRef: self, sourceRef: undefined, event, snapshot } as InspectionEvent);
+
+  /** Runs XState's step and collects the actions it resolved, which are then carried out in order. */
+  const collect = (run: () => TaskSnapshot): [TaskSnapshot, ExecutableActionObject[]] => {
+    actions = [];
+    try {
+      return [run(), actions];
+    } finally {
+      actions = [];
+    }
+  };
+
+  const perform = (slot: S, todo: ExecutableActionObject[]) => {
+    for (const action of todo) {
+      const params = action.params as Record<string, unknown> | undefined;
+      switch (action.type) {
+        case 'xstate.emit':
+          emitted(slot, params!.event as TaskEmitted);
+          break;
+        case 'xstate.raise':
+          if (typeof params!.delay === 'number') arm(slot, params!.id as string, params!.event as Event, params!.delay);
+          break;
+        case 'xstate.cancel':
+          disarm(slot, params!.sendId as string);
+          break;
+        case 'xstate.spawnChild':
+          if (params!.actorRef) start(slot, params!.id as string, params!.actorRef as AnyActorRef);
+          break;
+        case 'xstate.stopChild':
+          // Nothing to stop: a result that arrives after its state was left is ignored (see start).
+          break;
+        default:
+          // A custom action with an implementation; the task machine's own are all assigns and emits.
+          action.exec?.(action.info as never, action.params);
+      }
+    }
+  };
+
+  const arm = (slot: S, sendId: string, event: Event, delay: number) => {
+    disarm(slot, sendId);
+    slot.timers ??= new Map();
+    slot.timers.set(
+      sendId,
+      clock.setTimeout(() => {
+        slot.timers?.delete(sendId);
+        if (!slot.stopped) react(slot, event);
+      }, delay),
+    );
+  };
+
+  const disarm = (slot: S, sendId: string) => {
+    const timer = slot.timers?.get(sendId);
+    if (timer === undefined) return;
+    clock.clearTimeout(timer);
+    slot.timers!.delete(sendId);
+    if (slot.timers!.size === 0) slot.timers = null;
+  };
+
+  const start = (slot: S, invokeId: string, child: AnyActorRef) => {
+    const run = work[child.src as string];
+    const current = () => !slot.stopped && slot.snapshot.children[invokeId as keyof TaskSnapshot['children']] === child;
+    if (!run) return react(slot, { type: `xstate.error.actor.${invokeId}`, error: new Error(`no work named "${String(child.src)}"`), actorId: invokeId });
+    run((child as AnyActorRef & { options: { input: unknown } }).options.input).then(
+      (output) => {
+        if (current()) react(slot, { type: `xstate.done.actor.${invokeId}`, output, actorId: invokeId });
+      },
+      (error: unknown) => {
+        if (current()) react(slot, { type: `xstate.error.actor.${invokeId}`, error, actorId: invokeId });
+      },
+    );
+  };
+
+  /** A step nobody waits on (a timer, finished work): an error cannot reach a caller, so it is reported. */
+  const react = (slot: S, event: Event) => {
+    try {
+      send(slot, event);
+    } catch (error) {
+      crashed(slot, error);
+    }
+  };
+
+  /** Steps one task with one event; the machine's answer is in `slot.snapshot` and the callbacks. */
+  const send = (slot: S, event: Event) => {
+    observe('@xstate.event', event, slot.snapshot);
+    const [next, todo] = collect(() => logic.transition(slot.snapshot, event as TaskEvent, scope) as TaskSnapshot);
+    slot.snapshot = next;
+    perform(slot, todo);
+    observe('@xstate.snapshot', event, next);
+    stepped(slot);
+  };
+
+  return {
+    /** Puts a new task in its initial state (a restored one is given its snapshot and sent `task.resume`). */
+    init(slot: S, input: TaskInput) {
+      const [snapshot, todo] = collect(() => logic.getInitialSnapshot(scope, input) as TaskSnapshot);
+      slot.snapshot = snapshot;
+      perform(slot, todo);
+      observe('@xstate.snapshot', { type: 'xstate.init', input } as EventObject, snapshot);
+    },
+    send,
+    /** Drops a task: its timers are cancelled and work still running for it is ignored. */
+    stop(slot: S) {
+      slot.stopped = true;
+      for (const timer of slot.timers?.values() ?? []) clock.clearTimeout(timer);
+      slot.timers = null;
+    },
+  };
+}
+
+export type TaskRunner = ReturnType<typeof createTaskRunner>;
