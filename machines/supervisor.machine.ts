@@ -52,7 +52,7 @@ export const supervisorMachine = setup({
       },
     },
     restoring: {
-      description: 'Rebuilds task actors and re-arms their timers from stored deadlines, oldest first.',
+      description: 'Rebuilds every task from its stored snapshot and re-arms its timers from stored deadlines, oldest first.',
       invoke: {
         src: 'restoreTasks',
         onDone: 'running',
@@ -66,7 +66,7 @@ export const supervisorMachine = setup({
       },
     },
     closing: {
-      description: 'Stops task actors, waits for the last write and releases the lock.',
+      description: "Stops every task's timers, waits for the last write and releases the lock.",
       invoke: { src: 'closeStore', onDone: 'closed', onError: 'closed' },
     },
     closed: { type: 'final' },

@@ -47,7 +47,11 @@ export interface SupervisorOptions {
   defaults?: Partial<TaskLimits>;
   compensators?: Record<string, Compensator>;
   logger?: Logger;
-  /** XState inspection observer for the supervisor actor and every task actor (tools, coverage). */
+  /**
+   * XState inspection observer for the supervisor actor and every task's steps (tools, coverage).
+   * Tasks are not actors of their own: their events share one `actorRef`; tell them apart by
+   * `snapshot.context.id`.
+   */
   inspect?: InspectionObserver;
   /**
    * Listeners registered before the store is restored, so they also hear what happens at

@@ -44,7 +44,7 @@ const usable = (extension: GraceExtension | null | undefined): GraceExtension | 
     : null;
 
 export function createTaskLogic({ clock, commit, compensators, probes, policyFor, current, logger }: Dependencies) {
-  /** Work started by task actors that the test clock waits for before it says "settled". */
+  /** Work started for tasks that the test clock waits for before it says "settled". */
   const inFlight = { compensations: new Set<Promise<unknown>>(), decisions: new Set<Promise<unknown>>() };
   const tracked = async <T>(set: Set<Promise<unknown>>, run: Promise<T>) => {
     set.add(run);

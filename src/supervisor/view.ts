@@ -1,5 +1,5 @@
 // Read-only views of a task for callers: the public `TaskView` and `Lease` shapes, derived
-// from a task actor's snapshot and deep-copied so callers can never mutate live state.
+// from a task's machine snapshot and deep-copied so callers can never mutate live state.
 import type { SnapshotFrom } from 'xstate';
 import type { TaskMachine } from '../../machines/task.machine.js';
 import type {
