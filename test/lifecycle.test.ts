@@ -18,7 +18,7 @@ import {
   type SupervisorOptions,
   type TaskView,
 } from '../src/index.js';
-import { statePath } from '../src/supervisor/view.js';
+import { copyJson, statePath } from '../src/supervisor/view.js';
 import { createInvariantChecker } from './invariants.js';
 import { harness, rejection, T0, type Harness } from './support.js';
 
@@ -1081,5 +1081,37 @@ describe('attempts, maxAttempts, maxStale and defaults', () => {
     const view = await w.h.sup.fail('t', { owner: 'bob', epoch: 2, error: 'flaky', retryable: true });
     expect(view.state).toBe('compensated');
     w.check();
+  });
+});
+
+describe('answers are copies: nothing a caller does to one reaches the task', () => {
+  it('leaves the task and the file as they were when views, leases and lists are changed', async () => {
+    const w = await world();
+    await w.h.sup.create({ id: 't', spec: { repo: 'acme/app', steps: [{ name: 'build' }] }, labels: ['x'] });
+    const lease = await w.h.sup.claim('t', { owner: 'alice' });
+    const before = structuredClone(w.view());
+    lease.graceExtensions.sneaky = 1;
+    const view = w.h.sup.get('t')!;
+    (view.spec as { steps: { name: string }[] }).steps[0]!.name = 'changed';
+    view.labels.push('y');
+    view.audit.length = 0;
+    view.lease!.owner = 'mallory';
+    w.h.sup.list()[0]!.limits.leaseMs = 1;
+    expect(w.view()).toEqual(before);
+    await w.h.sup.annotate('t', { note: 'written after the changes' });
+    const { lease: storedLease, spec, labels, limits } = stored(w.h, 't')!.context;
+    expect({ lease: storedLease, spec, labels, limits }).toEqual({ lease: storedLease && { ...storedLease, graceExtensions: {} }, spec: before.spec, labels: ['x'], limits: before.limits });
+    expect(storedLease!.owner).toBe('alice');
+  });
+
+  it('copies JSON data key for key, "__proto__" included, without touching prototypes', () => {
+    const data = JSON.parse('{"__proto__":{"polluted":true},"list":[1,{"deep":[null,"x"]}],"n":null}') as Record<string, unknown>;
+    const copy = copyJson(data);
+    expect(copy).toEqual(data);
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect(Object.hasOwn(copy, '__proto__')).toBe(true);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(copy.list).not.toBe(data.list);
+    expect((copy.list as unknown[])[1]).not.toBe((data.list as unknown[])[1]);
   });
 });

@@ -4,7 +4,7 @@ import type { Clock } from '../clock/clock.js';
 import type { TaskRecord } from '../store/types.js';
 import { recordOf } from '../supervisor/record.js';
 import { resumeDeadline } from '../supervisor/timers.js';
-import type { TaskSnapshot } from '../supervisor/view.js';
+import { copyJson, type TaskSnapshot } from '../supervisor/view.js';
 
 export interface SweptTask {
   snapshot: TaskSnapshot;
@@ -49,7 +49,7 @@ export function retainable(tasks: ReadonlyMap<string, SweptTask>, cutoff: number
     const { snapshot } = task;
     const terminal = snapshot.context.terminal;
     if (!snapshot.hasTag('terminal') || terminal === null || terminal.at >= cutoff) continue;
-    found.push({ id, record: structuredClone(recordOf(snapshot)), context: snapshot.context });
+    found.push({ id, record: copyJson(recordOf(snapshot)), context: snapshot.context });
   }
   return found;
 }

@@ -17,7 +17,7 @@ import type { ExtensionProbe, GraceExtension, GraceInput, LeasePolicy } from '..
 import type { GroupCommit } from './group-commit.js';
 import type { TaskWork } from './task-runner.js';
 import { taskDelays } from './timers.js';
-import type { TaskView } from './view.js';
+import { copyJson, type TaskView } from './view.js';
 
 export type Compensator = (args: Json, task: TaskView) => Promise<void> | void;
 
@@ -72,7 +72,7 @@ export function createTaskLogic({ clock, commit, compensators, probes, policyFor
         const handler = Object.hasOwn(compensators, action) ? compensators[action] : undefined;
         if (!handler) throw failure(`no compensator registered for "${action}"`, true);
         try {
-          await handler(structuredClone(args), current(input.taskId).view);
+          await handler(copyJson(args), current(input.taskId).view);
         } catch (error) {
           throw failure(error instanceof Error ? error.message : String(error));
         }
