@@ -14,18 +14,24 @@ export interface ClaimKey {
 interface Queued extends ClaimKey {
   id: string;
   rank: number;
+  /** Left in place when removed (a tombstone), so that taking the head is O(1), not a shift of every entry. */
+  removed: boolean;
 }
 
 const rankOf = Object.fromEntries(PRIORITIES.map((p, i) => [p, i])) as Record<Priority, number>;
 const before = (a: Queued, b: Queued) => a.rank - b.rank || a.createdAt - b.createdAt || a.seq - b.seq;
 
-export function createClaimQueue() {
-  const order: Queued[] = [];
+/** Tombstones are swept out once they outnumber live entries and there are `sweepAt` of them. */
+export function createClaimQueue({ sweepAt = 1_024 } = {}) {
+  let order: Queued[] = [];
+  /** Entries before `head` are all tombstones. */
+  let head = 0;
+  let tombstones = 0;
   const queued = new Map<string, Queued>();
 
-  /** Index of the first entry not before `item` (binary search). */
+  /** Index of the first entry not before `item` (binary search; tombstones keep their place in the order). */
   const position = (item: Queued) => {
-    let lo = 0;
+    let lo = head;
     let hi = order.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
@@ -35,10 +41,21 @@ export function createClaimQueue() {
     return lo;
   };
 
+  const sweep = () => {
+    while (head < order.length && order[head]!.removed) {
+      head++;
+      tombstones--;
+    }
+    if (tombstones < sweepAt || tombstones < queued.size) return;
+    order = order.slice(head).filter((item) => !item.removed);
+    head = 0;
+    tombstones = 0;
+  };
+
   return {
     add(id: string, key: ClaimKey): void {
       if (queued.has(id)) return;
-      const item: Queued = { id, ...key, rank: rankOf[key.priority] };
+      const item: Queued = { id, ...key, rank: rankOf[key.priority], removed: false };
       queued.set(id, item);
       order.splice(position(item), 0, item);
     },
@@ -46,14 +63,20 @@ export function createClaimQueue() {
       const item = queued.get(id);
       if (!item) return;
       queued.delete(id);
-      order.splice(position(item), 1);
+      item.removed = true;
+      tombstones++;
+      sweep();
     },
     /** The first task in claim order that has every wanted label. */
     first(labels: readonly string[] = []): string | undefined {
-      return order.find((item) => labels.every((label) => item.labels.includes(label)))?.id;
+      for (let i = head; i < order.length; i++) {
+        const item = order[i]!;
+        if (!item.removed && labels.every((label) => item.labels.includes(label))) return item.id;
+      }
+      return undefined;
     },
     get size() {
-      return order.length;
+      return queued.size;
     },
   };
 }
