@@ -261,6 +261,37 @@ describe('timers after a restart (invariant 6)', () => {
     expect(storedTask(h, 't').state).toEqual({ stale: 'grace' });
   });
 
+  it('many restored leases wait behind one timer, each still expiring on time; a call resumes its task early', async () => {
+    const h = await harness({ defaults: { graceMs: 100_000 } });
+    const leaseOf = (i: number) => 1_000 + ((i * 7) % 40) * 100;
+    const ids = Array.from({ length: 40 }, (_, i) => `t${i}`);
+    for (const [i, id] of ids.entries()) {
+      await h.sup.create({ id });
+      await h.sup.claim(id, { owner: 'w', leaseMs: leaseOf(i) });
+    }
+    expect(h.clock.pendingTimers).toBe(ids.length);
+
+    await h.restart();
+    // One wake-up for the earliest deadline instead of a timer per task.
+    expect(h.clock.pendingTimers).toBe(1);
+    expect(h.clock.nextTimerAt()).toBe(T0 + 1_000);
+    // A heartbeat reaches a task still waiting: it is resumed first, then renewed.
+    await h.sup.heartbeat('t5', { owner: 'w', epoch: 1, leaseMs: 20_000 });
+    await h.clock.advance(10_000);
+    for (const [i, id] of ids.entries()) {
+      const view = h.sup.get(id)!;
+      if (id === 't5') {
+        expect(view.substate).toBe('leased');
+        continue;
+      }
+      expect(view.substate, id).toBe('stale.grace');
+      expect(auditOf(view, 'expired').map((e) => e.at), id).toEqual([T0 + leaseOf(i)]);
+    }
+    await h.clock.advanceTo(T0 + 20_000);
+    expect(h.sup.get('t5')!.substate).toBe('stale.grace');
+    expect(auditOf(h.sup.get('t5')!, 'expired').map((e) => e.at)).toEqual([T0 + 20_000]);
+  });
+
   it('a retry backoff survives a restart and ends at its stored notBefore', async () => {
     const h = await harness();
     await h.sup.create({ id: 't', retryBackoffMs: 30_000 });

@@ -33,6 +33,7 @@ import { recordOf, snapshotOf } from './record.js';
 import { fixedPolicy, resolvePolicy } from '../policy/index.js';
 import type { ExtensionProbe, LeasePolicy } from '../policy/types.js';
 import { createTaskLogic, type Compensator, type Logger } from './task-logic.js';
+import { createResumeQueue, type Resumable } from './resume-queue.js';
 import { createTaskRunner, type InspectionObserver, type TaskSlot } from './task-runner.js';
 import { resumeDeadline } from './timers.js';
 import { leaseView, statePath, taskView, type Lease, type TaskSnapshot, type TaskState, type TaskView } from './view.js';
@@ -153,7 +154,7 @@ const SETTLE_TURNS = 50;
 
 const CLAIMABLE = new Set(['planned.ready', 'stale.expired']);
 
-interface TaskEntry extends TaskSlot {
+interface TaskEntry extends TaskSlot, Resumable {
   /** Creation order, the tie-breaker after priority and age. */
   seq: number;
   /** The context and state path last committed, to tell a step that changed something. */
@@ -284,7 +285,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   };
 
   const addTask = (id: string, source: { snapshot: TaskSnapshot } | { input: TaskInput }, seq = sequence++) => {
-    const entry: TaskEntry = { id, seq, snapshot: undefined as never, timers: null, stopped: false, context: undefined, path: '' };
+    const entry: TaskEntry = { id, seq, snapshot: undefined as never, timers: null, stopped: false, dormant: false, context: undefined, path: '' };
     tasks.set(id, entry);
     if ('snapshot' in source) {
       // Known as committed already: a restored task must not count as changed (that would
@@ -300,7 +301,18 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     return entry;
   };
 
-  const resume = (entry: TaskEntry) => runner.send(entry, { type: 'task.resume', at: clock.now() });
+  /** Re-enters the task's state through the machine, which re-arms its timer or restarts its invoked work. */
+  const resume = (entry: TaskEntry) => {
+    entry.dormant = false;
+    runner.send(entry, { type: 'task.resume', at: clock.now() });
+  };
+  const resumes = createResumeQueue<TaskEntry>(clock, resume);
+
+  /** Takes a task out of the runtime: no timer, no pending resume, late work results ignored. */
+  const drop = (entry: TaskEntry) => {
+    entry.dormant = false;
+    runner.stop(entry);
+  };
 
   /** Sends one event to one task; a refusal becomes the matching typed error. */
   const deliver = (id: string, event: TaskEvent): TaskSnapshot => {
@@ -308,6 +320,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     if (!entry) throw new TaskNotFoundError(id);
     rejection = null;
     try {
+      resumes.awaken(entry);
       runner.send(entry, event);
     } catch (error) {
       logger.warn(`leasehold: task "${id}" hit an internal error on "${event.type}" and stays as it was`, error);
@@ -372,16 +385,23 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     }
   };
 
-  /** Starts actors for stored tasks and re-arms their timers from stored deadlines, oldest first. */
+  /**
+   * Rebuilds stored tasks. One interrupted while running invoked work (a compensation, a grace
+   * decision) is resumed now; one in a timed state waits in the resume queue until its stored
+   * deadline (or until it is sent a command), so deadlines that passed while the process was
+   * down fire at start, oldest first, and later ones on time.
+   */
   const revive = (stored: { id: string; snapshot: TaskSnapshot; seq?: number }[]) => {
-    const order: { entry: TaskEntry; at: number }[] = [];
+    const interrupted: TaskEntry[] = [];
+    const timed: { task: TaskEntry; at: number }[] = [];
     for (const { id, snapshot, seq } of stored) {
       const entry = addTask(id, { snapshot }, seq);
       const at = resumeDeadline(snapshot);
-      if (at !== undefined) order.push({ entry, at });
+      if (at === -Infinity) interrupted.push(entry);
+      else if (at !== undefined) timed.push({ task: entry, at });
     }
-    order.sort((a, b) => a.at - b.at || a.entry.seq - b.entry.seq);
-    for (const { entry } of order) resume(entry);
+    for (const entry of interrupted.sort((a, b) => a.seq - b.seq)) resume(entry);
+    resumes.add(timed);
   };
 
   const restore = async (contents: Awaited<ReturnType<Store['open']>>) => {
@@ -399,7 +419,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     for (const [id, record] of failed) {
       const entry = tasks.get(id);
       if (!entry) continue;
-      runner.stop(entry);
+      drop(entry);
       tasks.delete(id);
       claimable.remove(id);
       if (record) stored.push({ id, snapshot: snapshotOf(store.location, id, record, taskLogic), seq: entry.seq });
@@ -411,7 +431,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   const removeTask = (id: string, context: unknown): boolean => {
     const entry = tasks.get(id);
     if (!entry || entry.snapshot.context !== context) return false;
-    runner.stop(entry);
+    drop(entry);
     tasks.delete(id);
     claimable.remove(id);
     changes++;
@@ -447,7 +467,8 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
           contents = undefined;
         }),
         closeStore: fromPromise(async () => {
-          for (const entry of tasks.values()) runner.stop(entry);
+          resumes.clear();
+          for (const entry of tasks.values()) drop(entry);
           detachClock();
           const last = commit.durable();
           commit.urge();
