@@ -110,19 +110,42 @@ export function recordOf(snapshot: TaskSnapshot): TaskRecord {
   return { state: snapshot.value as TaskRecord['state'], context: snapshot.context as unknown as TaskRecord['context'] };
 }
 
+type Resolver = Pick<typeof taskMachine, 'resolveState'>;
+
+/** Resolved configurations by machine and state value: a store holds few distinct values. */
+const resolved = new WeakMap<Resolver, Map<string, TaskSnapshot>>();
+
+/**
+ * The snapshot of `machine` in `value` with `context`. Resolving a state value (its active
+ * nodes, tags) is most of what a snapshot costs, and depends only on the value, so it is done
+ * once per distinct value and the result shared: XState builds a new snapshot, with new
+ * nodes, tags and children, on every transition and never changes one in place.
+ */
+function resolve(machine: Resolver, value: TaskRecord['state'], context: TaskContext): TaskSnapshot {
+  const byValue = resolved.get(machine) ?? new Map<string, TaskSnapshot>();
+  resolved.set(machine, byValue);
+  const key = typeof value === 'string' ? value : JSON.stringify(value);
+  let template = byValue.get(key);
+  if (template === undefined) {
+    template = machine.resolveState({ value: value as never, context }) as TaskSnapshot;
+    byValue.set(key, template);
+  }
+  return { ...template, context };
+}
+
 /**
  * Validates a stored record and turns it back into a snapshot of `machine` (the provided one
  * when the task is to run: a snapshot carries the machine, with its delays and actors, that
  * steps it).
  */
-export function snapshotOf(location: string, id: string, record: TaskRecord, machine: Pick<typeof taskMachine, 'resolveState'> = taskMachine): TaskSnapshot {
+export function snapshotOf(location: string, id: string, record: TaskRecord, machine: Resolver = taskMachine): TaskSnapshot {
   const parsed = contextSchema.safeParse(record.context);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new StoreCorruptError(location, `task "${id}": context.${issue.path.join('.')}: ${issue.message}`);
   }
   try {
-    return machine.resolveState({ value: record.state as never, context: parsed.data as TaskContext }) as TaskSnapshot;
+    return resolve(machine, record.state, parsed.data as TaskContext);
   } catch (error) {
     throw new StoreCorruptError(location, `task "${id}": state ${JSON.stringify(record.state)} is not a task state`, error);
   }
