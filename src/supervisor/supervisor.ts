@@ -405,9 +405,11 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   };
 
   const restore = async (contents: Awaited<ReturnType<Store['open']>>) => {
-    // Every record is validated before any actor starts: a corrupt store must stay untouched.
+    // Every record is validated before any task starts: a corrupt store must stay untouched.
     const stored = [...contents.tasks].map(([id, record]) => ({ id, snapshot: snapshotOf(store.location, id, record, taskLogic) }));
-    for (const [id, record] of contents.tasks) commit.remember(id, record);
+    contents.tasks.clear();
+    // What is on disk, as the validated snapshots hold it: the store's parsed copy can go.
+    for (const { id, snapshot } of stored) commit.remember(id, recordOf(snapshot));
     revive(stored);
     clock.runDue();
     await commit.durable();
