@@ -29,7 +29,7 @@ import type { Store, TaskRecord } from '../store/types.js';
 import { createClaimQueue } from './claim-queue.js';
 import { createGroupCommit } from './group-commit.js';
 import * as inputs from './inputs.js';
-import { recordOf, snapshotOf } from './record.js';
+import { compactContext, recordOf, snapshotOf } from './record.js';
 import { fixedPolicy, resolvePolicy } from '../policy/index.js';
 import type { ExtensionProbe, LeasePolicy } from '../policy/types.js';
 import { createTaskLogic, type Compensator, type Logger } from './task-logic.js';
@@ -271,6 +271,8 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     const { snapshot } = entry;
     const path = statePath(snapshot.value);
     if (snapshot.context === entry.context && path === entry.path) return;
+    // The snapshot is the step's own, seen by no one else yet but inspection.
+    if (snapshot.context !== entry.context) (snapshot as { context: TaskContext }).context = compactContext(snapshot.context);
     entry.context = snapshot.context;
     entry.path = path;
     queueIfClaimable(entry);

@@ -5,7 +5,7 @@ import type { AnyStateNode } from 'xstate';
 import { taskMachine } from '../../machines/task.machine.js';
 import type { TaskContext } from '../../machines/task.types.js';
 import { createSupervisor, memoryStore } from '../../src/index.js';
-import { snapshotOf } from '../../src/supervisor/record.js';
+import { compactContext, snapshotOf } from '../../src/supervisor/record.js';
 import type { TaskRecord } from '../../src/store/types.js';
 import { createTestClock } from '../../src/testing.js';
 
@@ -53,5 +53,15 @@ describe('snapshotOf', () => {
     const context = await someContext('a');
     expect(() => snapshotOf('test', 'a', { state: 'nowhere', context } as unknown as TaskRecord)).toThrow(/not a task state/);
     expect(() => snapshotOf('test', 'a', { state: { stale: 'nowhere' }, context } as unknown as TaskRecord)).toThrow(/not a task state/);
+  });
+});
+
+describe('compactContext', () => {
+  it('keeps every field of a context, values shared, nothing added', async () => {
+    const context = await someContext('a');
+    const compact = compactContext(context);
+    expect(compact).toEqual(context);
+    expect(Object.keys(compact).sort()).toEqual(Object.keys(context).sort());
+    for (const key of Object.keys(context) as (keyof TaskContext)[]) expect(compact[key]).toBe(context[key]);
   });
 });
