@@ -4,10 +4,12 @@
 import { open as openFile, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-export async function syncPath(path: string): Promise<void> {
+/** fsyncs the file at `path`; resolves to its size. */
+export async function syncPath(path: string): Promise<number> {
   const handle = await openFile(path, 'r');
   try {
     await handle.sync();
+    return (await handle.stat()).size;
   } finally {
     await handle.close();
   }

@@ -1,20 +1,24 @@
-// The default store: every task in one JSON snapshot written through lowdb, optionally with a
-// journal that commits append to and compaction folds back; guarded by a lock directory
-// (proper-lockfile) plus an owner sidecar naming its process. Owns locking, durability, compaction.
+// The default store: every task in one JSON snapshot written atomically through steno (lowdb's
+// writer), optionally with a journal that commits append to and compaction folds back; guarded
+// by a lock directory (proper-lockfile) plus an owner sidecar naming its process. Owns locking,
+// durability, and compaction, which runs beside the commits instead of in front of them.
+//
+// Each task is kept as its entry text (`"<id>":<record JSON>`), made once when it is committed:
+// the journal line of a commit and the snapshot are those texts pasted together, so neither a
+// commit nor a compaction serialises a task again, and the store holds no second object graph.
 
 import type { Stats } from 'node:fs';
-import { mkdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { Low } from 'lowdb';
-import { JSONFile } from 'lowdb/node';
 import lockfile from 'proper-lockfile';
+import { Writer } from 'steno';
 import { z } from 'zod';
 import { InvalidInputError, StoreCorruptError, StoreLockedError, StoreWriteError } from '../errors.js';
-import { parseDocument, toDocument, type StoreDocument } from './document.js';
+import { entryText, parseSnapshot, snapshotChunks, type ParsedSnapshot } from './document.js';
 import { describe, errorCode, readOptional, syncDirectoryOf, syncPath } from './files.js';
-import { journalLine, journalPathOf, openJournal, replayJournal, type JournalWriter } from './journal.js';
-import { assertValidChanges, copyRecords } from './records.js';
+import { journalLine, journalPathOf, keepJournalTail, openJournal, replayJournal, type JournalWriter } from './journal.js';
+import { recordTexts } from './records.js';
 import type { Store, StoreChanges, StoreContents, TaskRecord } from './types.js';
 
 export interface JsonFileStoreOptions {
@@ -26,10 +30,15 @@ export interface JsonFileStoreOptions {
   /**
    * Append each commit as one line to `<path>.journal` (one fsync of a small write) instead of
    * rewriting the whole snapshot, and fold the journal into the snapshot now and then
-   * (compaction). Default false: every commit rewrites the snapshot.
+   * (compaction, which runs beside later commits: they are appended and acknowledged
+   * meanwhile). Default false: every commit rewrites the snapshot.
    */
   journal?: boolean;
-  /** With `journal`: compact once the journal grows past this many bytes (default 8 MiB). */
+  /**
+   * With `journal`: compact once the journal is larger than both this many bytes (default
+   * 8 MiB) and the snapshot, so that rewriting the snapshot costs O(1) bytes per byte committed
+   * however many tasks it holds. 0 compacts as soon as the journal outgrows the snapshot.
+   */
   compactBytes?: number;
 }
 
@@ -74,9 +83,28 @@ export function jsonFileStore(path: string, options: JsonFileStoreOptions = {}):
   return new JsonFileStore(resolve(path), Math.max(stale, MIN_STALE_MS), options.journal === true ? compactBytes : null);
 }
 
+/**
+ * Resolves once no compaction of `store` (a jsonFileStore) is running or waiting to run, and
+ * at once for any other store. Not part of the public API: for tests that look at the files
+ * of a store at rest.
+ */
+export function compactionsSettled(store: Store): Promise<void> {
+  return store instanceof JsonFileStore ? JsonFileStore.settled(store) : Promise.resolve();
+}
+
 type Phase = 'closed' | 'opening' | 'open' | 'closing';
 
 type HolderVerdict = { kind: 'removed' } | { kind: 'held'; holder: string | undefined };
+
+/** What a compaction writes: the tasks as of journal entry `seq`, when the journal held `journalBytes`. */
+interface CompactionPlan {
+  seq: number;
+  journalBytes: number;
+  /** The entry texts to write; undefined when the snapshot holds `seq` already and only the journal is cut. */
+  entries: string[] | undefined;
+}
+
+const ignore = () => undefined;
 
 class JsonFileStore implements Store {
   readonly location: string;
@@ -85,7 +113,8 @@ class JsonFileStore implements Store {
   readonly #lockPath: string;
   readonly #ownerPath: string;
   readonly #staleMs: number;
-  readonly #db: Low<StoreDocument>;
+  /** Writes a temp file beside the snapshot and renames it into place (it does not fsync). */
+  readonly #snapshotWriter: Writer;
   readonly #journalPath: string;
   /** The journal size that triggers compaction, or null when commits rewrite the snapshot. */
   readonly #compactBytes: number | null;
@@ -93,22 +122,33 @@ class JsonFileStore implements Store {
   #phase: Phase = 'closed';
   #opening: Promise<unknown> | undefined;
   #closing: Promise<void> | undefined;
-  #tasks = new Map<string, TaskRecord>();
+  /** Every task's entry text, in the order they were first stored (the order of the snapshot). */
+  #entries = new Map<string, string>();
+  /** Commits, and the short steps of a compaction that must not overlap one: one at a time, in order. */
   #queue: Promise<void> = Promise.resolve();
+  /** Compactions, one at a time; each takes its turn in #queue only to start and to finish. */
+  #compactions: Promise<void> = Promise.resolve();
   #unlock: (() => Promise<void>) | undefined;
   #ownerText: string | undefined;
   #compromised: Error | undefined;
   #lockGeneration = 0;
-  /** The newest journal entry #tasks reflects. */
+  /** The newest journal entry #entries reflects. */
   #seq = 0;
   /** What the snapshot on disk is: formatVersion 1 predates any journal; `seq` is its journalSeq. */
   #snapshot: { journaled: boolean; seq: number } = { journaled: false, seq: 0 };
+  /** The snapshot's size in bytes: the journal may grow to it before a compaction pays off. */
+  #snapshotBytes = 0;
   /** Bytes of complete lines in the journal, and whether its file exists. */
   #journalSize = 0;
   #journalExists = false;
+  /** Bytes at the head of the journal whose lines the snapshot holds: dropped at the end of a compaction. */
+  #covered = 0;
   /** Opened at the first append (or cut) and kept open until close. */
-  #writer: JournalWriter | undefined;
-  #compactQueued = false;
+  #journal: JournalWriter | undefined;
+  /** A size-triggered compaction is waiting or running: commits do not ask for another. */
+  #compactionDue = false;
+  /** The journal size past which the next size-triggered compaction starts. */
+  #compactAt = 0;
 
   constructor(file: string, staleMs: number, compactBytes: number | null) {
     this.location = file;
@@ -117,14 +157,15 @@ class JsonFileStore implements Store {
     this.#journalPath = journalPathOf(file);
     this.#staleMs = staleMs;
     this.#compactBytes = compactBytes;
-    // Not JSONFilePreset: it silently swaps in a memory adapter when NODE_ENV is 'test'.
-    this.#db = new Low<StoreDocument>(new JSONFile<StoreDocument>(file), toDocument(new Map(), null));
+    this.#snapshotWriter = new Writer(file);
     if (compactBytes !== null) {
       this.compact = () =>
-        this.#phase === 'open'
-          ? this.#enqueue(() => this.#compact())
-          : Promise.reject(new StoreWriteError(`store file ${this.location} is not open`));
+        this.#phase === 'open' ? this.#compact() : Promise.reject(new StoreWriteError(`store file ${this.location} is not open`));
     }
+  }
+
+  static settled(store: JsonFileStore): Promise<void> {
+    return store.#compactions;
   }
 
   open(): Promise<StoreContents> {
@@ -145,11 +186,13 @@ class JsonFileStore implements Store {
       throw error;
     }
     try {
-      this.#tasks = await this.#load();
+      const tasks = await this.#load();
       this.#phase = 'open';
-      return { tasks: copyRecords(this.#tasks) };
+      // Parsed for this call alone: the store keeps texts, so the caller owns these objects.
+      return { tasks };
     } catch (error) {
-      await this.#dropWriter();
+      this.#entries = new Map();
+      await this.#dropJournal();
       await this.#release();
       this.#phase = 'closed';
       throw error;
@@ -160,15 +203,14 @@ class JsonFileStore implements Store {
     if (this.#phase !== 'open') {
       return Promise.reject(new StoreWriteError(`store file ${this.location} is not open`));
     }
-    let copies: Map<string, TaskRecord | null>;
+    const entries = new Map<string, string | null>();
     try {
-      assertValidChanges(changes);
-      // Copied now, not when the queue reaches this batch: the caller may reuse its objects.
-      copies = new Map([...changes].map(([id, record]) => [id, record === null ? null : structuredClone(record)]));
+      // Serialised now, not when the queue reaches this batch: the caller may reuse its objects.
+      for (const [id, text] of recordTexts(changes)) entries.set(id, text === null ? null : entryText(id, text));
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#enqueue(() => this.#apply(copies));
+    return this.#enqueue(() => this.#apply(entries));
   }
 
   close(): Promise<void> {
@@ -184,13 +226,17 @@ class JsonFileStore implements Store {
         );
       case 'open':
         this.#phase = 'closing';
-        this.#closing = this.#enqueue(async () => {
-          // A closed store is one readable file. Should this fail, the journal still holds every commit.
-          if (this.#compactBytes !== null) await this.#compact().catch(() => undefined);
-          await this.#dropWriter();
-          await this.#release();
-          this.#phase = 'closed';
-        });
+        this.#closing = (async () => {
+          // A closed store is one readable file. Should this fail, the journal still holds every
+          // commit. It waits for a compaction under way, and takes in the commits asked for before close.
+          if (this.#compactBytes !== null) await this.#compact().catch(ignore);
+          await this.#enqueue(async () => {
+            await this.#dropJournal();
+            await this.#release();
+            this.#entries = new Map();
+            this.#phase = 'closed';
+          });
+        })();
         return this.#closing;
     }
   }
@@ -201,60 +247,58 @@ class JsonFileStore implements Store {
    */
   #enqueue<T>(work: () => Promise<T>): Promise<T> {
     const result = this.#queue.then(work);
-    this.#queue = result.then(
-      () => undefined,
-      () => undefined,
-    );
+    this.#queue = result.then(ignore, ignore);
     return result;
   }
 
-  async #apply(changes: Map<string, TaskRecord | null>): Promise<void> {
+  async #apply(changes: Map<string, string | null>): Promise<void> {
     this.#assertWritable();
     if (changes.size === 0) return;
-    const undo = new Map<string, TaskRecord | undefined>();
-    for (const [id, record] of changes) {
-      undo.set(id, this.#tasks.get(id));
-      if (record === null) this.#tasks.delete(id);
-      else this.#tasks.set(id, record);
+    const undo = new Map<string, string | undefined>();
+    for (const [id, entry] of changes) {
+      undo.set(id, this.#entries.get(id));
+      if (entry === null) this.#entries.delete(id);
+      else this.#entries.set(id, entry);
     }
     // A formatVersion 1 snapshot is rewritten once before any line goes to the journal, so that
     // a file with a journal beside it always says so.
     const append = this.#compactBytes !== null && this.#snapshot.journaled;
     try {
       if (append) await this.#append(changes);
-      else await this.#writeSnapshot();
+      else await this.#writeSnapshotNow();
     } catch (error) {
       // Memory must not run ahead of the disk: the next write would otherwise persist a batch
       // whose commit the caller saw fail.
       for (const [id, previous] of undo) {
-        if (previous === undefined) this.#tasks.delete(id);
-        else this.#tasks.set(id, previous);
+        if (previous === undefined) this.#entries.delete(id);
+        else this.#entries.set(id, previous);
       }
       throw new StoreWriteError(`could not write store file ${append ? this.#journalPath : this.location}: ${describe(error)}`, error);
     }
-    if (this.#compactBytes !== null && this.#journalSize > this.#compactBytes && !this.#compactQueued) {
-      this.#compactQueued = true;
-      // Queued, not awaited: this commit is durable already. A failure is left for the next
-      // trigger, the compact sweep or close to retry; the journal keeps everything meanwhile.
-      this.#enqueue(async () => {
-        this.#compactQueued = false;
-        if (this.#phase === 'open') await this.#compact();
-      }).catch(() => undefined);
+    if (append && !this.#compactionDue && this.#journalSize > this.#compactAt) {
+      this.#compactionDue = true;
+      // Not awaited: this commit is durable already. A failure is left for the next trigger,
+      // the compact sweep or close to retry; the journal keeps everything meanwhile.
+      void this.#compact()
+        .catch(ignore)
+        .then(() => {
+          this.#compactionDue = false;
+        });
     }
   }
 
-  async #append(changes: StoreChanges): Promise<void> {
+  async #append(changes: Map<string, string | null>): Promise<void> {
     const creating = !this.#journalExists;
     const seq = this.#seq + 1;
     try {
-      const writer = await this.#openWriter();
-      await writer.append(journalLine(seq, changes));
-      this.#journalSize = writer.size;
+      const journal = await this.#openJournal();
+      await journal.append(journalLine(seq, changes));
+      this.#journalSize = journal.size;
     } catch (error) {
       // A failed commit leaves the files as they were, and that includes not creating the journal.
       if (creating) {
-        await this.#dropWriter();
-        await rm(this.#journalPath, { force: true }).catch(() => undefined);
+        await this.#dropJournal();
+        await rm(this.#journalPath, { force: true }).catch(ignore);
       }
       throw error;
     }
@@ -262,22 +306,81 @@ class JsonFileStore implements Store {
     this.#journalExists = true;
   }
 
+  /** Runs a compaction after any under way (the journal may have grown since it started). */
+  #compact(): Promise<void> {
+    const run = this.#compactions.then(() => this.#compactOnce());
+    this.#compactions = run.then(ignore, ignore);
+    return run;
+  }
+
   /**
-   * Folds the journal into the snapshot: snapshot first (temp file, rename, fsync), journal
-   * truncated only after. A crash in between leaves lines the snapshot's journalSeq already
-   * covers, which the next open skips.
+   * Folds the journal into the snapshot without holding up commits: the tasks as of the newest
+   * entry are taken in one synchronous step (an array of immutable texts), the snapshot is
+   * written from them while later commits keep appending to the journal, and only once it is
+   * durable (file, then directory, fsynced) are the lines it holds dropped from the journal.
+   * A crash before that leaves lines the snapshot's journalSeq already covers, which the next
+   * open skips; the lines appended meanwhile are kept.
    */
-  async #compact(): Promise<void> {
-    this.#assertWritable();
+  async #compactOnce(): Promise<void> {
+    let failed = true;
     try {
-      if (this.#snapshot.seq !== this.#seq) await this.#writeSnapshot();
-      if (this.#journalSize > 0) {
-        await (await this.#openWriter()).truncate(0);
-        this.#journalSize = 0;
+      const plan = await this.#enqueue(async () => this.#planCompaction());
+      if (plan === undefined) {
+        failed = false;
+        return;
       }
+      if (plan.entries !== undefined) {
+        this.#assertWritable();
+        this.#snapshotBytes = await this.#writeSnapshot(plan.entries, plan.seq);
+        this.#snapshot = { journaled: true, seq: plan.seq };
+        this.#covered = plan.journalBytes;
+      }
+      await this.#enqueue(() => this.#dropCoveredLines());
+      failed = false;
     } catch (error) {
       throw new StoreWriteError(`could not compact the journal ${this.#journalPath} into store file ${this.location}: ${describe(error)}`, error);
+    } finally {
+      this.#compactAt = this.#nextCompactAt(failed);
     }
+  }
+
+  #planCompaction(): CompactionPlan | undefined {
+    this.#assertWritable();
+    if (this.#snapshot.seq === this.#seq) return this.#covered > 0 ? { seq: this.#seq, journalBytes: this.#covered, entries: undefined } : undefined;
+    return { seq: this.#seq, journalBytes: this.#journalSize, entries: [...this.#entries.values()] };
+  }
+
+  /** Drops the journal's head that the snapshot holds, keeping the lines appended since. */
+  async #dropCoveredLines(): Promise<void> {
+    this.#assertWritable();
+    const covered = this.#covered;
+    if (covered === 0) return;
+    if (covered === this.#journalSize) {
+      const journal = await this.#openJournal();
+      try {
+        await journal.truncate(0);
+      } finally {
+        this.#journalSize = journal.size;
+        if (journal.size === 0) this.#covered = 0;
+      }
+      return;
+    }
+    // The handle would be left on the file about to be replaced; the next append opens the new
+    // one (and fsyncs the directory first, in case the fsync after the rename failed).
+    await this.#dropJournal();
+    await keepJournalTail(this.#journalPath, covered, this.#journalSize, () => {
+      this.#journalSize -= covered;
+      this.#covered = 0;
+    });
+  }
+
+  /**
+   * Past the larger of compactBytes and the snapshot: each compaction rewrites at most as many
+   * bytes as were appended since the last one. After a failed one the journal must grow as
+   * much again before the size trigger tries once more (the compact sweep and close still do).
+   */
+  #nextCompactAt(failed: boolean): number {
+    return (failed ? this.#journalSize : 0) + Math.max(this.#compactBytes ?? 0, this.#snapshotBytes);
   }
 
   #assertWritable(): void {
@@ -287,33 +390,40 @@ class JsonFileStore implements Store {
         this.#compromised,
       );
     }
-    if (this.#writer?.broken) {
+    if (this.#journal?.broken) {
       throw new StoreWriteError(`the journal ${this.#journalPath} could not be cut back after a failed append; reopen the store to recover it`);
     }
   }
 
-  async #openWriter(): Promise<JournalWriter> {
-    this.#writer ??= await openJournal(this.#journalPath, this.#journalSize);
-    return this.#writer;
+  async #openJournal(): Promise<JournalWriter> {
+    this.#journal ??= await openJournal(this.#journalPath, this.#journalSize);
+    return this.#journal;
   }
 
-  async #dropWriter(): Promise<void> {
-    const writer = this.#writer;
-    this.#writer = undefined;
-    await writer?.close().catch(() => undefined);
+  async #dropJournal(): Promise<void> {
+    const journal = this.#journal;
+    this.#journal = undefined;
+    await journal?.close().catch(ignore);
   }
 
-  async #writeSnapshot(): Promise<void> {
+  /** The snapshot of every task now, as the write of a store without a journal (or its first write). */
+  async #writeSnapshotNow(): Promise<void> {
     // Once any journal entry exists the snapshot must say how many it holds, or a store that
     // reopens would replay them twice; a store that never had a journal keeps formatVersion 1.
     const journaled = this.#compactBytes !== null || this.#seq > 0;
-    this.#db.data = toDocument(this.#tasks, journaled ? this.#seq : null);
-    await this.#db.write();
-    // steno (lowdb's writer) renames a temp file into place but never fsyncs, so until both
-    // the file and the directory entry are synced a crash could lose an acknowledged write.
-    await syncPath(this.location);
-    await syncDirectoryOf(this.location);
+    this.#snapshotBytes = await this.#writeSnapshot([...this.#entries.values()], journaled ? this.#seq : null);
     this.#snapshot = { journaled, seq: this.#seq };
+  }
+
+  /** Writes the snapshot of `entries` durably; resolves to its size. */
+  async #writeSnapshot(entries: readonly string[], journalSeq: number | null): Promise<number> {
+    // Handed to steno as pieces built on demand, which Node's writeFile writes one by one.
+    await this.#snapshotWriter.write(snapshotChunks(entries, journalSeq));
+    // steno renames a temp file into place but never fsyncs, so until both the file and the
+    // directory entry are synced a crash could lose an acknowledged write.
+    const size = await syncPath(this.location);
+    await syncDirectoryOf(this.location);
+    return size;
   }
 
   /**
@@ -323,35 +433,51 @@ class JsonFileStore implements Store {
    */
   async #load(): Promise<Map<string, TaskRecord>> {
     const snapshot = await this.#readSnapshot();
-    const tasks = snapshot?.tasks ?? new Map<string, TaskRecord>();
+    const records = snapshot?.records ?? new Map<string, TaskRecord>();
+    const entries = snapshot?.entries ?? new Map<string, string>();
     const after = snapshot?.journalSeq ?? 0;
-    const replayed = await replayJournal(this.#journalPath, after, tasks);
-    this.#tasks = tasks;
+    const replayed = await replayJournal(this.#journalPath, after, (id, record) => {
+      if (record === null) {
+        records.delete(id);
+        entries.delete(id);
+      } else {
+        records.set(id, record);
+        // Its text is made once the journal is read, and only for the last version.
+        entries.set(id, '');
+      }
+    });
+    for (const [id, entry] of entries) {
+      if (entry === '') entries.set(id, entryText(id, JSON.stringify(records.get(id))));
+    }
+    this.#entries = entries;
     this.#seq = replayed.seq;
     this.#snapshot = { journaled: snapshot !== undefined && snapshot.journalSeq !== null, seq: after };
+    this.#snapshotBytes = snapshot?.bytes ?? 0;
     this.#journalSize = replayed.complete;
     this.#journalExists = replayed.exists;
-    this.#compactQueued = false;
+    this.#covered = replayed.covered;
+    this.#compactionDue = false;
     if (snapshot === undefined) {
       if (replayed.size > 0) throw this.#corrupt(`it is missing, but its journal ${this.#journalPath} is not empty`);
       try {
-        await this.#writeSnapshot();
+        await this.#writeSnapshotNow();
       } catch (writeError) {
         throw new StoreWriteError(`could not create store file ${this.location}: ${describe(writeError)}`, writeError);
       }
     }
     if (this.#compactBytes !== null && replayed.complete < replayed.size) {
       try {
-        await (await this.#openWriter()).truncate(replayed.complete);
+        await (await this.#openJournal()).truncate(replayed.complete);
       } catch (error) {
         throw new StoreWriteError(`could not cut the torn last line of the journal ${this.#journalPath}: ${describe(error)}`, error);
       }
     }
-    return tasks;
+    this.#compactAt = this.#nextCompactAt(false);
+    return records;
   }
 
-  /** The parsed snapshot, or undefined when there is none yet. */
-  async #readSnapshot() {
+  /** The parsed snapshot and its size, or undefined when there is none yet. */
+  async #readSnapshot(): Promise<(ParsedSnapshot & { bytes: number }) | undefined> {
     let info: Stats;
     try {
       info = await stat(this.location);
@@ -361,18 +487,16 @@ class JsonFileStore implements Store {
     }
     if (!info.isFile()) throw this.#corrupt('it is not a regular file');
     if (info.size === 0) throw this.#corrupt('the file is empty (0 bytes)');
-    let raw: unknown;
+    let bytes: Buffer;
     try {
-      // Low#read() is not used: it keeps the defaults when the file parses to a falsy value
-      // (`null`, `0`, `false`), which would make a damaged file look like an empty store.
-      raw = await this.#db.adapter.read();
+      bytes = await readFile(this.location);
     } catch (error) {
-      if (error instanceof SyntaxError) throw this.#corrupt(`it is not valid JSON (${error.message})`, error);
       throw this.#corrupt(`it could not be read (${describe(error)})`, error);
     }
-    const parsed = parseDocument(raw);
+    // A file that parses to a falsy value (`null`, `0`) is refused too: it must not pass for an empty store.
+    const parsed = parseSnapshot(bytes);
     if (typeof parsed === 'string') throw this.#corrupt(parsed);
-    return parsed;
+    return { ...parsed, bytes: bytes.length };
   }
 
   #corrupt(problem: string, cause?: unknown): StoreCorruptError {

@@ -97,7 +97,8 @@ describe('jsonFileStore file format', () => {
       formatVersion: 1,
       tasks: { t1: { state: { running: 'leased' }, context: { id: 't1', attempts: 1 } } },
     });
-    expect(text).toContain('\n  "formatVersion": 1');
+    // Compact, one task per line: readable, and diffable task by task.
+    expect(text).toBe('{"formatVersion":1,"tasks":{\n"t1":{"state":{"running":"leased"},"context":{"id":"t1","attempts":1}}\n}}\n');
   });
 
   it('reads a hand-written file whose ids are prototype names without polluting anything', async () => {
