@@ -189,11 +189,12 @@ export function recordTexts(changes: StoreChanges): Map<string, string | null> {
 }
 
 /**
- * Problems with a record read back from a file. JSON.parse builds nothing JSON cannot hold, so
- * only the shape is checked: quickly, then thoroughly for the messages when it fails.
+ * Problems with a record read back from a file: quickly, then thoroughly for the messages when
+ * the quick check fails. JSON.parse builds only plain data, but a number too large for a
+ * double comes back as Infinity, which the walk refuses as it would on commit.
  */
 export function parsedRecordIssues(id: string, value: unknown, where: string): string[] {
-  return hasRecordShape(id, value) ? [] : taskRecordIssues(id, value, where);
+  return hasRecordShape(id, value) && isPlainJson(value) ? [] : taskRecordIssues(id, value, where);
 }
 
 /** Keeps error messages readable when a large file has many bad records. */

@@ -152,6 +152,21 @@ describe('jsonFileStore refuses corrupt files', () => {
       mentions: ['tasks["a"].state'],
     },
     {
+      name: 'a number too large for a double (it would read as Infinity)',
+      content: '{"formatVersion":1,"tasks":{"a":{"state":"pending","context":{"id":"a","n":1e400}}}}',
+      mentions: ['tasks["a"].context.n', 'Infinity'],
+    },
+    {
+      name: 'a bad task in the one-task-per-line layout',
+      content: '{"formatVersion":1,"tasks":{\n"b":{"state":"pending","context":{"id":"b"}},\n"a":{"state":"pending","context":{"id":"a","n":-1e999}}\n}}\n',
+      mentions: ['tasks["a"].context.n', 'Infinity'],
+    },
+    {
+      name: 'a missing comma in the one-task-per-line layout',
+      content: '{"formatVersion":1,"tasks":{\n"b":{"state":"pending","context":{"id":"b"}}\n"a":{"state":"pending","context":{"id":"a"}}\n}}\n',
+      mentions: ['JSON'],
+    },
+    {
       name: 'a mismatched "__proto__" entry',
       content: '{"formatVersion":1,"tasks":{"__proto__":{"state":"pending","context":{"id":"x"}}}}',
       mentions: ['tasks["__proto__"]'],
