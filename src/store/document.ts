@@ -1,7 +1,7 @@
 // The JSON snapshot's format: formatVersion 1 (tasks only, what a store without a journal
 // writes) and formatVersion 2 (plus `journalSeq`, the last journal entry the snapshot holds).
-// Owns writing a snapshot from the records' texts, one task per line, and reading one back —
-// any JSON layout, the old indented one included — refusing anything malformed.
+// Owns the layout written — compact, one task per line — and reading a snapshot back, in that
+// layout or any other JSON one (the old indented files), refusing anything malformed.
 //
 //   {"formatVersion":2,"journalSeq":7,"tasks":{
 //   "a":{"state":"planned","context":{"id":"a",…}},
@@ -17,11 +17,20 @@ export const PLAIN_FORMAT = 1;
 /** The snapshot holds every journal entry up to `journalSeq`; later ones are replayed from the journal. */
 export const JOURNALED_FORMAT = 2;
 
+/** Where one task's entry text lies in a snapshot file, in bytes. */
+export interface ByteRange {
+  readonly at: number;
+  readonly length: number;
+}
+
 export interface ParsedSnapshot {
   /** Fresh objects, the caller's to keep. */
   records: Map<string, TaskRecord>;
-  /** The same tasks as entry texts (see entryText), in the same order. */
-  entries: Map<string, string>;
+  /**
+   * The same tasks, in the same order, as entry texts (see entryText): where they lie in the
+   * file when it has the one-task-per-line layout, else made anew.
+   */
+  entries: Map<string, string | ByteRange>;
   /** null for formatVersion 1, which predates the journal (nothing in a journal is in it). */
   journalSeq: number | null;
 }
@@ -31,31 +40,19 @@ export function entryText(id: string, recordText: string): string {
   return `${JSON.stringify(id)}:${recordText}`;
 }
 
-/** Characters per piece handed to the file writer: each is built and encoded in well under a millisecond. */
-const CHUNK_CHARS = 64 * 1024;
+/** The first line of a snapshot, newline included; a null `journalSeq` is formatVersion 1. */
+export function snapshotHeader(journalSeq: number | null): string {
+  return journalSeq === null
+    ? `{"formatVersion":${PLAIN_FORMAT},"tasks":{\n`
+    : `{"formatVersion":${JOURNALED_FORMAT},"journalSeq":${journalSeq},"tasks":{\n`;
+}
 
-/**
- * The snapshot of `entries` (entry texts) in pieces, built only as the writer asks for the next
- * one: writing 100,000 tasks never holds the event loop longer than one piece takes to join and
- * encode, and never holds the whole document in memory as one string. A null `journalSeq`
- * writes formatVersion 1.
- */
-export function* snapshotChunks(entries: readonly string[], journalSeq: number | null): Generator<string> {
-  const header =
-    journalSeq === null
-      ? `{"formatVersion":${PLAIN_FORMAT},"tasks":{\n`
-      : `{"formatVersion":${JOURNALED_FORMAT},"journalSeq":${journalSeq},"tasks":{\n`;
-  let start = 0;
-  let piece = header;
-  while (start < entries.length) {
-    let end = start;
-    for (let chars = 0; end < entries.length && chars < CHUNK_CHARS; end++) chars += entries[end]!.length;
-    piece += (start === 0 ? '' : ',\n') + entries.slice(start, end).join(',\n');
-    yield piece;
-    piece = '';
-    start = end;
-  }
-  yield `${piece}${entries.length === 0 ? '' : '\n'}}}\n`;
+/** Between two entries: each task on a line of its own. */
+export const ENTRY_SEPARATOR = ',\n';
+
+/** What closes a snapshot after its last entry. */
+export function snapshotFooter(entries: number): string {
+  return entries === 0 ? '}}\n' : '\n}}\n';
 }
 
 const tasksShape = z.custom<{ [id: string]: unknown }>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), {
@@ -90,7 +87,7 @@ function parseWhole(bytes: Buffer): ParsedSnapshot | string {
   // Read from the parsed JSON itself: zod's record output leaves out a "__proto__" key.
   const records = recordsOf((raw as { tasks: { [id: string]: unknown } }).tasks, (id) => `tasks[${JSON.stringify(id)}]`);
   if (typeof records === 'string') return records;
-  const entries = new Map<string, string>();
+  const entries = new Map<string, string | ByteRange>();
   for (const [id, record] of records) entries.set(id, entryText(id, JSON.stringify(record)));
   return { records, entries, journalSeq: head.journalSeq };
 }
@@ -139,7 +136,7 @@ function parseLines(bytes: Buffer): ParsedSnapshot | undefined {
   }
   if (typeof head === 'string') return undefined;
   const records = new Map<string, TaskRecord>();
-  const entries = new Map<string, string>();
+  const entries = new Map<string, string | ByteRange>();
   // What may come next: a task or the footer (after the header), a task (after a comma), the footer.
   let next: 'any' | 'task' | 'footer' = 'any';
   for (let start = end + 1; ; start = end + 1) {
@@ -152,11 +149,12 @@ function parseLines(bytes: Buffer): ParsedSnapshot | undefined {
     if (next === 'footer') return undefined;
     const comma = bytes[end - 1] === COMMA;
     next = comma ? 'task' : 'footer';
-    const entry = bytes.toString('utf8', start, comma ? end - 1 : end);
-    const task = parseEntry(entry);
+    const length = (comma ? end - 1 : end) - start;
+    const task = parseEntry(bytes.toString('utf8', start, start + length));
     if (task === undefined || parsedRecordIssues(task.id, task.record, '').length > 0) return undefined;
     records.set(task.id, task.record as TaskRecord);
-    entries.set(task.id, entry);
+    // Its place in the file, not its text: the store copies it from there when it writes the next snapshot.
+    entries.set(task.id, { at: start, length });
   }
 }
 

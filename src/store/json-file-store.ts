@@ -3,22 +3,24 @@
 // by a lock directory (proper-lockfile) plus an owner sidecar naming its process. Owns locking,
 // durability, and compaction, which runs beside the commits instead of in front of them.
 //
-// Each task is kept as its entry text (`"<id>":<record JSON>`), made once when it is committed:
-// the journal line of a commit and the snapshot are those texts pasted together, so neither a
-// commit nor a compaction serialises a task again, and the store holds no second object graph.
+// Each task is kept as its entry text (`"<id>":<record JSON>`), made once when it is committed,
+// or, once a snapshot holds it, as the place of that text in the snapshot file: the journal line
+// of a commit and the next snapshot are those texts pasted together, so neither a commit nor a
+// compaction serialises a task again, and the store holds no second object graph.
 
 import type { Stats } from 'node:fs';
-import { mkdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open as openFile, rm, rmdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { Writer } from 'steno';
 import { z } from 'zod';
 import { InvalidInputError, StoreCorruptError, StoreLockedError, StoreWriteError } from '../errors.js';
-import { entryText, parseSnapshot, snapshotChunks, type ParsedSnapshot } from './document.js';
-import { describe, errorCode, readOptional, syncDirectoryOf, syncPath } from './files.js';
+import { entryText, parseSnapshot, type ParsedSnapshot } from './document.js';
+import { describe, errorCode, readOptional } from './files.js';
 import { journalLine, journalPathOf, keepJournalTail, openJournal, replayJournal, type JournalWriter } from './journal.js';
 import { recordTexts } from './records.js';
+import { writeSnapshot, type Kept, type Written } from './snapshot-file.js';
 import type { Store, StoreChanges, StoreContents, TaskRecord } from './types.js';
 
 export interface JsonFileStoreOptions {
@@ -96,12 +98,23 @@ type Phase = 'closed' | 'opening' | 'open' | 'closing';
 
 type HolderVerdict = { kind: 'removed' } | { kind: 'held'; holder: string | undefined };
 
+/** How one task is kept right now; replaced by a commit, by a rollback, or by the place a new snapshot gives it. */
+interface Slot {
+  kept: Kept;
+}
+
+/** Every task at one moment: its slot, and what the slot held then. */
+interface Picture {
+  slots: Slot[];
+  entries: Kept[];
+}
+
 /** What a compaction writes: the tasks as of journal entry `seq`, when the journal held `journalBytes`. */
 interface CompactionPlan {
   seq: number;
   journalBytes: number;
-  /** The entry texts to write; undefined when the snapshot holds `seq` already and only the journal is cut. */
-  entries: string[] | undefined;
+  /** Undefined when the snapshot holds `seq` already and only the journal is cut. */
+  tasks: Picture | undefined;
 }
 
 const ignore = () => undefined;
@@ -122,8 +135,14 @@ class JsonFileStore implements Store {
   #phase: Phase = 'closed';
   #opening: Promise<unknown> | undefined;
   #closing: Promise<void> | undefined;
-  /** Every task's entry text, in the order they were first stored (the order of the snapshot). */
-  #entries = new Map<string, string>();
+  /**
+   * Every task's entry text, or where it lies in #snapshotFile, in the order they were first
+   * stored (the order of the snapshot). Texts and places are immutable, so copying what the
+   * slots hold is a consistent picture of every task at that moment.
+   */
+  #entries = new Map<string, Slot>();
+  /** The snapshot on disk, open for reading the texts of the tasks kept as places in it. */
+  #snapshotFile: FileHandle | undefined;
   /** Commits, and the short steps of a compaction that must not overlap one: one at a time, in order. */
   #queue: Promise<void> = Promise.resolve();
   /** Compactions, one at a time; each takes its turn in #queue only to start and to finish. */
@@ -192,6 +211,7 @@ class JsonFileStore implements Store {
       return { tasks };
     } catch (error) {
       this.#entries = new Map();
+      await this.#dropSnapshotFile();
       await this.#dropJournal();
       await this.#release();
       this.#phase = 'closed';
@@ -232,6 +252,7 @@ class JsonFileStore implements Store {
           if (this.#compactBytes !== null) await this.#compact().catch(ignore);
           await this.#enqueue(async () => {
             await this.#dropJournal();
+            await this.#dropSnapshotFile();
             await this.#release();
             this.#entries = new Map();
             this.#phase = 'closed';
@@ -254,11 +275,13 @@ class JsonFileStore implements Store {
   async #apply(changes: Map<string, string | null>): Promise<void> {
     this.#assertWritable();
     if (changes.size === 0) return;
-    const undo = new Map<string, string | undefined>();
+    const undo: [string, Slot | undefined, Kept | undefined][] = [];
     for (const [id, entry] of changes) {
-      undo.set(id, this.#entries.get(id));
+      const slot = this.#entries.get(id);
+      undo.push([id, slot, slot?.kept]);
       if (entry === null) this.#entries.delete(id);
-      else this.#entries.set(id, entry);
+      else if (slot) slot.kept = entry;
+      else this.#entries.set(id, { kept: entry });
     }
     // A formatVersion 1 snapshot is rewritten once before any line goes to the journal, so that
     // a file with a journal beside it always says so.
@@ -269,9 +292,10 @@ class JsonFileStore implements Store {
     } catch (error) {
       // Memory must not run ahead of the disk: the next write would otherwise persist a batch
       // whose commit the caller saw fail.
-      for (const [id, previous] of undo) {
-        if (previous === undefined) this.#entries.delete(id);
-        else this.#entries.set(id, previous);
+      // The same slot goes back, so that a compaction that pictured it before still finds it.
+      for (const [id, slot, kept] of undo) {
+        if (slot === undefined) this.#entries.delete(id);
+        else this.#entries.set(id, Object.assign(slot, { kept }));
       }
       throw new StoreWriteError(`could not write store file ${append ? this.#journalPath : this.location}: ${describe(error)}`, error);
     }
@@ -315,11 +339,11 @@ class JsonFileStore implements Store {
 
   /**
    * Folds the journal into the snapshot without holding up commits: the tasks as of the newest
-   * entry are taken in one synchronous step (an array of immutable texts), the snapshot is
+   * entry are pictured in one synchronous step (immutable texts and places), the snapshot is
    * written from them while later commits keep appending to the journal, and only once it is
-   * durable (file, then directory, fsynced) are the lines it holds dropped from the journal.
-   * A crash before that leaves lines the snapshot's journalSeq already covers, which the next
-   * open skips; the lines appended meanwhile are kept.
+   * durable (file, then directory, fsynced) does the store switch to it and drop the lines it
+   * holds from the journal. A crash before that leaves lines the snapshot's journalSeq already
+   * covers, which the next open skips; the lines appended meanwhile are kept.
    */
   async #compactOnce(): Promise<void> {
     let failed = true;
@@ -329,13 +353,17 @@ class JsonFileStore implements Store {
         failed = false;
         return;
       }
-      if (plan.entries !== undefined) {
+      let written: Written | undefined;
+      if (plan.tasks !== undefined) {
         this.#assertWritable();
-        this.#snapshotBytes = await this.#writeSnapshot(plan.entries, plan.seq);
+        written = await writeSnapshot(this.#snapshotWriter, this.location, plan.tasks.entries, plan.seq, this.#snapshotFile);
         this.#snapshot = { journaled: true, seq: plan.seq };
         this.#covered = plan.journalBytes;
       }
-      await this.#enqueue(() => this.#dropCoveredLines());
+      await this.#enqueue(async () => {
+        if (written !== undefined) this.#adopt(plan.tasks!, written);
+        await this.#dropCoveredLines();
+      });
       failed = false;
     } catch (error) {
       throw new StoreWriteError(`could not compact the journal ${this.#journalPath} into store file ${this.location}: ${describe(error)}`, error);
@@ -346,8 +374,8 @@ class JsonFileStore implements Store {
 
   #planCompaction(): CompactionPlan | undefined {
     this.#assertWritable();
-    if (this.#snapshot.seq === this.#seq) return this.#covered > 0 ? { seq: this.#seq, journalBytes: this.#covered, entries: undefined } : undefined;
-    return { seq: this.#seq, journalBytes: this.#journalSize, entries: [...this.#entries.values()] };
+    if (this.#snapshot.seq === this.#seq) return this.#covered > 0 ? { seq: this.#seq, journalBytes: this.#covered, tasks: undefined } : undefined;
+    return { seq: this.#seq, journalBytes: this.#journalSize, tasks: this.#picture() };
   }
 
   /** Drops the journal's head that the snapshot holds, keeping the lines appended since. */
@@ -411,19 +439,45 @@ class JsonFileStore implements Store {
     // Once any journal entry exists the snapshot must say how many it holds, or a store that
     // reopens would replay them twice; a store that never had a journal keeps formatVersion 1.
     const journaled = this.#compactBytes !== null || this.#seq > 0;
-    this.#snapshotBytes = await this.#writeSnapshot([...this.#entries.values()], journaled ? this.#seq : null);
+    const picture = this.#picture();
+    this.#adopt(picture, await writeSnapshot(this.#snapshotWriter, this.location, picture.entries, journaled ? this.#seq : null, this.#snapshotFile));
     this.#snapshot = { journaled, seq: this.#seq };
   }
 
-  /** Writes the snapshot of `entries` durably; resolves to its size. */
-  async #writeSnapshot(entries: readonly string[], journalSeq: number | null): Promise<number> {
-    // Handed to steno as pieces built on demand, which Node's writeFile writes one by one.
-    await this.#snapshotWriter.write(snapshotChunks(entries, journalSeq));
-    // steno renames a temp file into place but never fsyncs, so until both the file and the
-    // directory entry are synced a crash could lose an acknowledged write.
-    const size = await syncPath(this.location);
-    await syncDirectoryOf(this.location);
-    return size;
+  #picture(): Picture {
+    const slots = new Array<Slot>(this.#entries.size);
+    const entries = new Array<Kept>(this.#entries.size);
+    let index = 0;
+    for (const slot of this.#entries.values()) {
+      slots[index] = slot;
+      entries[index++] = slot.kept;
+    }
+    return { slots, entries };
+  }
+
+  /**
+   * Makes a snapshot just written the store's snapshot file: each task still as pictured
+   * becomes its place in the new file, a task changed since keeps its text. Run in the commit
+   * queue, so that no commit is under way that a failure could roll back to a place in the
+   * file replaced here; snapshot writes never overlap (a store without a journal writes in
+   * the queue only, one with a journal writes there only while its snapshot is formatVersion
+   * 1, when it has nothing to compact).
+   */
+  #adopt(picture: Picture, written: Written): void {
+    for (let index = 0; index < picture.slots.length; index++) {
+      const slot = picture.slots[index]!;
+      if (slot.kept === picture.entries[index]) slot.kept = written.ranges[index]!;
+    }
+    const previous = this.#snapshotFile;
+    this.#snapshotFile = written.file;
+    this.#snapshotBytes = written.size;
+    void previous?.close().catch(ignore);
+  }
+
+  async #dropSnapshotFile(): Promise<void> {
+    const file = this.#snapshotFile;
+    this.#snapshotFile = undefined;
+    await file?.close().catch(ignore);
   }
 
   /**
@@ -434,7 +488,8 @@ class JsonFileStore implements Store {
   async #load(): Promise<Map<string, TaskRecord>> {
     const snapshot = await this.#readSnapshot();
     const records = snapshot?.records ?? new Map<string, TaskRecord>();
-    const entries = snapshot?.entries ?? new Map<string, string>();
+    const entries = new Map<string, Slot>();
+    for (const [id, kept] of snapshot?.entries ?? []) entries.set(id, { kept });
     const after = snapshot?.journalSeq ?? 0;
     const replayed = await replayJournal(this.#journalPath, after, (id, record) => {
       if (record === null) {
@@ -443,11 +498,13 @@ class JsonFileStore implements Store {
       } else {
         records.set(id, record);
         // Its text is made once the journal is read, and only for the last version.
-        entries.set(id, '');
+        const slot = entries.get(id);
+        if (slot) slot.kept = '';
+        else entries.set(id, { kept: '' });
       }
     });
-    for (const [id, entry] of entries) {
-      if (entry === '') entries.set(id, entryText(id, JSON.stringify(records.get(id))));
+    for (const [id, slot] of entries) {
+      if (slot.kept === '') slot.kept = entryText(id, JSON.stringify(records.get(id)));
     }
     this.#entries = entries;
     this.#seq = replayed.seq;
@@ -476,7 +533,7 @@ class JsonFileStore implements Store {
     return records;
   }
 
-  /** The parsed snapshot and its size, or undefined when there is none yet. */
+  /** The parsed snapshot and its size, or undefined when there is none yet; keeps the file open as #snapshotFile. */
   async #readSnapshot(): Promise<(ParsedSnapshot & { bytes: number }) | undefined> {
     let info: Stats;
     try {
@@ -489,7 +546,8 @@ class JsonFileStore implements Store {
     if (info.size === 0) throw this.#corrupt('the file is empty (0 bytes)');
     let bytes: Buffer;
     try {
-      bytes = await readFile(this.location);
+      this.#snapshotFile = await openFile(this.location, 'r');
+      bytes = await this.#snapshotFile.readFile();
     } catch (error) {
       throw this.#corrupt(`it could not be read (${describe(error)})`, error);
     }

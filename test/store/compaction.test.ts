@@ -3,7 +3,7 @@
 // dropped and the ones appended meanwhile kept. The writes are stopped at each step (steno's
 // Writer and the journal's rename are wrapped) to take crash images — copies of the files as
 // a SIGKILL at that instant would leave them — and to make a step fail.
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -18,7 +18,7 @@ type Step = 'snapshot write' | 'snapshot renamed' | 'journal tail rename' | 'jou
 const hooks = vi.hoisted(() => ({
   /** Called at each step; a rejection fails the step. */
   at: undefined as ((step: Step) => Promise<void> | void) | undefined,
-  /** The pieces each snapshot write was handed, by length. */
+  /** The pieces each snapshot write was handed, in bytes. */
   pieces: [] as number[][],
   /** Makes the next fsync of this directory fail. */
   failDirectorySync: undefined as string | undefined,
@@ -33,9 +33,9 @@ vi.mock('steno', async (importOriginal) => {
       hooks.pieces.push(lengths);
       const counted =
         typeof data === 'string'
-          ? (lengths.push(data.length), data)
-          : (function* () {
-              for (const piece of data as Iterable<string>) {
+          ? (lengths.push(Buffer.byteLength(data)), data)
+          : (async function* () {
+              for await (const piece of data as AsyncIterable<Buffer>) {
                 lengths.push(piece.length);
                 yield piece;
               }
@@ -206,7 +206,49 @@ describe('a compaction under way', () => {
     const pieces = hooks.pieces.at(-1)!;
     expect(pieces.length).toBeGreaterThan(20);
     expect(Math.max(...pieces)).toBeLessThan(80 * 1024);
-    expect(pieces.reduce((sum, n) => sum + n, 0)).toBe((await readFile(file, 'utf8')).length);
+    expect(pieces.reduce((sum, n) => sum + n, 0)).toBe((await readFile(file)).length);
+  });
+});
+
+describe('tasks kept as their place in the snapshot file', () => {
+  it('are copied from the file into the next snapshot, byte for byte, beside the texts of tasks changed since', async () => {
+    // Hand-written in the one-task-per-line layout, with spacing the store would not write.
+    const a = '"a":{ "state": "planned", "context": {"id": "a", "n": 1} }';
+    const b = '"b":{ "state": "planned", "context": {"id": "b", "n": 1} }';
+    const c = '"c":{ "state": "planned", "context": {"id": "c", "n": 1} }';
+    await writeFile(file, `{"formatVersion":2,"journalSeq":0,"tasks":{\n${a},\n${b},\n${c}\n}}\n`);
+    const store = journaled();
+    await store.open();
+    await store.commit(new Map([['b', task('b', 2)], ['d', task('d', 2)]]));
+    await store.compact();
+    const lines = (await readFile(file, 'utf8')).split('\n');
+    expect(lines).toEqual([
+      '{"formatVersion":2,"journalSeq":1,"tasks":{',
+      `${a},`,
+      `"b":${JSON.stringify(task('b', 2))},`,
+      `${c},`,
+      `"d":${JSON.stringify(task('d', 2))}`,
+      '}}',
+      '',
+    ]);
+    // And again from the snapshot just written, whose places the store now keeps.
+    await store.commit(new Map<string, TaskRecord | null>([['a', null]]));
+    await store.compact();
+    expect((await readFile(file, 'utf8')).split('\n').slice(1, -2)).toEqual([`"b":${JSON.stringify(task('b', 2))},`, `${c},`, `"d":${JSON.stringify(task('d', 2))}`]);
+  });
+
+  it('are not copied from a snapshot file changed under the store: the compaction fails and loses nothing', async () => {
+    const store = journaled();
+    await store.open();
+    await store.commit(new Map([['a', task('a', 1)], ['b', task('b', 1)]]));
+    await store.compact();
+    await store.commit(new Map([['c', task('c', 1)]]));
+    // Someone rewrites the snapshot in place (the lock says nobody may).
+    await writeFile(file, ' '.repeat((await readFile(file)).length));
+    const error = await rejection(store.compact());
+    expect(error.code).toBe('STORE_WRITE_FAILED');
+    expect(error.message).toContain('no longer holds a task');
+    expect(await journalLines(file)).toEqual([2]);
   });
 });
 
