@@ -291,11 +291,15 @@ class JsonFileStore implements Store {
       else await this.#writeSnapshotNow();
     } catch (error) {
       // Memory must not run ahead of the disk: the next write would otherwise persist a batch
-      // whose commit the caller saw fail.
-      // The same slot goes back, so that a compaction that pictured it before still finds it.
+      // whose commit the caller saw fail. The same slot goes back, so that a compaction that
+      // pictured it before still finds it.
       for (const [id, slot, kept] of undo) {
-        if (slot === undefined) this.#entries.delete(id);
-        else this.#entries.set(id, Object.assign(slot, { kept }));
+        if (slot === undefined) {
+          this.#entries.delete(id);
+        } else {
+          slot.kept = kept!;
+          this.#entries.set(id, slot);
+        }
       }
       throw new StoreWriteError(`could not write store file ${append ? this.#journalPath : this.location}: ${describe(error)}`, error);
     }
