@@ -7,7 +7,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { jsonFileStore, type JournaledStore } from '../../src/store/json-file-store.js';
+import { compactionsSettled, jsonFileStore, type JournaledStore } from '../../src/store/json-file-store.js';
 import type { Store, TaskRecord } from '../../src/store/types.js';
 import { rejection } from '../support.js';
 import { record } from './conformance.js';
@@ -22,6 +22,8 @@ const hooks = vi.hoisted(() => ({
   pieces: [] as number[][],
   /** Makes the next fsync of this directory fail. */
   failDirectorySync: undefined as string | undefined,
+  /** Makes the next fdatasync of a journal fail. */
+  failJournalDatasync: false,
 }));
 
 vi.mock('steno', async (importOriginal) => {
@@ -57,6 +59,15 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   };
   const open: typeof real.open = async (path, ...rest) => {
     const handle = await real.open(path, ...rest);
+    if (String(path).endsWith('.journal')) {
+      return Object.assign(Object.create(handle) as typeof handle, {
+        datasync: () => {
+          if (!hooks.failJournalDatasync) return handle.datasync();
+          hooks.failJournalDatasync = false;
+          return Promise.reject(new Error('EIO: i/o error, fdatasync'));
+        },
+      });
+    }
     if (hooks.failDirectorySync === undefined || String(path) !== hooks.failDirectorySync) return handle;
     hooks.failDirectorySync = undefined;
     return Object.assign(Object.create(handle) as typeof handle, { sync: () => Promise.reject(new Error('EIO: i/o error, fsync')) });
@@ -110,6 +121,7 @@ beforeEach(async () => {
   hooks.at = undefined;
   hooks.pieces = [];
   hooks.failDirectorySync = undefined;
+  hooks.failJournalDatasync = false;
 });
 
 afterEach(async () => {
@@ -253,6 +265,50 @@ describe('tasks kept as their place in the snapshot file', () => {
 });
 
 describe('a compaction that fails', () => {
+  it('does not make the size trigger try again at every commit: the journal must grow as much again first', async () => {
+    const store = journaled(file, 2_000);
+    await store.open();
+    let attempts = 0;
+    hooks.at = (step) => {
+      if (step !== 'snapshot write') return;
+      attempts++;
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    };
+    // ~60 KB of journal in 300 commits of ~200 bytes: past 2,000 bytes at about the tenth.
+    for (let n = 0; n < 300; n++) {
+      await store.commit(new Map([[`t${n % 7}`, task(`t${n % 7}`, n)]]));
+      await compactionsSettled(store);
+    }
+    // Tried at 2 KB, then again each time the journal grew by another 2 KB: ~30, not ~290.
+    expect(attempts).toBeGreaterThan(10);
+    expect(attempts).toBeLessThan(60);
+    hooks.at = undefined;
+    await store.commit(new Map([['last', task('last', 0)]]));
+    await compactionsSettled(store);
+    await store.compact();
+    expect(await readFile(`${file}.journal`, 'utf8')).toBe('');
+    expect(Object.keys(await contentsOf(await crashImage())).sort()).toEqual(['last', 't0', 't1', 't2', 't3', 't4', 't5', 't6']);
+  });
+
+  it('when the cut journal cannot be synced: the store goes on from the journal as it is, and the next compaction keeps the right tail', async () => {
+    const store = journaled();
+    await store.open();
+    await store.commit(new Map([['a', task('a', 1)]]));
+    // Nothing is appended during this compaction: the journal is cut to nothing, and its sync fails.
+    hooks.failJournalDatasync = true;
+    expect((await rejection(store.compact())).code).toBe('STORE_WRITE_FAILED');
+    expect(await readFile(`${file}.journal`, 'utf8')).toBe('');
+    await store.commit(new Map([['b', task('b', 1)]]));
+    hooks.at = async (step) => {
+      if (step === 'snapshot write') await store.commit(new Map([['c', task('c', 1)]]));
+    };
+    await store.compact();
+    hooks.at = undefined;
+    expect(await journalLines(file)).toEqual([3]);
+    await store.close();
+    expect(await contentsOf(file)).toEqual({ a: task('a', 1), b: task('b', 1), c: task('c', 1) });
+  });
+
   it('while writing the snapshot: rejects with STORE_WRITE_FAILED, loses nothing, and the next one succeeds', async () => {
     const store = journaled();
     await store.open();
