@@ -4,12 +4,10 @@
 import { open as openFile, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-/** fsyncs the file at `path`; resolves to its size. */
-export async function syncPath(path: string): Promise<number> {
+export async function syncPath(path: string): Promise<void> {
   const handle = await openFile(path, 'r');
   try {
     await handle.sync();
-    return (await handle.stat()).size;
   } finally {
     await handle.close();
   }
