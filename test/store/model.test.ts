@@ -18,6 +18,7 @@ const IDS = ['a', 'b', 'c', 'd', 'e', '__proto__', 'x"y'];
 
 type Step =
   | { kind: 'commit'; changes: [string, number | null][] }
+  | { kind: 'bulk'; from: number; count: number; size: number }
   | { kind: 'compact' }
   | { kind: 'settle' }
   | { kind: 'restart' }
@@ -25,6 +26,14 @@ type Step =
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('commit' as const), changes: fc.array(fc.tuple(fc.constantFrom(...IDS), fc.option(fc.nat({ max: 400 }), { nil: null, freq: 4 })), { minLength: 1, maxLength: 4 }) }) },
+  // Enough tasks, or a task large enough, for a snapshot of several pieces (256 KiB each).
+  {
+    weight: 1,
+    arbitrary: fc.oneof(
+      fc.record({ kind: fc.constant('bulk' as const), from: fc.nat({ max: 200 }), count: fc.constant(300), size: fc.constant(1_000) }),
+      fc.record({ kind: fc.constant('bulk' as const), from: fc.nat({ max: 3 }), count: fc.constant(1), size: fc.constant(300_000) }),
+    ),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'compact' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'settle' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'restart' as const }) },
@@ -60,6 +69,12 @@ for (const options of [{}, { journal: true, compactBytes: 0 }, { journal: true, 
                     if (task === null) delete model[id];
                     else Object.defineProperty(model, id, { value: JSON.stringify(task), enumerable: true, writable: true, configurable: true });
                   }
+                  break;
+                }
+                case 'bulk': {
+                  const changes = new Map(Array.from({ length: s.count }, (_, k) => [`bulk${s.from + k}`, taskOf(`bulk${s.from + k}`, s.size + k)] as const));
+                  await store.commit(changes);
+                  for (const [id, task] of changes) model[id] = JSON.stringify(task);
                   break;
                 }
                 case 'compact':
