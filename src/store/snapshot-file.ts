@@ -7,6 +7,7 @@
 
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { Writer } from 'steno';
 import { ENTRY_SEPARATOR, snapshotFooter, snapshotHeader, type ByteRange } from './document.js';
 import { syncDirectoryOf } from './files.js';
@@ -24,14 +25,17 @@ export interface Written {
 
 /** Bytes per piece handed to the file writer: each is assembled in well under a millisecond. */
 const PIECE_BYTES = 256 * 1024;
+/** Bytes written between two fsyncs of the snapshot being written. */
+const SYNC_BYTES = 4 * 1024 * 1024;
 const QUOTE = 0x22;
 
 /**
- * Writes the snapshot of `entries` to `path` durably (steno's temp file and rename, then the
- * file and its directory fsynced) and opens it for reading. Ranges are read from `source`, the
- * snapshot they were taken from (a handle, so it stays readable after the rename replaces it).
- * The pieces are assembled only as Node's writeFile asks for the next one, so a large snapshot
- * never holds the event loop longer than one piece takes, nor sits in memory whole.
+ * Writes the snapshot of `entries` to `path` durably (steno's temp file, fsynced as it grows
+ * and before the rename; then the file and its directory fsynced) and opens it for reading.
+ * Ranges are read from `source`, the snapshot they were taken from (a handle, so it stays
+ * readable after the rename replaces it). The pieces are assembled only as Node's writeFile
+ * asks for the next one, so a large snapshot never holds the event loop longer than one piece
+ * takes, nor sits in memory whole.
  */
 export async function writeSnapshot(
   writer: Writer,
@@ -41,10 +45,10 @@ export async function writeSnapshot(
   source: FileHandle | undefined,
 ): Promise<Written> {
   const ranges: ByteRange[] = new Array<ByteRange>(entries.length);
-  await writer.write(pieces(entries, journalSeq, source, ranges));
+  await writer.write(synced(pieces(entries, journalSeq, source, ranges), path));
   const file = await open(path, 'r');
   try {
-    // steno renames a temp file into place but never fsyncs, so until both the file and the
+    // steno renames a temp file into place but never fsyncs: until both the file and the
     // directory entry are synced a crash could lose an acknowledged write.
     await file.sync();
     const { size } = await file.stat();
@@ -53,6 +57,36 @@ export async function writeSnapshot(
   } catch (error) {
     await file.close().catch(() => undefined);
     throw error;
+  }
+}
+
+/**
+ * Passes the pieces on, fsyncing steno's temp file (`.<name>.tmp` beside `path`, where steno 4
+ * writes) every SYNC_BYTES and once more after the last piece, before steno renames it. fsync
+ * flushes a file whichever handle wrote it, so a handle of our own will do. The disk then takes
+ * a large snapshot a few MiB at a time instead of in one flush that every journal append would
+ * queue behind, and the file renamed into place is on disk already. Best effort: should the
+ * temp file not be there, the fsync after the rename still makes the snapshot durable.
+ */
+async function* synced(pieces: AsyncGenerator<Buffer>, path: string): AsyncGenerator<Buffer> {
+  const temp = join(dirname(path), `.${basename(path)}.tmp`);
+  let handle: FileHandle | null | undefined;
+  let unsynced = 0;
+  const sync = async () => {
+    // Opened only once writeFile asks for a piece after the first: steno's temp file exists by then.
+    handle ??= await open(temp, 'r').catch(() => null);
+    await handle?.datasync();
+    unsynced = 0;
+  };
+  try {
+    for await (const piece of pieces) {
+      yield piece;
+      unsynced += piece.length;
+      if (unsynced >= SYNC_BYTES) await sync();
+    }
+    await sync();
+  } finally {
+    await handle?.close().catch(() => undefined);
   }
 }
 

@@ -24,6 +24,8 @@ const hooks = vi.hoisted(() => ({
   failDirectorySync: undefined as string | undefined,
   /** Makes the next fdatasync of a journal fail. */
   failJournalDatasync: false,
+  /** What happened to the snapshot being written, in order. */
+  log: [] as string[],
 }));
 
 vi.mock('steno', async (importOriginal) => {
@@ -39,10 +41,12 @@ vi.mock('steno', async (importOriginal) => {
           : (async function* () {
               for await (const piece of data as AsyncIterable<Buffer>) {
                 lengths.push(piece.length);
+                hooks.log.push('piece');
                 yield piece;
               }
             })();
       await super.write(counted);
+      hooks.log.push('renamed');
       await hooks.at?.('snapshot renamed');
     }
   }
@@ -59,6 +63,11 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   };
   const open: typeof real.open = async (path, ...rest) => {
     const handle = await real.open(path, ...rest);
+    if (String(path).endsWith('.store.json.tmp')) {
+      return Object.assign(Object.create(handle) as typeof handle, {
+        datasync: () => (hooks.log.push('temp synced'), handle.datasync()),
+      });
+    }
     if (String(path).endsWith('.journal')) {
       return Object.assign(Object.create(handle) as typeof handle, {
         datasync: () => {
@@ -122,6 +131,7 @@ beforeEach(async () => {
   hooks.pieces = [];
   hooks.failDirectorySync = undefined;
   hooks.failJournalDatasync = false;
+  hooks.log = [];
 });
 
 afterEach(async () => {
@@ -220,6 +230,20 @@ describe('a compaction under way', () => {
     expect(pieces.length).toBeGreaterThanOrEqual(8);
     expect(Math.max(...pieces)).toBeLessThanOrEqual(256 * 1024);
     expect(pieces.reduce((sum, n) => sum + n, 0)).toBe((await readFile(file)).length);
+  });
+
+  it('fsyncs the snapshot as it is written, a few MiB at a time, and once more before it is renamed into place', async () => {
+    const store = journaled();
+    await store.open();
+    const big = 'x'.repeat(1_000);
+    await store.commit(new Map(Array.from({ length: 10_000 }, (_, i) => [`t${i}`, record(`t${i}`, 'pending', { big })])));
+    hooks.log = [];
+    await store.compact();
+    const log = hooks.log.join(' ');
+    // ~10 MB: synced after 4 MiB, after 8 MiB, and after the last piece — each before the rename.
+    expect(log.match(/temp synced/g)).toHaveLength(3);
+    expect(log.endsWith('piece temp synced renamed')).toBe(true);
+    expect(log.indexOf('temp synced')).toBeGreaterThan(log.indexOf('piece'));
   });
 });
 
