@@ -7,20 +7,43 @@ import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { StoreCorruptError } from '../errors.js';
-import { recordsOf } from './document.js';
+import { recordsOf, type ByteRange } from './document.js';
 import { describe, errorCode, syncDirectoryOf } from './files.js';
 import type { TaskRecord } from './types.js';
 
 export const journalPathOf = (snapshotPath: string): string => `${snapshotPath}.journal`;
 
+/** Where a task's entry text lies in the journal, in bytes (`journalAt`, to tell it from a place in the snapshot). */
+export interface JournalRange {
+  readonly journalAt: number;
+  readonly length: number;
+}
+
 /**
  * The line for one commit, from its entry texts (see entryText), or null for a deletion: the
- * record texts are pasted in, not serialised again.
+ * record texts are pasted in, not serialised again. `places` says where each text lies in it.
  */
-export function journalLine(seq: number, changes: ReadonlyMap<string, string | null>): string {
-  const parts: string[] = [];
-  for (const [id, entry] of changes) parts.push(entry ?? `${JSON.stringify(id)}:null`);
-  return `{"seq":${seq},"changes":{${parts.join(',')}}}\n`;
+export function journalLine(seq: number, changes: ReadonlyMap<string, string | null>): { bytes: Buffer; places: Map<string, ByteRange> } {
+  const head = `{"seq":${seq},"changes":{`;
+  const tail = '}}\n';
+  const parts: [string, string, number][] = [];
+  let size = head.length + tail.length + Math.max(0, changes.size - 1);
+  for (const [id, entry] of changes) {
+    const text = entry ?? `${JSON.stringify(id)}:null`;
+    const length = Buffer.byteLength(text);
+    parts.push([id, text, length]);
+    size += length;
+  }
+  const bytes = Buffer.allocUnsafe(size);
+  const places = new Map<string, ByteRange>();
+  let offset = bytes.write(head, 0, 'latin1');
+  parts.forEach(([id, text, length], index) => {
+    if (index > 0) offset += bytes.write(',', offset, 'latin1');
+    if (changes.get(id) !== null) places.set(id, { at: offset, length });
+    offset += bytes.write(text, offset, length, 'utf8');
+  });
+  bytes.write(tail, offset, 'latin1');
+  return { bytes, places };
 }
 
 const lineShape = z.strictObject({
@@ -102,8 +125,8 @@ export interface JournalWriter {
   readonly size: number;
   /** True once a failed append could not be cut back: appending more would bury a torn line. */
   readonly broken: boolean;
-  /** Appends `text` and resolves once it is on disk (fdatasync). On failure the journal is cut back. */
-  append(text: string): Promise<void>;
+  /** Appends `bytes`, resolving once they are on disk (fdatasync) to where they start. On failure the journal is cut back. */
+  append(bytes: Buffer): Promise<number>;
   /** Cuts the journal to `length` bytes, durably. */
   truncate(length: number): Promise<void>;
   close(): Promise<void>;
@@ -127,12 +150,13 @@ export async function openJournal(path: string, size: number): Promise<JournalWr
     get broken() {
       return broken;
     },
-    async append(text) {
-      const bytes = Buffer.from(text, 'utf8');
+    async append(bytes) {
+      const at = current;
       try {
         for (let offset = 0; offset < bytes.length; ) offset += (await handle.write(bytes, offset)).bytesWritten;
         await handle.datasync();
         current += bytes.length;
+        return at;
       } catch (error) {
         // A partial line left behind would end up in the middle once the next commit is appended,
         // and the journal would then be refused as corrupt.

@@ -3,10 +3,11 @@
 // by a lock directory (proper-lockfile) plus an owner sidecar naming its process. Owns locking,
 // durability, and compaction, which runs beside the commits instead of in front of them.
 //
-// Each task is kept as its entry text (`"<id>":<record JSON>`), made once when it is committed,
-// or, once a snapshot holds it, as the place of that text in the snapshot file: the journal line
-// of a commit and the next snapshot are those texts pasted together, so neither a commit nor a
-// compaction serialises a task again, and the store holds no second object graph.
+// Each task's entry text (`"<id>":<record JSON>`) is made once, when it is committed: the
+// journal line of a commit is those texts pasted together, and from then on the store keeps
+// only where the text lies, in the journal or, once a snapshot holds it, in the snapshot file.
+// The next snapshot is pasted together from those places, so neither a commit nor a compaction
+// serialises a task again, and the store holds no second object graph, nor the texts.
 
 import type { Stats } from 'node:fs';
 import { mkdir, open as openFile, rm, rmdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
@@ -136,13 +137,17 @@ class JsonFileStore implements Store {
   #opening: Promise<unknown> | undefined;
   #closing: Promise<void> | undefined;
   /**
-   * Every task's entry text, or where it lies in #snapshotFile, in the order they were first
-   * stored (the order of the snapshot). Texts and places are immutable, so copying what the
-   * slots hold is a consistent picture of every task at that moment.
+   * Every task's entry text, or where it lies in #snapshotFile or in the journal, in the order
+   * they were first stored (the order of the snapshot). Texts and places are immutable, so
+   * copying what the slots hold is a consistent picture of every task at that moment. A text
+   * is kept only from the moment it is committed until its line is on disk, and for the tasks
+   * a reopened store replayed from its journal until the next snapshot.
    */
   #entries = new Map<string, Slot>();
   /** The snapshot on disk, open for reading the texts of the tasks kept as places in it. */
   #snapshotFile: FileHandle | undefined;
+  /** The journal open for reading, while a compaction copies texts from it. */
+  #journalReader: FileHandle | undefined;
   /** Commits, and the short steps of a compaction that must not overlap one: one at a time, in order. */
   #queue: Promise<void> = Promise.resolve();
   /** Compactions, one at a time; each takes its turn in #queue only to start and to finish. */
@@ -212,6 +217,7 @@ class JsonFileStore implements Store {
     } catch (error) {
       this.#entries = new Map();
       await this.#dropSnapshotFile();
+      await this.#dropJournalReader();
       await this.#dropJournal();
       await this.#release();
       this.#phase = 'closed';
@@ -252,6 +258,7 @@ class JsonFileStore implements Store {
           if (this.#compactBytes !== null) await this.#compact().catch(ignore);
           await this.#enqueue(async () => {
             await this.#dropJournal();
+            await this.#dropJournalReader();
             await this.#dropSnapshotFile();
             await this.#release();
             this.#entries = new Map();
@@ -318,9 +325,11 @@ class JsonFileStore implements Store {
   async #append(changes: Map<string, string | null>): Promise<void> {
     const creating = !this.#journalExists;
     const seq = this.#seq + 1;
+    const line = journalLine(seq, changes);
+    let at: number;
     try {
       const journal = await this.#openJournal();
-      await journal.append(journalLine(seq, changes));
+      at = await journal.append(line.bytes);
       this.#journalSize = journal.size;
     } catch (error) {
       // A failed commit leaves the files as they were, and that includes not creating the journal.
@@ -332,6 +341,11 @@ class JsonFileStore implements Store {
     }
     this.#seq = seq;
     this.#journalExists = true;
+    // The texts are on disk now: the store keeps where they lie instead.
+    for (const [id, place] of line.places) {
+      const slot = this.#entries.get(id);
+      if (slot !== undefined && slot.kept === changes.get(id)) slot.kept = { journalAt: at + place.at, length: place.length };
+    }
   }
 
   /** Runs a compaction after any under way (the journal may have grown since it started). */
@@ -352,7 +366,7 @@ class JsonFileStore implements Store {
   async #compactOnce(): Promise<void> {
     let failed = true;
     try {
-      const plan = await this.#enqueue(async () => this.#planCompaction());
+      const plan = await this.#enqueue(() => this.#planCompaction());
       if (plan === undefined) {
         failed = false;
         return;
@@ -360,7 +374,10 @@ class JsonFileStore implements Store {
       let written: Written | undefined;
       if (plan.tasks !== undefined) {
         this.#assertWritable();
-        written = await writeSnapshot(this.#snapshotWriter, this.location, plan.tasks.entries, plan.seq, this.#snapshotFile);
+        written = await writeSnapshot(this.#snapshotWriter, this.location, plan.tasks.entries, plan.seq, {
+          snapshot: this.#snapshotFile,
+          journal: this.#journalReader,
+        });
         this.#snapshot = { journaled: true, seq: plan.seq };
         this.#covered = plan.journalBytes;
       }
@@ -376,9 +393,11 @@ class JsonFileStore implements Store {
     }
   }
 
-  #planCompaction(): CompactionPlan | undefined {
+  async #planCompaction(): Promise<CompactionPlan | undefined> {
     this.#assertWritable();
     if (this.#snapshot.seq === this.#seq) return this.#covered > 0 ? { seq: this.#seq, journalBytes: this.#covered, tasks: undefined } : undefined;
+    // In the queue, where the journal is never being replaced.
+    if (this.#journalExists) this.#journalReader ??= await openFile(this.#journalPath, 'r');
     return { seq: this.#seq, journalBytes: this.#journalSize, tasks: this.#picture() };
   }
 
@@ -403,6 +422,13 @@ class JsonFileStore implements Store {
     await keepJournalTail(this.#journalPath, covered, this.#journalSize, () => {
       this.#journalSize -= covered;
       this.#covered = 0;
+      // Every task still kept as a place in the journal was committed after the snapshot's
+      // picture (the others took places in the snapshot just before): its text is in the tail.
+      for (const slot of this.#entries.values()) {
+        const kept = slot.kept;
+        if (typeof kept !== 'string' && 'journalAt' in kept) slot.kept = { journalAt: kept.journalAt - covered, length: kept.length };
+      }
+      void this.#dropJournalReader();
     });
   }
 
@@ -444,7 +470,10 @@ class JsonFileStore implements Store {
     // reopens would replay them twice; a store that never had a journal keeps formatVersion 1.
     const journaled = this.#compactBytes !== null || this.#seq > 0;
     const picture = this.#picture();
-    this.#adopt(picture, await writeSnapshot(this.#snapshotWriter, this.location, picture.entries, journaled ? this.#seq : null, this.#snapshotFile));
+    // Only texts and places in the snapshot: a store writes its snapshot here only before its
+    // first append (to the journal it opened, or without a journal at all).
+    const sources = { snapshot: this.#snapshotFile, journal: undefined };
+    this.#adopt(picture, await writeSnapshot(this.#snapshotWriter, this.location, picture.entries, journaled ? this.#seq : null, sources));
     this.#snapshot = { journaled, seq: this.#seq };
   }
 
@@ -476,6 +505,12 @@ class JsonFileStore implements Store {
     this.#snapshotFile = written.file;
     this.#snapshotBytes = written.size;
     void previous?.close().catch(ignore);
+  }
+
+  async #dropJournalReader(): Promise<void> {
+    const reader = this.#journalReader;
+    this.#journalReader = undefined;
+    await reader?.close().catch(ignore);
   }
 
   async #dropSnapshotFile(): Promise<void> {

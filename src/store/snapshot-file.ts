@@ -1,9 +1,9 @@
 // The snapshot file as the store uses it: read once at open and then kept open, so that a task
-// unchanged since the snapshot was written is kept as the place of its text in the file (a
-// byte range) instead of the text itself; and writing the next snapshot from those ranges and
-// the texts of the tasks changed since, in pieces, through steno's atomic temp-file-and-rename.
-// The store's memory then grows with the tasks that changed since the last snapshot, not with
-// every task it holds.
+// the snapshot holds is kept as the place of its text in the file (a byte range) instead of the
+// text itself, as a task committed since is kept as the place of its text in the journal; and
+// writing the next snapshot from those places (and the few texts not on disk yet), in pieces,
+// through steno's atomic temp-file-and-rename. The store's memory then does not grow with the
+// size of what it holds, only with the number of tasks.
 
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
@@ -11,9 +11,16 @@ import { basename, dirname, join } from 'node:path';
 import type { Writer } from 'steno';
 import { ENTRY_SEPARATOR, snapshotFooter, snapshotHeader, type ByteRange } from './document.js';
 import { syncDirectoryOf } from './files.js';
+import type { JournalRange } from './journal.js';
 
-/** A task's entry text, or where it lies in the current snapshot file. */
-export type Kept = string | ByteRange;
+/** A task's entry text, or where it lies in the current snapshot file or in the journal. */
+export type Kept = string | ByteRange | JournalRange;
+
+/** The files the places are in. */
+export interface Sources {
+  snapshot: FileHandle | undefined;
+  journal: FileHandle | undefined;
+}
 
 export interface Written {
   /** The new snapshot, open for reading: the ranges below are in it. */
@@ -32,8 +39,8 @@ const QUOTE = 0x22;
 /**
  * Writes the snapshot of `entries` to `path` durably (steno's temp file, fsynced as it grows
  * and before the rename; then the file and its directory fsynced) and opens it for reading.
- * Ranges are read from `source`, the snapshot they were taken from (a handle, so it stays
- * readable after the rename replaces it). The pieces are assembled only as Node's writeFile
+ * Places are read from `sources`: the snapshot they were taken from (a handle, so it stays
+ * readable after the rename replaces it) and the journal. The pieces are assembled only as Node's writeFile
  * asks for the next one, so a large snapshot never holds the event loop longer than one piece
  * takes, nor sits in memory whole.
  */
@@ -42,10 +49,10 @@ export async function writeSnapshot(
   path: string,
   entries: readonly Kept[],
   journalSeq: number | null,
-  source: FileHandle | undefined,
+  sources: Sources,
 ): Promise<Written> {
   const ranges: ByteRange[] = new Array<ByteRange>(entries.length);
-  await writer.write(synced(pieces(entries, journalSeq, source, ranges), path));
+  await writer.write(synced(pieces(entries, journalSeq, sources, ranges), path));
   const file = await open(path, 'r');
   try {
     // steno renames a temp file into place but never fsyncs: until both the file and the
@@ -95,7 +102,7 @@ async function* synced(pieces: AsyncGenerator<Buffer>, path: string): AsyncGener
  * writer may still hold the last one) that texts are encoded into and places are read into
  * directly, without a buffer per task.
  */
-async function* pieces(entries: readonly Kept[], journalSeq: number | null, source: FileHandle | undefined, ranges: ByteRange[]): AsyncGenerator<Buffer> {
+async function* pieces(entries: readonly Kept[], journalSeq: number | null, sources: Sources, ranges: ByteRange[]): AsyncGenerator<Buffer> {
   let piece = Buffer.allocUnsafeSlow(PIECE_BYTES);
   let used = 0;
   /** Bytes of the snapshot in the pieces before this one. */
@@ -118,6 +125,9 @@ async function* pieces(entries: readonly Kept[], journalSeq: number | null, sour
     piece.write(text, used, bytes, 'utf8');
     used += bytes;
   };
+  const separate = (index: number) => {
+    if (index > 0) write(ENTRY_SEPARATOR, ENTRY_SEPARATOR.length);
+  };
 
   const header = snapshotHeader(journalSeq);
   write(header, Buffer.byteLength(header));
@@ -128,24 +138,52 @@ async function* pieces(entries: readonly Kept[], journalSeq: number | null, sour
       const length = Buffer.byteLength(entry);
       const full = roomFor(separator + length);
       if (full) yield full;
-      if (separator > 0) write(ENTRY_SEPARATOR, separator);
+      separate(index);
       ranges[index++] = { at: before + used, length };
       write(entry, length);
+    } else if ('journalAt' in entry) {
+      // Tasks whose texts lie close together in the journal (in order, within a piece's
+      // length) are read in one go, then copied one by one with separators between them.
+      let end = index + 1;
+      let stop = entry.journalAt + entry.length;
+      let output = separator + entry.length;
+      while (end < entries.length) {
+        const next = entries[end]!;
+        if (typeof next === 'string' || !('journalAt' in next) || next.journalAt < stop) break;
+        if (next.journalAt + next.length - entry.journalAt > PIECE_BYTES || output + ENTRY_SEPARATOR.length + next.length > PIECE_BYTES) break;
+        stop = next.journalAt + next.length;
+        output += ENTRY_SEPARATOR.length + next.length;
+        end++;
+      }
+      const window = Buffer.allocUnsafeSlow(stop - entry.journalAt);
+      await read(sources.journal, 'journal', entry.journalAt, window.length, window, 0);
+      const full = roomFor(output);
+      if (full) yield full;
+      for (let k = index; k < end; k++) {
+        const kept = entries[k] as JournalRange;
+        const from = kept.journalAt - entry.journalAt;
+        if (window[from] !== QUOTE) throw new Error(`the journal no longer holds a task text at byte ${kept.journalAt}`);
+        separate(k);
+        ranges[k] = { at: before + used, length: kept.length };
+        used += window.copy(piece, used, from, from + kept.length);
+      }
+      index = end;
     } else {
-      // Entries next to each other in the source (only a separator between) are copied in one read.
+      // Tasks next to each other in the snapshot (only a separator between) are copied in one read.
       let end = index + 1;
       let stop = entry.at + entry.length;
       while (end < entries.length) {
         const next = entries[end]!;
-        if (typeof next === 'string' || next.at !== stop + ENTRY_SEPARATOR.length || separator + next.at + next.length - entry.at > PIECE_BYTES) break;
+        if (typeof next === 'string' || 'journalAt' in next || next.at !== stop + ENTRY_SEPARATOR.length) break;
+        if (separator + next.at + next.length - entry.at > PIECE_BYTES) break;
         stop = next.at + next.length;
         end++;
       }
       const full = roomFor(separator + stop - entry.at);
       if (full) yield full;
-      if (separator > 0) write(ENTRY_SEPARATOR, separator);
+      separate(index);
       const at = before + used;
-      await read(source, entry.at, stop - entry.at, piece, used);
+      await read(sources.snapshot, 'snapshot file', entry.at, stop - entry.at, piece, used);
       used += stop - entry.at;
       for (let k = index; k < end; k++) {
         const kept = entries[k] as ByteRange;
@@ -161,14 +199,14 @@ async function* pieces(entries: readonly Kept[], journalSeq: number | null, sour
   yield take();
 }
 
-/** Reads `length` bytes of `source` from `at` into `target` at `offset`. */
-async function read(source: FileHandle | undefined, at: number, length: number, target: Buffer, offset: number): Promise<void> {
-  if (source === undefined) throw new Error('a task kept as a place in the snapshot file has no file to be read from');
+/** Reads `length` bytes of `source` (named `name` in errors) from `at` into `target` at `offset`. */
+async function read(source: FileHandle | undefined, name: string, at: number, length: number, target: Buffer, offset: number): Promise<void> {
+  if (source === undefined) throw new Error(`a task kept as a place in the ${name} has no file to be read from`);
   for (let done = 0; done < length; ) {
     const { bytesRead } = await source.read(target, offset + done, length - done, at + done);
-    if (bytesRead === 0) throw new Error(`the snapshot file ended at byte ${at + done}, before the task text that reaches byte ${at + length}`);
+    if (bytesRead === 0) throw new Error(`the ${name} ended at byte ${at + done}, before the task text that reaches byte ${at + length}`);
     done += bytesRead;
   }
   // Every entry text starts with its id's quote: anything else means the file changed under the store.
-  if (target[offset] !== QUOTE) throw new Error(`the snapshot file no longer holds a task text at byte ${at}`);
+  if (target[offset] !== QUOTE) throw new Error(`the ${name} no longer holds a task text at byte ${at}`);
 }

@@ -274,6 +274,19 @@ describe('tasks kept as their place in the snapshot file', () => {
     expect((await readFile(file, 'utf8')).split('\n').slice(1, -2)).toEqual([`"b":${JSON.stringify(task('b', 2))},`, `${c},`, `"d":${JSON.stringify(task('d', 2))}`]);
   });
 
+  it('as are tasks committed since, from the journal: a journal changed under the store fails the compaction, and the snapshot stays', async () => {
+    const store = journaled();
+    await store.open();
+    await store.commit(new Map([['a', task('a', 1)]]));
+    const snapshot = await readFile(file);
+    // Someone rewrites the journal in place (the lock says nobody may).
+    await writeFile(`${file}.journal`, ' '.repeat((await readFile(`${file}.journal`)).length));
+    const error = await rejection(store.compact());
+    expect(error.code).toBe('STORE_WRITE_FAILED');
+    expect(error.message).toContain('the journal no longer holds a task text');
+    expect(await readFile(file)).toEqual(snapshot);
+  });
+
   it('are not copied from a snapshot file changed under the store: the compaction fails and loses nothing', async () => {
     const store = journaled();
     await store.open();
