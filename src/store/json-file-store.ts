@@ -7,7 +7,7 @@
 // journal line of a commit is those texts pasted together, and from then on the store keeps
 // only where the text lies, in the journal or, once a snapshot holds it, in the snapshot file.
 // The next snapshot is pasted together from those places, so neither a commit nor a compaction
-// serialises a task again, and the store holds no second object graph, nor the texts.
+// serialises a task again, and the store holds neither a second object graph nor the texts.
 
 import type { Stats } from 'node:fs';
 import { mkdir, open as openFile, rm, rmdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
@@ -45,7 +45,10 @@ export interface JsonFileStoreOptions {
   compactBytes?: number;
 }
 
-/** A store with a journal: `compact()` folds the journal into the snapshot and empties it. */
+/**
+ * A store with a journal: `compact()` folds the journal into the snapshot and drops the lines
+ * the snapshot took in (lines appended meanwhile stay); it resolves once that is durable.
+ */
 export type JournaledStore = Store & { compact(): Promise<void> };
 
 const MIN_STALE_MS = 2_000;
