@@ -1,20 +1,27 @@
-// The default store: every task in one JSON snapshot written through lowdb, optionally with a
-// journal that commits append to and compaction folds back; guarded by a lock directory
-// (proper-lockfile) plus an owner sidecar naming its process. Owns locking, durability, compaction.
+// The default store: every task in one JSON snapshot written atomically through steno (lowdb's
+// writer), optionally with a journal that commits append to and compaction folds back; guarded
+// by a lock directory (proper-lockfile) plus an owner sidecar naming its process. Owns locking,
+// durability, and compaction, which runs beside the commits instead of in front of them.
+//
+// Each task's entry text (`"<id>":<record JSON>`) is made once, when it is committed: the
+// journal line of a commit is those texts pasted together, and from then on the store keeps
+// only where the text lies, in the journal or, once a snapshot holds it, in the snapshot file.
+// The next snapshot is pasted together from those places, so neither a commit nor a compaction
+// serialises a task again, and the store holds neither a second object graph nor the texts.
 
 import type { Stats } from 'node:fs';
-import { mkdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open as openFile, rm, rmdir, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { Low } from 'lowdb';
-import { JSONFile } from 'lowdb/node';
 import lockfile from 'proper-lockfile';
+import { Writer } from 'steno';
 import { z } from 'zod';
 import { InvalidInputError, StoreCorruptError, StoreLockedError, StoreWriteError } from '../errors.js';
-import { parseDocument, toDocument, type StoreDocument } from './document.js';
-import { describe, errorCode, readOptional, syncDirectoryOf, syncPath } from './files.js';
-import { journalLine, journalPathOf, openJournal, replayJournal, type JournalWriter } from './journal.js';
-import { assertValidChanges, copyRecords } from './records.js';
+import { entryText, parseSnapshot, type ParsedSnapshot } from './document.js';
+import { describe, errorCode, readOptional } from './files.js';
+import { journalLine, journalPathOf, keepJournalTail, openJournal, replayJournal, type JournalWriter } from './journal.js';
+import { recordTexts } from './records.js';
+import { writeSnapshot, type Kept, type Written } from './snapshot-file.js';
 import type { Store, StoreChanges, StoreContents, TaskRecord } from './types.js';
 
 export interface JsonFileStoreOptions {
@@ -26,14 +33,22 @@ export interface JsonFileStoreOptions {
   /**
    * Append each commit as one line to `<path>.journal` (one fsync of a small write) instead of
    * rewriting the whole snapshot, and fold the journal into the snapshot now and then
-   * (compaction). Default false: every commit rewrites the snapshot.
+   * (compaction, which runs beside later commits: they are appended and acknowledged
+   * meanwhile). Default false: every commit rewrites the snapshot.
    */
   journal?: boolean;
-  /** With `journal`: compact once the journal grows past this many bytes (default 8 MiB). */
+  /**
+   * With `journal`: compact once the journal is larger than both this many bytes (default
+   * 8 MiB) and the snapshot, so that rewriting the snapshot costs O(1) bytes per byte committed
+   * however many tasks it holds. 0 compacts as soon as the journal outgrows the snapshot.
+   */
   compactBytes?: number;
 }
 
-/** A store with a journal: `compact()` folds the journal into the snapshot and empties it. */
+/**
+ * A store with a journal: `compact()` folds the journal into the snapshot and drops the lines
+ * the snapshot took in (lines appended meanwhile stay); it resolves once that is durable.
+ */
 export type JournaledStore = Store & { compact(): Promise<void> };
 
 const MIN_STALE_MS = 2_000;
@@ -74,9 +89,39 @@ export function jsonFileStore(path: string, options: JsonFileStoreOptions = {}):
   return new JsonFileStore(resolve(path), Math.max(stale, MIN_STALE_MS), options.journal === true ? compactBytes : null);
 }
 
+/**
+ * Resolves once no compaction of `store` (a jsonFileStore) is running or waiting to run, and
+ * at once for any other store. Not part of the public API: for tests that look at the files
+ * of a store at rest.
+ */
+export function compactionsSettled(store: Store): Promise<void> {
+  return store instanceof JsonFileStore ? JsonFileStore.settled(store) : Promise.resolve();
+}
+
 type Phase = 'closed' | 'opening' | 'open' | 'closing';
 
 type HolderVerdict = { kind: 'removed' } | { kind: 'held'; holder: string | undefined };
+
+/** How one task is kept right now; replaced by a commit, by a rollback, or by the place a new snapshot gives it. */
+interface Slot {
+  kept: Kept;
+}
+
+/** Every task at one moment: its slot, and what the slot held then. */
+interface Picture {
+  slots: Slot[];
+  entries: Kept[];
+}
+
+/** What a compaction writes: the tasks as of journal entry `seq`, when the journal held `journalBytes`. */
+interface CompactionPlan {
+  seq: number;
+  journalBytes: number;
+  /** Undefined when the snapshot holds `seq` already and only the journal is cut. */
+  tasks: Picture | undefined;
+}
+
+const ignore = () => undefined;
 
 class JsonFileStore implements Store {
   readonly location: string;
@@ -85,7 +130,8 @@ class JsonFileStore implements Store {
   readonly #lockPath: string;
   readonly #ownerPath: string;
   readonly #staleMs: number;
-  readonly #db: Low<StoreDocument>;
+  /** Writes a temp file beside the snapshot and renames it into place (it does not fsync). */
+  readonly #snapshotWriter: Writer;
   readonly #journalPath: string;
   /** The journal size that triggers compaction, or null when commits rewrite the snapshot. */
   readonly #compactBytes: number | null;
@@ -93,22 +139,43 @@ class JsonFileStore implements Store {
   #phase: Phase = 'closed';
   #opening: Promise<unknown> | undefined;
   #closing: Promise<void> | undefined;
-  #tasks = new Map<string, TaskRecord>();
+  /**
+   * Every task's entry text, or where it lies in #snapshotFile or in the journal, in the order
+   * they were first stored (the order of the snapshot). Texts and places are immutable, so
+   * copying what the slots hold is a consistent picture of every task at that moment. A text
+   * is kept only from the moment it is committed until its line is on disk, and for the tasks
+   * a reopened store replayed from its journal until the next snapshot.
+   */
+  #entries = new Map<string, Slot>();
+  /** The snapshot on disk, open for reading the texts of the tasks kept as places in it. */
+  #snapshotFile: FileHandle | undefined;
+  /** The journal open for reading, while a compaction copies texts from it. */
+  #journalReader: FileHandle | undefined;
+  /** Commits, and the short steps of a compaction that must not overlap one: one at a time, in order. */
   #queue: Promise<void> = Promise.resolve();
+  /** Compactions, one at a time; each takes its turn in #queue only to start and to finish. */
+  #compactions: Promise<void> = Promise.resolve();
   #unlock: (() => Promise<void>) | undefined;
   #ownerText: string | undefined;
   #compromised: Error | undefined;
   #lockGeneration = 0;
-  /** The newest journal entry #tasks reflects. */
+  /** The newest journal entry #entries reflects. */
   #seq = 0;
   /** What the snapshot on disk is: formatVersion 1 predates any journal; `seq` is its journalSeq. */
   #snapshot: { journaled: boolean; seq: number } = { journaled: false, seq: 0 };
+  /** The snapshot's size in bytes: the journal may grow to it before a compaction pays off. */
+  #snapshotBytes = 0;
   /** Bytes of complete lines in the journal, and whether its file exists. */
   #journalSize = 0;
   #journalExists = false;
+  /** Bytes at the head of the journal whose lines the snapshot holds: dropped at the end of a compaction. */
+  #covered = 0;
   /** Opened at the first append (or cut) and kept open until close. */
-  #writer: JournalWriter | undefined;
-  #compactQueued = false;
+  #journal: JournalWriter | undefined;
+  /** A size-triggered compaction is waiting or running: commits do not ask for another. */
+  #compactionDue = false;
+  /** The journal size past which the next size-triggered compaction starts. */
+  #compactAt = 0;
 
   constructor(file: string, staleMs: number, compactBytes: number | null) {
     this.location = file;
@@ -117,14 +184,15 @@ class JsonFileStore implements Store {
     this.#journalPath = journalPathOf(file);
     this.#staleMs = staleMs;
     this.#compactBytes = compactBytes;
-    // Not JSONFilePreset: it silently swaps in a memory adapter when NODE_ENV is 'test'.
-    this.#db = new Low<StoreDocument>(new JSONFile<StoreDocument>(file), toDocument(new Map(), null));
+    this.#snapshotWriter = new Writer(file);
     if (compactBytes !== null) {
       this.compact = () =>
-        this.#phase === 'open'
-          ? this.#enqueue(() => this.#compact())
-          : Promise.reject(new StoreWriteError(`store file ${this.location} is not open`));
+        this.#phase === 'open' ? this.#compact() : Promise.reject(new StoreWriteError(`store file ${this.location} is not open`));
     }
+  }
+
+  static settled(store: JsonFileStore): Promise<void> {
+    return store.#compactions;
   }
 
   open(): Promise<StoreContents> {
@@ -145,11 +213,15 @@ class JsonFileStore implements Store {
       throw error;
     }
     try {
-      this.#tasks = await this.#load();
+      const tasks = await this.#load();
       this.#phase = 'open';
-      return { tasks: copyRecords(this.#tasks) };
+      // Parsed for this call alone: the store keeps texts, so the caller owns these objects.
+      return { tasks };
     } catch (error) {
-      await this.#dropWriter();
+      this.#entries = new Map();
+      await this.#dropSnapshotFile();
+      await this.#dropJournalReader();
+      await this.#dropJournal();
       await this.#release();
       this.#phase = 'closed';
       throw error;
@@ -160,15 +232,14 @@ class JsonFileStore implements Store {
     if (this.#phase !== 'open') {
       return Promise.reject(new StoreWriteError(`store file ${this.location} is not open`));
     }
-    let copies: Map<string, TaskRecord | null>;
+    const entries = new Map<string, string | null>();
     try {
-      assertValidChanges(changes);
-      // Copied now, not when the queue reaches this batch: the caller may reuse its objects.
-      copies = new Map([...changes].map(([id, record]) => [id, record === null ? null : structuredClone(record)]));
+      // Serialised now, not when the queue reaches this batch: the caller may reuse its objects.
+      for (const [id, text] of recordTexts(changes)) entries.set(id, text === null ? null : entryText(id, text));
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#enqueue(() => this.#apply(copies));
+    return this.#enqueue(() => this.#apply(entries));
   }
 
   close(): Promise<void> {
@@ -184,13 +255,19 @@ class JsonFileStore implements Store {
         );
       case 'open':
         this.#phase = 'closing';
-        this.#closing = this.#enqueue(async () => {
-          // A closed store is one readable file. Should this fail, the journal still holds every commit.
-          if (this.#compactBytes !== null) await this.#compact().catch(() => undefined);
-          await this.#dropWriter();
-          await this.#release();
-          this.#phase = 'closed';
-        });
+        this.#closing = (async () => {
+          // A closed store is one readable file. Should this fail, the journal still holds every
+          // commit. It waits for a compaction under way, and takes in the commits asked for before close.
+          if (this.#compactBytes !== null) await this.#compact().catch(ignore);
+          await this.#enqueue(async () => {
+            await this.#dropJournal();
+            await this.#dropJournalReader();
+            await this.#dropSnapshotFile();
+            await this.#release();
+            this.#entries = new Map();
+            this.#phase = 'closed';
+          });
+        })();
         return this.#closing;
     }
   }
@@ -201,83 +278,170 @@ class JsonFileStore implements Store {
    */
   #enqueue<T>(work: () => Promise<T>): Promise<T> {
     const result = this.#queue.then(work);
-    this.#queue = result.then(
-      () => undefined,
-      () => undefined,
-    );
+    this.#queue = result.then(ignore, ignore);
     return result;
   }
 
-  async #apply(changes: Map<string, TaskRecord | null>): Promise<void> {
+  async #apply(changes: Map<string, string | null>): Promise<void> {
     this.#assertWritable();
     if (changes.size === 0) return;
-    const undo = new Map<string, TaskRecord | undefined>();
-    for (const [id, record] of changes) {
-      undo.set(id, this.#tasks.get(id));
-      if (record === null) this.#tasks.delete(id);
-      else this.#tasks.set(id, record);
+    const undo: [string, Slot | undefined, Kept | undefined][] = [];
+    for (const [id, entry] of changes) {
+      const slot = this.#entries.get(id);
+      undo.push([id, slot, slot?.kept]);
+      if (entry === null) this.#entries.delete(id);
+      else if (slot) slot.kept = entry;
+      else this.#entries.set(id, { kept: entry });
     }
     // A formatVersion 1 snapshot is rewritten once before any line goes to the journal, so that
     // a file with a journal beside it always says so.
     const append = this.#compactBytes !== null && this.#snapshot.journaled;
     try {
       if (append) await this.#append(changes);
-      else await this.#writeSnapshot();
+      else await this.#writeSnapshotNow();
     } catch (error) {
       // Memory must not run ahead of the disk: the next write would otherwise persist a batch
-      // whose commit the caller saw fail.
-      for (const [id, previous] of undo) {
-        if (previous === undefined) this.#tasks.delete(id);
-        else this.#tasks.set(id, previous);
+      // whose commit the caller saw fail. The same slot goes back, so that a compaction that
+      // pictured it before still finds it.
+      for (const [id, slot, kept] of undo) {
+        if (slot === undefined) {
+          this.#entries.delete(id);
+        } else {
+          slot.kept = kept!;
+          this.#entries.set(id, slot);
+        }
       }
       throw new StoreWriteError(`could not write store file ${append ? this.#journalPath : this.location}: ${describe(error)}`, error);
     }
-    if (this.#compactBytes !== null && this.#journalSize > this.#compactBytes && !this.#compactQueued) {
-      this.#compactQueued = true;
-      // Queued, not awaited: this commit is durable already. A failure is left for the next
-      // trigger, the compact sweep or close to retry; the journal keeps everything meanwhile.
-      this.#enqueue(async () => {
-        this.#compactQueued = false;
-        if (this.#phase === 'open') await this.#compact();
-      }).catch(() => undefined);
+    if (append && !this.#compactionDue && this.#journalSize > this.#compactAt) {
+      this.#compactionDue = true;
+      // Not awaited: this commit is durable already. A failure is left for the next trigger,
+      // the compact sweep or close to retry; the journal keeps everything meanwhile.
+      void this.#compact()
+        .catch(ignore)
+        .then(() => {
+          this.#compactionDue = false;
+        });
     }
   }
 
-  async #append(changes: StoreChanges): Promise<void> {
+  async #append(changes: Map<string, string | null>): Promise<void> {
     const creating = !this.#journalExists;
     const seq = this.#seq + 1;
+    const line = journalLine(seq, changes);
+    let at: number;
     try {
-      const writer = await this.#openWriter();
-      await writer.append(journalLine(seq, changes));
-      this.#journalSize = writer.size;
+      const journal = await this.#openJournal();
+      at = await journal.append(line.bytes);
+      this.#journalSize = journal.size;
     } catch (error) {
       // A failed commit leaves the files as they were, and that includes not creating the journal.
       if (creating) {
-        await this.#dropWriter();
-        await rm(this.#journalPath, { force: true }).catch(() => undefined);
+        await this.#dropJournal();
+        await rm(this.#journalPath, { force: true }).catch(ignore);
       }
       throw error;
     }
     this.#seq = seq;
     this.#journalExists = true;
+    // The texts are on disk now: the store keeps where they lie instead.
+    for (const [id, place] of line.places) {
+      const slot = this.#entries.get(id);
+      if (slot !== undefined && slot.kept === changes.get(id)) slot.kept = { journalAt: at + place.at, length: place.length };
+    }
+  }
+
+  /** Runs a compaction after any under way (the journal may have grown since it started). */
+  #compact(): Promise<void> {
+    const run = this.#compactions.then(() => this.#compactOnce());
+    this.#compactions = run.then(ignore, ignore);
+    return run;
   }
 
   /**
-   * Folds the journal into the snapshot: snapshot first (temp file, rename, fsync), journal
-   * truncated only after. A crash in between leaves lines the snapshot's journalSeq already
-   * covers, which the next open skips.
+   * Folds the journal into the snapshot without holding up commits: the tasks as of the newest
+   * entry are pictured in one synchronous step (immutable texts and places), the snapshot is
+   * written from them while later commits keep appending to the journal, and only once it is
+   * durable (file, then directory, fsynced) does the store switch to it and drop the lines it
+   * holds from the journal. A crash before that leaves lines the snapshot's journalSeq already
+   * covers, which the next open skips; the lines appended meanwhile are kept.
    */
-  async #compact(): Promise<void> {
-    this.#assertWritable();
+  async #compactOnce(): Promise<void> {
+    let failed = true;
     try {
-      if (this.#snapshot.seq !== this.#seq) await this.#writeSnapshot();
-      if (this.#journalSize > 0) {
-        await (await this.#openWriter()).truncate(0);
-        this.#journalSize = 0;
+      const plan = await this.#enqueue(() => this.#planCompaction());
+      if (plan === undefined) {
+        failed = false;
+        return;
       }
+      let written: Written | undefined;
+      if (plan.tasks !== undefined) {
+        this.#assertWritable();
+        written = await writeSnapshot(this.#snapshotWriter, this.location, plan.tasks.entries, plan.seq, {
+          snapshot: this.#snapshotFile,
+          journal: this.#journalReader,
+        });
+        this.#snapshot = { journaled: true, seq: plan.seq };
+        this.#covered = plan.journalBytes;
+      }
+      await this.#enqueue(async () => {
+        if (written !== undefined) this.#adopt(plan.tasks!, written);
+        await this.#dropCoveredLines();
+      });
+      failed = false;
     } catch (error) {
       throw new StoreWriteError(`could not compact the journal ${this.#journalPath} into store file ${this.location}: ${describe(error)}`, error);
+    } finally {
+      this.#compactAt = this.#nextCompactAt(failed);
     }
+  }
+
+  async #planCompaction(): Promise<CompactionPlan | undefined> {
+    this.#assertWritable();
+    if (this.#snapshot.seq === this.#seq) return this.#covered > 0 ? { seq: this.#seq, journalBytes: this.#covered, tasks: undefined } : undefined;
+    // In the queue, where the journal is never being replaced.
+    if (this.#journalExists) this.#journalReader ??= await openFile(this.#journalPath, 'r');
+    return { seq: this.#seq, journalBytes: this.#journalSize, tasks: this.#picture() };
+  }
+
+  /** Drops the journal's head that the snapshot holds, keeping the lines appended since. */
+  async #dropCoveredLines(): Promise<void> {
+    this.#assertWritable();
+    const covered = this.#covered;
+    if (covered === 0) return;
+    if (covered === this.#journalSize) {
+      const journal = await this.#openJournal();
+      try {
+        await journal.truncate(0);
+      } finally {
+        this.#journalSize = journal.size;
+        if (journal.size === 0) this.#covered = 0;
+      }
+      return;
+    }
+    // The handle would be left on the file about to be replaced; the next append opens the new
+    // one (and fsyncs the directory first, in case the fsync after the rename failed).
+    await this.#dropJournal();
+    await keepJournalTail(this.#journalPath, covered, this.#journalSize, () => {
+      this.#journalSize -= covered;
+      this.#covered = 0;
+      // Every task still kept as a place in the journal was committed after the snapshot's
+      // picture (the others took places in the snapshot just before): its text is in the tail.
+      for (const slot of this.#entries.values()) {
+        const kept = slot.kept;
+        if (typeof kept !== 'string' && 'journalAt' in kept) slot.kept = { journalAt: kept.journalAt - covered, length: kept.length };
+      }
+      void this.#dropJournalReader();
+    });
+  }
+
+  /**
+   * Past the larger of compactBytes and the snapshot: each compaction rewrites at most as many
+   * bytes as were appended since the last one. After a failed one the journal must grow as
+   * much again before the size trigger tries once more (the compact sweep and close still do).
+   */
+  #nextCompactAt(failed: boolean): number {
+    return (failed ? this.#journalSize : 0) + Math.max(this.#compactBytes ?? 0, this.#snapshotBytes);
   }
 
   #assertWritable(): void {
@@ -287,33 +451,75 @@ class JsonFileStore implements Store {
         this.#compromised,
       );
     }
-    if (this.#writer?.broken) {
+    if (this.#journal?.broken) {
       throw new StoreWriteError(`the journal ${this.#journalPath} could not be cut back after a failed append; reopen the store to recover it`);
     }
   }
 
-  async #openWriter(): Promise<JournalWriter> {
-    this.#writer ??= await openJournal(this.#journalPath, this.#journalSize);
-    return this.#writer;
+  async #openJournal(): Promise<JournalWriter> {
+    this.#journal ??= await openJournal(this.#journalPath, this.#journalSize);
+    return this.#journal;
   }
 
-  async #dropWriter(): Promise<void> {
-    const writer = this.#writer;
-    this.#writer = undefined;
-    await writer?.close().catch(() => undefined);
+  async #dropJournal(): Promise<void> {
+    const journal = this.#journal;
+    this.#journal = undefined;
+    await journal?.close().catch(ignore);
   }
 
-  async #writeSnapshot(): Promise<void> {
+  /** The snapshot of every task now, as the write of a store without a journal (or its first write). */
+  async #writeSnapshotNow(): Promise<void> {
     // Once any journal entry exists the snapshot must say how many it holds, or a store that
     // reopens would replay them twice; a store that never had a journal keeps formatVersion 1.
     const journaled = this.#compactBytes !== null || this.#seq > 0;
-    this.#db.data = toDocument(this.#tasks, journaled ? this.#seq : null);
-    await this.#db.write();
-    // steno (lowdb's writer) renames a temp file into place but never fsyncs, so until both
-    // the file and the directory entry are synced a crash could lose an acknowledged write.
-    await syncPath(this.location);
-    await syncDirectoryOf(this.location);
+    const picture = this.#picture();
+    // Only texts and places in the snapshot: a store writes its snapshot here only before its
+    // first append (to the journal it opened, or without a journal at all).
+    const sources = { snapshot: this.#snapshotFile, journal: undefined };
+    this.#adopt(picture, await writeSnapshot(this.#snapshotWriter, this.location, picture.entries, journaled ? this.#seq : null, sources));
     this.#snapshot = { journaled, seq: this.#seq };
+  }
+
+  #picture(): Picture {
+    const slots = new Array<Slot>(this.#entries.size);
+    const entries = new Array<Kept>(this.#entries.size);
+    let index = 0;
+    for (const slot of this.#entries.values()) {
+      slots[index] = slot;
+      entries[index++] = slot.kept;
+    }
+    return { slots, entries };
+  }
+
+  /**
+   * Makes a snapshot just written the store's snapshot file: each task still as pictured
+   * becomes its place in the new file, a task changed since keeps its text. Run in the commit
+   * queue, so that no commit is under way that a failure could roll back to a place in the
+   * file replaced here; snapshot writes never overlap (a store without a journal writes in
+   * the queue only, one with a journal writes there only while its snapshot is formatVersion
+   * 1, when it has nothing to compact).
+   */
+  #adopt(picture: Picture, written: Written): void {
+    for (let index = 0; index < picture.slots.length; index++) {
+      const slot = picture.slots[index]!;
+      if (slot.kept === picture.entries[index]) slot.kept = written.ranges[index]!;
+    }
+    const previous = this.#snapshotFile;
+    this.#snapshotFile = written.file;
+    this.#snapshotBytes = written.size;
+    void previous?.close().catch(ignore);
+  }
+
+  async #dropJournalReader(): Promise<void> {
+    const reader = this.#journalReader;
+    this.#journalReader = undefined;
+    await reader?.close().catch(ignore);
+  }
+
+  async #dropSnapshotFile(): Promise<void> {
+    const file = this.#snapshotFile;
+    this.#snapshotFile = undefined;
+    await file?.close().catch(ignore);
   }
 
   /**
@@ -323,35 +529,54 @@ class JsonFileStore implements Store {
    */
   async #load(): Promise<Map<string, TaskRecord>> {
     const snapshot = await this.#readSnapshot();
-    const tasks = snapshot?.tasks ?? new Map<string, TaskRecord>();
+    const records = snapshot?.records ?? new Map<string, TaskRecord>();
+    const entries = new Map<string, Slot>();
+    for (const [id, kept] of snapshot?.entries ?? []) entries.set(id, { kept });
     const after = snapshot?.journalSeq ?? 0;
-    const replayed = await replayJournal(this.#journalPath, after, tasks);
-    this.#tasks = tasks;
+    const replayed = await replayJournal(this.#journalPath, after, (id, record) => {
+      if (record === null) {
+        records.delete(id);
+        entries.delete(id);
+      } else {
+        records.set(id, record);
+        // Its text is made once the journal is read, and only for the last version.
+        const slot = entries.get(id);
+        if (slot) slot.kept = '';
+        else entries.set(id, { kept: '' });
+      }
+    });
+    for (const [id, slot] of entries) {
+      if (slot.kept === '') slot.kept = entryText(id, JSON.stringify(records.get(id)));
+    }
+    this.#entries = entries;
     this.#seq = replayed.seq;
     this.#snapshot = { journaled: snapshot !== undefined && snapshot.journalSeq !== null, seq: after };
+    this.#snapshotBytes = snapshot?.bytes ?? 0;
     this.#journalSize = replayed.complete;
     this.#journalExists = replayed.exists;
-    this.#compactQueued = false;
+    this.#covered = replayed.covered;
+    this.#compactionDue = false;
     if (snapshot === undefined) {
       if (replayed.size > 0) throw this.#corrupt(`it is missing, but its journal ${this.#journalPath} is not empty`);
       try {
-        await this.#writeSnapshot();
+        await this.#writeSnapshotNow();
       } catch (writeError) {
         throw new StoreWriteError(`could not create store file ${this.location}: ${describe(writeError)}`, writeError);
       }
     }
     if (this.#compactBytes !== null && replayed.complete < replayed.size) {
       try {
-        await (await this.#openWriter()).truncate(replayed.complete);
+        await (await this.#openJournal()).truncate(replayed.complete);
       } catch (error) {
         throw new StoreWriteError(`could not cut the torn last line of the journal ${this.#journalPath}: ${describe(error)}`, error);
       }
     }
-    return tasks;
+    this.#compactAt = this.#nextCompactAt(false);
+    return records;
   }
 
-  /** The parsed snapshot, or undefined when there is none yet. */
-  async #readSnapshot() {
+  /** The parsed snapshot and its size, or undefined when there is none yet; keeps the file open as #snapshotFile. */
+  async #readSnapshot(): Promise<(ParsedSnapshot & { bytes: number }) | undefined> {
     let info: Stats;
     try {
       info = await stat(this.location);
@@ -361,18 +586,17 @@ class JsonFileStore implements Store {
     }
     if (!info.isFile()) throw this.#corrupt('it is not a regular file');
     if (info.size === 0) throw this.#corrupt('the file is empty (0 bytes)');
-    let raw: unknown;
+    let bytes: Buffer;
     try {
-      // Low#read() is not used: it keeps the defaults when the file parses to a falsy value
-      // (`null`, `0`, `false`), which would make a damaged file look like an empty store.
-      raw = await this.#db.adapter.read();
+      this.#snapshotFile = await openFile(this.location, 'r');
+      bytes = await this.#snapshotFile.readFile();
     } catch (error) {
-      if (error instanceof SyntaxError) throw this.#corrupt(`it is not valid JSON (${error.message})`, error);
       throw this.#corrupt(`it could not be read (${describe(error)})`, error);
     }
-    const parsed = parseDocument(raw);
+    // A file that parses to a falsy value (`null`, `0`) is refused too: it must not pass for an empty store.
+    const parsed = parseSnapshot(bytes);
     if (typeof parsed === 'string') throw this.#corrupt(parsed);
-    return parsed;
+    return { ...parsed, bytes: bytes.length };
   }
 
   #corrupt(problem: string, cause?: unknown): StoreCorruptError {

@@ -1,12 +1,14 @@
 // An in-process store for tests and demos: records live in a Map that outlives close(), so
-// close() then open() behaves like a supervisor restart without touching the disk.
+// close() then open() behaves like a supervisor restart without touching the disk. Records are
+// kept as JSON text, as the file store keeps them: the same check decides what both accept,
+// and open() hands out fresh objects that share nothing with the store or earlier callers.
 
 import { StoreLockedError, StoreWriteError } from '../errors.js';
-import { assertValidChanges, copyRecords } from './records.js';
+import { recordTexts } from './records.js';
 import type { Store, StoreChanges, StoreContents, TaskRecord } from './types.js';
 
 export function memoryStore(): Store {
-  const records = new Map<string, TaskRecord>();
+  const texts = new Map<string, string>();
   let isOpen = false;
 
   return {
@@ -15,23 +17,23 @@ export function memoryStore(): Store {
     open(): Promise<StoreContents> {
       if (isOpen) return Promise.reject(new StoreLockedError('memory', 'already open'));
       isOpen = true;
-      return Promise.resolve({ tasks: copyRecords(records) });
+      const tasks = new Map<string, TaskRecord>();
+      for (const [id, text] of texts) tasks.set(id, JSON.parse(text) as TaskRecord);
+      return Promise.resolve({ tasks });
     },
 
     commit(changes: StoreChanges): Promise<void> {
       if (!isOpen) return Promise.reject(new StoreWriteError('store memory is not open'));
+      let batch: Map<string, string | null>;
       try {
-        assertValidChanges(changes);
+        // The whole batch is checked and serialised before any of it is applied.
+        batch = recordTexts(changes);
       } catch (error) {
         return Promise.reject(error);
       }
-      // Copy the whole batch before applying any of it: a record that cannot be cloned must
-      // not leave the batch half-applied.
-      const copies = new Map<string, TaskRecord | null>();
-      for (const [id, record] of changes) copies.set(id, record === null ? null : structuredClone(record));
-      for (const [id, record] of copies) {
-        if (record === null) records.delete(id);
-        else records.set(id, record);
+      for (const [id, text] of batch) {
+        if (text === null) texts.delete(id);
+        else texts.set(id, text);
       }
       return Promise.resolve();
     },

@@ -18,6 +18,7 @@ import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFil
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSupervisor, LeaseholdError, type Store, type Supervisor, type TaskRecord } from '../../src/index.js';
+import { compactionsSettled } from '../../src/store/json-file-store.js';
 import { createTestClock, type TestClock } from '../../src/testing.js';
 import { countFromEnv, filesOf, lockHeld, random, report, seedFromEnv, storeKinds, tempDir, type Random, type StoreKind } from './support.js';
 
@@ -89,14 +90,16 @@ async function history(kind: StoreKind, r: Random): Promise<History> {
     const calls = r.between(3, 14);
     for (let i = 0; i < calls; i++) await randomCall(sup, clock, r, i);
     await clock.settle();
-    // Behind any compaction the store queued after the last commit: the files are at rest.
+    // Behind the last commit and any compaction it started: the files are at rest.
     await inner.commit(new Map());
+    await compactionsSettled(inner);
     const image = dataFiles(folder.dir);
     const acknowledged = states.length;
     // One more commit, not acknowledged: the line a crash could have torn.
     const journalBefore = image.get(JOURNAL);
     await sup.create({ id: 'unacknowledged', spec: { torn: true } });
     await inner.commit(new Map());
+    await compactionsSettled(inner);
     const journalAfter = dataFiles(folder.dir).get(JOURNAL);
     const grew = journalBefore && journalAfter && journalAfter.length > journalBefore.length && journalAfter.subarray(0, journalBefore.length).equals(journalBefore);
     return { kind, image, states: states.slice(0, acknowledged), nextLine: grew ? journalAfter.subarray(journalBefore.length) : undefined, at: clock.now() };

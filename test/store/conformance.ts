@@ -174,6 +174,40 @@ export function describeStoreConformance(name: string, makeFixture: () => Promis
       expect(tasks.size).toBe(0);
     });
 
+    it('accepts exactly the records that survive a JSON round trip', async () => {
+      const store = connect();
+      await store.open();
+      const circular: Record<string, unknown> = { id: 'circular' };
+      circular.self = circular;
+      const refused: [string, TaskRecord][] = [
+        ['infinity', record('infinity', 'pending', { n: -Infinity })],
+        ['undefinedInArray', record('undefinedInArray', 'pending', { list: [1, undefined] })],
+        // eslint-disable-next-line no-sparse-arrays
+        ['hole', record('hole', 'pending', { list: [1, , 2] })],
+        ['circular', { state: 'pending', context: circular }],
+        ['map', record('map', 'pending', { m: new Map([[1, 2]]) })],
+        ['bigint', record('bigint', 'pending', { n: 1n })],
+        ['toJSON', record('toJSON', 'pending', { o: { toJSON: () => 'x' } })],
+        ['extraKey', { ...record('extraKey'), extra: true } as TaskRecord],
+      ];
+      for (const [id, rec] of refused) {
+        expect((await rejection(store.commit(new Map([[id, rec]])))).code, id).toBe('INVALID_INPUT');
+      }
+      const withProto = JSON.parse('{"id":"proto","__proto__":{"polluted":true}}') as Record<string, unknown>;
+      const accepted = new Map<string, TaskRecord>([
+        ['proto', { state: 'pending', context: withProto }],
+        ['bare', record('bare', 'pending', { bare: Object.assign(Object.create(null) as object, { a: 1 }), gone: undefined })],
+        ['text', record('text', { running: 'leased' }, { s: 'quote " backslash \\ newline \n ✓ \ud800', big: 1e308 })],
+      ]);
+      await store.commit(accepted);
+      await store.close();
+      const { tasks } = await connect().open();
+      expect([...tasks.keys()].sort()).toEqual(['bare', 'proto', 'text']);
+      for (const [id, rec] of accepted) expect(JSON.stringify(tasks.get(id)), id).toBe(JSON.stringify(rec));
+      expect(Object.hasOwn(tasks.get('proto')!.context, '__proto__')).toBe(true);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    });
+
     it('serialises concurrent commits in call order', async () => {
       const store = connect();
       await store.open();

@@ -5,7 +5,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { jsonFileStore, type JournaledStore } from '../../src/store/json-file-store.js';
+import { compactionsSettled, jsonFileStore, type JournaledStore } from '../../src/store/json-file-store.js';
 import type { Store, TaskRecord } from '../../src/store/types.js';
 import { durableDocument, rejection } from '../support.js';
 import { record } from './conformance.js';
@@ -200,8 +200,13 @@ describe('damage other than a torn last line', () => {
 describe('compaction', () => {
   async function expectCompacted(path: string, tasks: Record<string, TaskRecord>, journalSeq: number) {
     const snapshot = await text(path);
-    // Human-readable: lowdb's two-space indentation, everything in the one file.
-    expect(snapshot).toContain('\n  "formatVersion": 2,\n  "journalSeq": ');
+    // Human-readable: one task per line, everything in the one file.
+    const lines = snapshot.split('\n');
+    expect(lines[0]).toBe(`{"formatVersion":2,"journalSeq":${journalSeq},"tasks":{`);
+    expect(lines.slice(-2)).toEqual(['}}', '']);
+    expect(lines.slice(1, -2).map((line) => JSON.parse(`{${line.replace(/,$/, '')}}`) as unknown)).toEqual(
+      Object.entries(tasks).map(([id, task]) => ({ [id]: task })),
+    );
     expect(JSON.parse(snapshot)).toEqual({ formatVersion: 2, journalSeq, tasks });
     expect(await size(journalOf(path))).toBe(0);
   }
@@ -252,8 +257,8 @@ describe('compaction', () => {
     let i = 2;
     while ((await json(file)).journalSeq === 0) {
       await commit(i++);
-      // The compaction is queued behind the commit that triggered it; an empty commit waits for it.
-      await store.commit(new Map());
+      // The compaction starts behind the commit that triggered it and runs beside later ones.
+      await compactionsSettled(store);
       expect(i, 'compaction never triggered').toBeLessThan(20);
     }
     const snapshot = await json(file);
@@ -263,11 +268,38 @@ describe('compaction', () => {
     expect(Object.keys(await tasksOf(await crashImage()))).toHaveLength(i);
   });
 
-  it('compactBytes 0 compacts after every commit', async () => {
+  it('size-triggered: waits for the journal to outgrow the snapshot too, so each compaction is paid for', async () => {
+    const store = journaled(file, 0);
+    await store.open();
+    const payload = 'x'.repeat(1_000);
+    // A snapshot of ~20 KB.
+    await store.commit(new Map(Array.from({ length: 20 }, (_, i) => [`big${i}`, record(`big${i}`, 'pending', { payload })])));
+    await compactionsSettled(store);
+    const snapshotBytes = await size(file);
+    expect(snapshotBytes).toBeGreaterThan(20_000);
+    expect((await json(file)).journalSeq).toBe(1);
+
+    // Small commits: no compaction until the journal holds more bytes than the snapshot.
+    let commits = 0;
+    while ((await json(file)).journalSeq === 1) {
+      const before = await size(journalOf(file));
+      await store.commit(new Map([['small', record('small', 'pending', { n: commits++, pad: 'y'.repeat(200) })]]));
+      await compactionsSettled(store);
+      if ((await json(file)).journalSeq === 1) expect(await size(journalOf(file))).toBeLessThanOrEqual(snapshotBytes + 400);
+      else expect(before).toBeLessThanOrEqual(snapshotBytes);
+      expect(commits, 'compaction never triggered').toBeLessThan(200);
+    }
+    expect(commits).toBeGreaterThan(20_000 / 400);
+    expect(await size(journalOf(file))).toBe(0);
+    await store.close();
+    expect(Object.keys(await tasksOf(file))).toHaveLength(21);
+  });
+
+  it('compactBytes 0 compacts as soon as the journal outgrows the snapshot', async () => {
     const store = journaled(file, 0);
     await store.open();
     await store.commit(new Map([['a', record('a')]]));
-    await store.commit(new Map());
+    await compactionsSettled(store);
     await expectCompacted(file, { a: record('a') }, 1);
   });
 

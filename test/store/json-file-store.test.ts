@@ -97,7 +97,8 @@ describe('jsonFileStore file format', () => {
       formatVersion: 1,
       tasks: { t1: { state: { running: 'leased' }, context: { id: 't1', attempts: 1 } } },
     });
-    expect(text).toContain('\n  "formatVersion": 1');
+    // Compact, one task per line: readable, and diffable task by task.
+    expect(text).toBe('{"formatVersion":1,"tasks":{\n"t1":{"state":{"running":"leased"},"context":{"id":"t1","attempts":1}}\n}}\n');
   });
 
   it('reads a hand-written file whose ids are prototype names without polluting anything', async () => {
@@ -149,6 +150,21 @@ describe('jsonFileStore refuses corrupt files', () => {
       name: 'a numeric state',
       content: '{"formatVersion":1,"tasks":{"a":{"state":7,"context":{"id":"a"}}}}',
       mentions: ['tasks["a"].state'],
+    },
+    {
+      name: 'a number too large for a double (it would read as Infinity)',
+      content: '{"formatVersion":1,"tasks":{"a":{"state":"pending","context":{"id":"a","n":1e400}}}}',
+      mentions: ['tasks["a"].context.n', 'Infinity'],
+    },
+    {
+      name: 'a bad task in the one-task-per-line layout',
+      content: '{"formatVersion":1,"tasks":{\n"b":{"state":"pending","context":{"id":"b"}},\n"a":{"state":"pending","context":{"id":"a","n":-1e999}}\n}}\n',
+      mentions: ['tasks["a"].context.n', 'Infinity'],
+    },
+    {
+      name: 'a missing comma in the one-task-per-line layout',
+      content: '{"formatVersion":1,"tasks":{\n"b":{"state":"pending","context":{"id":"b"}}\n"a":{"state":"pending","context":{"id":"a"}}\n}}\n',
+      mentions: ['JSON'],
     },
     {
       name: 'a mismatched "__proto__" entry',
