@@ -7,7 +7,7 @@ import type { Metrics } from './stats.js';
 
 // ─── The durable JSON store under test ────────────────────────────────────────────────────
 // THE single place that selects it: the journaled JSON store (group commit appends to
-// `<path>.journal`, compacted into the lowdb snapshot). With `journaled: true` the plain
+// `<path>.journal`, compacted into the JSON snapshot). With `journaled: true` the plain
 // whole-file store also runs, as a reference; set it to false (and open the plain store here)
 // to judge the targets on the plain store instead.
 const DURABLE_JSON = {

@@ -385,7 +385,7 @@ class JsonFileStore implements Store {
         this.#covered = plan.journalBytes;
       }
       await this.#enqueue(async () => {
-        if (written !== undefined) this.#adopt(plan.tasks!, written);
+        if (written !== undefined) await this.#adopt(plan.tasks!, written);
         await this.#dropCoveredLines();
       });
       failed = false;
@@ -476,7 +476,7 @@ class JsonFileStore implements Store {
     // Only texts and places in the snapshot: a store writes its snapshot here only before its
     // first append (to the journal it opened, or without a journal at all).
     const sources = { snapshot: this.#snapshotFile, journal: undefined };
-    this.#adopt(picture, await writeSnapshot(this.#snapshotWriter, this.location, picture.entries, journaled ? this.#seq : null, sources));
+    await this.#adopt(picture, await writeSnapshot(this.#snapshotWriter, this.location, picture.entries, journaled ? this.#seq : null, sources));
     this.#snapshot = { journaled, seq: this.#seq };
   }
 
@@ -499,7 +499,7 @@ class JsonFileStore implements Store {
    * the queue only, one with a journal writes there only while its snapshot is formatVersion
    * 1, when it has nothing to compact).
    */
-  #adopt(picture: Picture, written: Written): void {
+  async #adopt(picture: Picture, written: Written): Promise<void> {
     for (let index = 0; index < picture.slots.length; index++) {
       const slot = picture.slots[index]!;
       if (slot.kept === picture.entries[index]) slot.kept = written.ranges[index]!;
@@ -507,7 +507,9 @@ class JsonFileStore implements Store {
     const previous = this.#snapshotFile;
     this.#snapshotFile = written.file;
     this.#snapshotBytes = written.size;
-    void previous?.close().catch(ignore);
+    // Awaited: until it is closed the replaced file still takes its space on disk (a write that
+    // follows must not succeed only because this close happened to land first).
+    await previous?.close().catch(ignore);
   }
 
   async #dropJournalReader(): Promise<void> {

@@ -1,5 +1,5 @@
 // Disk faults (issue 7, item 3): a write that fails — an injected failing store, a directory
-// squatting on lowdb's temp file (works as root, who ignores permission bits), a full tmpfs
+// squatting on steno's temp file (works as root, who ignores permission bits), a full tmpfs
 // (when this process may mount one) — must reject the call behind it with STORE_WRITE_FAILED,
 // leave memory where the disk is (sup.get/list show the state from before the call), leave
 // the store's files as they were, keep reads and write-free calls working, run no
@@ -61,7 +61,7 @@ function injectedFault(): Fault {
   };
 }
 
-/** Real: lowdb writes `.store.json.tmp` and renames it into place; a directory there fails the write. */
+/** Real: steno writes `.store.json.tmp` and renames it into place; a directory there fails the write. */
 function tempPathFault(): Fault {
   return {
     name: 'directory squatting on the temp file',

@@ -296,7 +296,7 @@ describe('jsonFileStore locking', () => {
 });
 
 describe('jsonFileStore write failures', () => {
-  // lowdb writes `.store.json.tmp` and renames it into place; a directory squatting on that
+  // steno writes `.store.json.tmp` and renames it into place; a directory squatting on that
   // name makes the write fail even for root, who ignores permission bits.
   const blockWrites = () => mkdir(join(dir, '.store.json.tmp'));
   const unblockWrites = () => rmdir(join(dir, '.store.json.tmp'));
