@@ -155,8 +155,8 @@ const resolved = new WeakMap<Resolver, Map<string, TaskSnapshot>>();
  * nodes, tags and children, on every transition and never changes one in place.
  */
 function resolve(machine: Resolver, value: TaskRecord['state'], context: TaskContext): TaskSnapshot {
-  const byValue = resolved.get(machine) ?? new Map<string, TaskSnapshot>();
-  resolved.set(machine, byValue);
+  let byValue = resolved.get(machine);
+  if (byValue === undefined) resolved.set(machine, (byValue = new Map()));
   const key = typeof value === 'string' ? value : JSON.stringify(value);
   let template = byValue.get(key);
   if (template === undefined) {
