@@ -66,10 +66,13 @@ export class TerminalTaskError extends LeaseholdError {
 
 export class InvalidInputError extends LeaseholdError {
   readonly issues: string[];
+  /** For records a store refuses to write: the tasks whose records are at fault (nothing was written). */
+  readonly taskIds: readonly string[] | undefined;
 
-  constructor(what: string, issues: string[]) {
+  constructor(what: string, issues: string[], taskIds?: readonly string[]) {
     super('INVALID_INPUT', `invalid ${what}: ${issues.join('; ')}`);
     this.issues = issues;
+    this.taskIds = taskIds;
   }
 }
 

@@ -354,7 +354,8 @@ describe('timers after a restart (invariant 6)', () => {
         calls.second++;
       },
     };
-    const h = await harness({ compensators });
+    // closeTimeoutMs 0: close does not wait for the running handler, as a process that dies would not.
+    const h = await harness({ compensators, closeTimeoutMs: 0, logger: { warn: () => {} } });
     const checker = createInvariantChecker();
     await h.sup.create({ id: 't', compensations: [{ action: 'first' }, { action: 'second' }] });
     await h.sup.claim('t', { owner: 'w' });

@@ -92,17 +92,25 @@ export function createJobs(config: ScheduleConfig, host: JobHost) {
     },
   };
 
-  /** Runs one sweep now; runs of the same sweep never overlap (a second waits for the first). */
+  /**
+   * Runs one sweep now: its first step enters the mailbox at once, in call order. Runs of the
+   * same sweep never overlap: one asked for while another runs waits for it.
+   */
   function run<J extends JobName>(job: J): Promise<Extract<JobResult, { job: J }>> {
     if (!(SWEEPS as readonly string[]).includes(job)) {
       return Promise.reject(new InvalidInputError('job name', [`expected one of ${SWEEPS.join(', ')}`]));
     }
-    const next = (chains.get(job) ?? Promise.resolve())
-      .catch(() => undefined)
-      .then(() => work[job]() as Promise<Extract<JobResult, { job: J }>>);
+    const start = () => work[job]() as Promise<Extract<JobResult, { job: J }>>;
+    const previous = chains.get(job);
+    const next = previous === undefined ? start() : previous.catch(() => undefined).then(start);
     chains.set(job, next);
     inFlight.add(next);
-    void next.finally(() => inFlight.delete(next)).catch(() => undefined);
+    void next
+      .finally(() => {
+        inFlight.delete(next);
+        if (chains.get(job) === next) chains.delete(job);
+      })
+      .catch(() => undefined);
     return next;
   }
 

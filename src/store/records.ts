@@ -168,12 +168,14 @@ export function recordText(id: string, value: unknown, where: string, issues: st
 
 /**
  * The JSON text of every record in a batch (null for a deletion), or INVALID_INPUT naming what
- * is wrong. The whole batch is checked before any of it is applied, so a commit is all-or-nothing;
- * taken synchronously, so the caller may change its objects as soon as commit() returns.
+ * is wrong (with the faulty tasks' ids in `taskIds`). The whole batch is checked before any of it
+ * is applied, so a commit is all-or-nothing; taken synchronously, so the caller may change its
+ * objects as soon as commit() returns.
  */
 export function recordTexts(changes: StoreChanges): Map<string, string | null> {
   const texts = new Map<string, string | null>();
   const issues: string[] = [];
+  const faulty: string[] = [];
   for (const [id, record] of changes) {
     if (typeof id !== 'string') {
       issues.push(`task id ${String(id)} is not a string`);
@@ -182,9 +184,11 @@ export function recordTexts(changes: StoreChanges): Map<string, string | null> {
     } else {
       const text = recordText(id, record, `task ${JSON.stringify(id)}`, issues);
       if (text !== undefined) texts.set(id, text);
+      else faulty.push(id);
     }
   }
-  if (issues.length > 0) throw new InvalidInputError('store changes', summarise(issues));
+  // The faulty tasks are named so that a caller batching many tasks can drop just those.
+  if (issues.length > 0) throw new InvalidInputError('store changes', summarise(issues), faulty);
   return texts;
 }
 

@@ -2,15 +2,19 @@
 // so many concurrent calls share one durable store commit. Lifecycle events ride with the
 // batch that holds their change and are published only once it is durable. It also knows
 // what is on disk, so when a write fails the tasks it held can be put back as they were:
-// memory is never ahead of disk.
+// memory is never ahead of disk. A record the store refuses as unwritable fails only its own
+// task: that task is put back, the calls that changed it are refused, and the rest of the
+// batch is written without it.
 import type { LifecycleEvent } from '../../machines/task.types.js';
-import { LeaseholdError, StoreWriteError } from '../errors.js';
+import { InvalidInputError, LeaseholdError, StoreWriteError } from '../errors.js';
 import type { Clock } from '../clock/clock.js';
 import type { Store, TaskRecord } from '../store/types.js';
 
 interface Batch {
   ids: Set<string>;
   events: LifecycleEvent[];
+  /** Tasks whose record the store refused, and why: calls that depend on them are refused. */
+  refused: Map<string, unknown> | null;
   done: Promise<void>;
   resolve: () => void;
   reject: (error: unknown) => void;
@@ -21,8 +25,12 @@ export interface GroupCommit {
   touch(id: string): void;
   /** Queues a lifecycle event to publish once the current changes are durable. */
   publish(event: LifecycleEvent): void;
-  /** Resolves when every change touched so far is durable; rejects if its write failed. */
-  durable(): Promise<void>;
+  /**
+   * Resolves when every change touched so far is durable (with `ids`: every change to those
+   * tasks; at once when none is pending); rejects if that write failed or one of `ids` was
+   * refused as unwritable.
+   */
+  durable(ids?: Iterable<string>): Promise<void>;
   /** Writes what is pending now, even while backing off after a failed write. */
   urge(): void;
   /** True when nothing is waiting to be written, or what waits is backing off after a failed write. */
@@ -33,8 +41,17 @@ export interface GroupCommit {
   remember(id: string, record: TaskRecord): void;
 }
 
-/** Puts tasks back to their last durable record (undefined: the task never reached disk). */
-export type Rollback = (tasks: Map<string, TaskRecord | undefined>) => void;
+/**
+ * Puts tasks back to their last durable record (undefined: the task never reached disk).
+ * `refused`: the store refused these records themselves (not the disk), so the same step would
+ * be refused again at once; the tasks must not be resumed straight away.
+ */
+export type Rollback = (tasks: Map<string, TaskRecord | undefined>, refused: boolean) => void;
+
+/** The tasks whose records a store refused as unwritable (see recordTexts), if that is the error. */
+function unwritableTasks(error: unknown): readonly string[] | undefined {
+  return error instanceof InvalidInputError ? error.taskIds : undefined;
+}
 
 function newBatch(): Batch {
   let resolve!: () => void;
@@ -45,7 +62,7 @@ function newBatch(): Batch {
   });
   // A batch nobody awaits must not become an unhandled rejection.
   done.catch(() => {});
-  return { ids: new Set(), events: [], done, resolve, reject };
+  return { ids: new Set(), events: [], refused: null, done, resolve, reject };
 }
 
 /** After a failed write the next one waits, doubling from 100 ms up to 5 s, so a dead disk is not hammered. */
@@ -77,15 +94,46 @@ export function createGroupCommit(
     }, Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (failures - 1)));
   };
 
+  /**
+   * Takes tasks whose records the store refused out of the batches: they go back to what the
+   * disk holds, their events never happened, and calls that changed them are refused. True
+   * when the rest of the batch can be written without them.
+   */
+  const refuse = (batch: Batch, error: unknown): boolean => {
+    const ids = unwritableTasks(error)?.filter((id) => batch.ids.has(id));
+    if (!ids || ids.length === 0) return false;
+    const refused = new Set(ids);
+    for (const b of [batch, ...(next ? [next] : [])]) {
+      for (const id of ids) {
+        // A later batch that changed the task again built on the refused change.
+        if (b !== batch && !b.ids.has(id)) continue;
+        b.ids.delete(id);
+        (b.refused ??= new Map()).set(id, error);
+      }
+      b.events = b.events.filter((event) => !refused.has(event.taskId));
+    }
+    rollback(new Map(ids.map((id) => [id, onDisk.get(id)])), true);
+    return true;
+  };
+
   const pump = async () => {
     if (inflight || !next || holding) return;
     const batch = next;
     next = null;
     inflight = batch;
     try {
-      const changes = new Map<string, TaskRecord | null>();
-      for (const id of batch.ids) changes.set(id, recordOf(id));
-      await store.commit(changes);
+      let changes: Map<string, TaskRecord | null>;
+      for (;;) {
+        changes = new Map();
+        for (const id of batch.ids) changes.set(id, recordOf(id));
+        if (changes.size === 0) break;
+        try {
+          await store.commit(changes);
+          break;
+        } catch (error) {
+          if (!refuse(batch, error)) throw error;
+        }
+      }
       failures = 0;
       // The disk is back: whatever was held for the backoff goes out now.
       if (holding) {
@@ -105,7 +153,7 @@ export function createGroupCommit(
       const failed = [batch, ...(next ? [next] : [])];
       next = null;
       const ids = new Set(failed.flatMap((b) => [...b.ids]));
-      rollback(new Map([...ids].map((id) => [id, onDisk.get(id)])));
+      rollback(new Map([...ids].map((id) => [id, onDisk.get(id)])), false);
       const reason = error instanceof LeaseholdError ? error : new StoreWriteError(`writing ${store.location} failed`, error);
       for (const b of failed) b.reject(reason);
     } finally {
@@ -129,8 +177,15 @@ export function createGroupCommit(
     publish(event) {
       pending().events.push(event);
     },
-    durable() {
-      return (next ?? inflight)?.done ?? Promise.resolve();
+    durable(ids) {
+      if (ids === undefined) return (next ?? inflight)?.done ?? Promise.resolve();
+      const wanted = [...ids];
+      // The latest batch holding any of them: a failed write also fails the batch queued behind it.
+      const batch = [next, inflight].find((b) => b !== null && wanted.some((id) => b.ids.has(id) || b.refused?.has(id)));
+      if (!batch) return Promise.resolve();
+      return batch.done.then(() => {
+        for (const id of wanted) if (batch.refused?.has(id)) throw batch.refused.get(id);
+      });
     },
     urge() {
       // A caller is waiting: try the disk now rather than after the backoff (a failure still

@@ -15,7 +15,7 @@ import type {
   TaskInput,
   TaskLimits,
 } from '../../machines/task.types.js';
-import { systemClock, type Clock } from '../clock/clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../clock/clock.js';
 import {
   InvalidInputError,
   LeaseConflictError,
@@ -76,7 +76,15 @@ export interface SupervisorOptions {
   schedule?: ScheduleOptions | false;
   /** The stats read model: `expiringSoonMs` (default 5 min), `historyLimit` (default 1,000). */
   stats?: StatsOptions;
+  /**
+   * How long `close()` waits, on the supervisor's clock, for compensations already running to
+   * finish and be recorded (default 30 s). Past it, close goes on and an unfinished attempt
+   * runs again at the next open.
+   */
+  closeTimeoutMs?: number;
 }
+
+const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
 
 function checkPolicy(policy: SupervisorOptions['policy']): LeasePolicy {
   if (policy === undefined) return fixedPolicy();
@@ -149,10 +157,17 @@ const conflictText: Record<ConflictReason, string> = {
   backoff: 'the task is waiting out its retry backoff',
 };
 
+/** How long a task whose record the store refused waits before its timers or work move it again. */
+const REFUSED_RETRY_MS = 5_000;
+
 /** Event-loop turns without progress after which a running compensation counts as waiting. */
 const SETTLE_TURNS = 50;
 
 const CLAIMABLE = new Set(['planned.ready', 'stale.expired']);
+
+interface CallScope {
+  tasks: Set<string>;
+}
 
 interface TaskEntry extends TaskSlot, Resumable {
   /** Creation order, the tie-breaker after priority and age. */
@@ -181,6 +196,10 @@ function checkOptions(options: SupervisorOptions) {
   if (options.onRecovery !== undefined && typeof options.onRecovery !== 'function') {
     throw new InvalidInputError('supervisor options', ['onRecovery: expected a function']);
   }
+  const { closeTimeoutMs } = options;
+  if (closeTimeoutMs !== undefined && !(typeof closeTimeoutMs === 'number' && closeTimeoutMs >= 0 && closeTimeoutMs <= 2 ** 31 - 1)) {
+    throw new InvalidInputError('supervisor options', ['closeTimeoutMs: expected a number of milliseconds from 0 to 2147483647']);
+  }
   return inputs.parse(inputs.defaultsInput, options.defaults ?? {}, 'supervisor defaults');
 }
 
@@ -192,6 +211,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   const statsOptions = statsConfig(options.stats);
   const clock = options.clock ?? systemClock();
   const compensators = options.compensators ?? {};
+  const closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
   const logger: Logger = options.logger ?? console;
 
   const tasks = new Map<string, TaskEntry>();
@@ -202,6 +222,8 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   const probes = options.probes ?? [];
   let sequence = 0;
   let changes = 0;
+  /** The tasks the command being run reads or changes: its answer rests on their writes. */
+  let call: CallScope | null = null;
   let rejection: Extract<TaskEmitted, { type: 'rejected' }> | null = null;
 
   const feed = createStatsFeed(
@@ -231,7 +253,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
         }
       }
     },
-    (failed) => rollback(failed),
+    (failed, refused) => rollback(failed, refused),
   );
 
   const policyFor = (context: TaskContext): LeasePolicy => {
@@ -277,6 +299,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     entry.path = path;
     queueIfClaimable(entry);
     changes++;
+    call?.tasks.add(entry.id);
     commit.touch(entry.id);
   };
 
@@ -320,6 +343,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   const deliver = (id: string, event: TaskEvent): TaskSnapshot => {
     const entry = tasks.get(id);
     if (!entry) throw new TaskNotFoundError(id);
+    call?.tasks.add(id);
     rejection = null;
     try {
       resumes.awaken(entry);
@@ -342,7 +366,10 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   /**
    * Admits a command through the supervisor's mailbox, then runs `work` to completion at
    * once (nothing else can run in between) after firing any timer already due, so a lease
-   * expiring at t is stale for a call at t. The call settles once what it changed is durable.
+   * expiring at t is stale for a call at t. The call settles once the writes its answer rests
+   * on are durable: what it changed, and what is still pending on the tasks it read (so a
+   * refusal or a call that changed nothing never reports a state the disk may not keep). One
+   * that names no task (claimNext finding nothing, a sweep) waits for every pending write.
    */
   const dispatch = <T>(work: () => T): Promise<T> => {
     let admitted = false;
@@ -351,17 +378,19 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       supervisor.send({ type: 'supervisor.command', admit: () => (admitted = true) });
     }
     if (!admitted) return Promise.reject(new SupervisorClosedError());
-    const before = changes;
     let settle: (resolve: (value: T) => void, reject: (error: unknown) => void) => void;
+    clock.runDue();
+    const own: CallScope = { tasks: new Set() };
+    call = own;
     try {
-      clock.runDue();
       const value = work();
       settle = (resolve) => resolve(value);
     } catch (error) {
       settle = (_, reject) => reject(error);
+    } finally {
+      call = null;
     }
-    if (changes === before) return new Promise(settle);
-    const durable = commit.durable();
+    const durable = commit.durable(own.tasks.size === 0 ? undefined : own.tasks);
     commit.urge();
     return durable.then(() => new Promise(settle));
   };
@@ -393,14 +422,16 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
    * deadline (or until it is sent a command), so deadlines that passed while the process was
    * down fire at start, oldest first, and later ones on time.
    */
-  const revive = (stored: { id: string; snapshot: TaskSnapshot; seq?: number }[]) => {
+  const revive = (stored: { id: string; snapshot: TaskSnapshot; seq?: number }[], notBefore?: number) => {
     const interrupted: TaskEntry[] = [];
     const timed: { task: TaskEntry; at: number }[] = [];
     for (const { id, snapshot, seq } of stored) {
       const entry = addTask(id, { snapshot }, seq);
       const at = resumeDeadline(snapshot);
-      if (at === -Infinity) interrupted.push(entry);
-      else if (at !== undefined) timed.push({ task: entry, at });
+      if (at === undefined) continue;
+      if (notBefore !== undefined) timed.push({ task: entry, at: Math.max(at, notBefore) });
+      else if (at === -Infinity) interrupted.push(entry);
+      else timed.push({ task: entry, at });
     }
     for (const entry of interrupted.sort((a, b) => a.seq - b.seq)) resume(entry);
     resumes.add(timed);
@@ -417,18 +448,24 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     await commit.durable();
   };
 
-  /** A write failed: the tasks it held go back to what the disk holds (or away, if never written). */
-  function rollback(failed: Map<string, TaskRecord | undefined>) {
+  /**
+   * A write failed: the tasks it held go back to what the disk holds — deleted ones come back,
+   * ones never written go away. When the store refused their records (not the disk), the same
+   * step would be refused again at once, so they wait REFUSED_RETRY_MS (or a call) to move on.
+   */
+  function rollback(failed: Map<string, TaskRecord | undefined>, refused: boolean) {
     const stored: { id: string; snapshot: TaskSnapshot; seq: number }[] = [];
     for (const [id, record] of failed) {
       const entry = tasks.get(id);
-      if (!entry) continue;
-      drop(entry);
-      tasks.delete(id);
-      claimable.remove(id);
-      if (record) stored.push({ id, snapshot: snapshotOf(store.location, id, record, taskLogic), seq: entry.seq });
+      if (entry) {
+        drop(entry);
+        tasks.delete(id);
+        claimable.remove(id);
+      }
+      if (record) stored.push({ id, snapshot: snapshotOf(store.location, id, record, taskLogic), seq: entry?.seq ?? sequence++ });
     }
-    revive(stored);
+    if (refused) logger.warn(`leasehold: the store refused the record of ${[...failed.keys()].map((id) => `"${id}"`).join(', ')}; kept as on disk`);
+    revive(stored, refused ? clock.now() + REFUSED_RETRY_MS : undefined);
   }
 
   /** Deletes a retained task (the commit writes null for it) unless it changed since it was chosen. */
@@ -439,6 +476,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     tasks.delete(id);
     claimable.remove(id);
     changes++;
+    call?.tasks.add(id);
     commit.touch(id);
     return true;
   };
@@ -456,6 +494,33 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     compact: store.compact?.bind(store),
   });
 
+  /**
+   * Lets compensations already running finish and their outcome reach the ledger on disk, so
+   * that the next supervisor never runs a succeeded one again; gives up after closeTimeoutMs
+   * (on the injected clock), leaving the attempt recorded as running, to run again at next open.
+   */
+  const finishRunningCompensations = async () => {
+    if (inFlight.compensations.size === 0) return;
+    if (closeTimeoutMs === 0) {
+      logger.warn(`leasehold: close did not wait for ${inFlight.compensations.size} running compensation(s) (closeTimeoutMs 0); they run again at the next open`);
+      return;
+    }
+    let timer: TimerHandle | undefined;
+    const expired = new Promise<'timeout'>((resolve) => (timer = clock.setTimeout(() => resolve('timeout'), closeTimeoutMs)));
+    for (;;) {
+      const running = [...inFlight.compensations];
+      if (running.length === 0) break;
+      const outcome = await Promise.race([Promise.allSettled(running), expired]);
+      if (outcome === 'timeout') {
+        logger.warn(`leasehold: close gave up after ${closeTimeoutMs} ms waiting for ${running.length} running compensation(s); they run again at the next open`);
+        break;
+      }
+      // Their outcomes are steps that write the ledger.
+      await commit.durable().catch(() => {});
+    }
+    if (timer !== undefined) clock.clearTimeout(timer);
+  };
+
   let detachClock = () => {};
   let contents: Awaited<ReturnType<Store['open']>> | undefined;
 
@@ -471,7 +536,11 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
           contents = undefined;
         }),
         closeStore: fromPromise(async () => {
+          await jobs.stop();
           resumes.clear();
+          runner.windDown();
+          for (const entry of tasks.values()) runner.cancelTimers(entry);
+          await finishRunningCompensations();
           for (const entry of tasks.values()) drop(entry);
           detachClock();
           const last = commit.durable();
@@ -497,31 +566,27 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
 
   return {
     create(raw) {
-      return Promise.resolve(raw)
-        .then((value) => {
-          const input = inputs.parse(inputs.createInput, value, 'create input');
-          // A task's own policy is data; refuse one that does not resolve before storing it.
-          if (input.policy !== undefined) resolvePolicy(input.policy);
-          return input;
-        })
-        .then((input) =>
-          dispatch(() => {
-            if (tasks.has(input.id)) throw new DuplicateTaskError(input.id);
-            const entry = addTask(input.id, {
-              input: {
-                id: input.id,
-                spec: input.spec ?? null,
-                priority: input.priority ?? 'medium',
-                labels: input.labels ?? [],
-                limits: limitsOf(input),
-                compensations: (input.compensations ?? []).map((c) => ({ action: c.action, args: c.args ?? null })),
-                createdAt: now(),
-                policy: input.policy ?? null,
-              },
-            });
-            return taskView(entry.snapshot);
-          }),
-        );
+      return guarded(() => {
+        const input = inputs.parse(inputs.createInput, raw, 'create input');
+        // A task's own policy is data; refuse one that does not resolve before storing it.
+        if (input.policy !== undefined) resolvePolicy(input.policy);
+        return dispatch(() => {
+          if (tasks.has(input.id)) throw new DuplicateTaskError(input.id);
+          const entry = addTask(input.id, {
+            input: {
+              id: input.id,
+              spec: input.spec ?? null,
+              priority: input.priority ?? 'medium',
+              labels: input.labels ?? [],
+              limits: limitsOf(input),
+              compensations: (input.compensations ?? []).map((c) => ({ action: c.action, args: c.args ?? null })),
+              createdAt: now(),
+              policy: input.policy ?? null,
+            },
+          });
+          return taskView(entry.snapshot);
+        });
+      });
     },
 
     claim(id, raw) {
@@ -589,9 +654,8 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     runJob: (job) => jobs.run(job),
     on: subscribe,
     async close() {
-      if (supervisor.getSnapshot().status === 'done') return;
-      await jobs.stop();
-      supervisor.send({ type: 'supervisor.close' });
+      // Sent at once, so that no call made after close() is admitted.
+      if (supervisor.getSnapshot().status === 'active') supervisor.send({ type: 'supervisor.close' });
       await waitFor(supervisor, (s) => s.status === 'done');
     },
   };

@@ -64,7 +64,7 @@ export function createTaskLogic({ clock, commit, compensators, probes, policyFor
         await Promise.resolve();
         commit.touch(input.taskId);
         try {
-          await commit.durable();
+          await commit.durable([input.taskId]);
         } catch (error) {
           throw failure(`could not record the attempt: ${(error as Error).message}`);
         }

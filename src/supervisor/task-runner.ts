@@ -50,6 +50,8 @@ interface Options<S extends TaskSlot> {
 type Event = TaskEvent | (EventObject & { [key: string]: unknown });
 
 export function createTaskRunner<S extends TaskSlot>({ logic, work, clock, inspect, emitted, stepped, crashed }: Options<S>) {
+  /** Set while the supervisor closes: steps still apply, but no timer is armed and no work started. */
+  let windingDown = false;
   // Never started: it gives every step the `self` and system XState expects, and its system
   // carries the inspection observer, so tools still see each task's microsteps.
   const self = createActor(logic, { inspect, input: undefined as never });
@@ -108,6 +110,7 @@ export function createTaskRunner<S extends TaskSlot>({ logic, work, clock, inspe
 
   const arm = (slot: S, sendId: string, event: Event, delay: number) => {
     disarm(slot, sendId);
+    if (windingDown) return;
     slot.timers ??= new Map();
     slot.timers.set(
       sendId,
@@ -126,7 +129,15 @@ export function createTaskRunner<S extends TaskSlot>({ logic, work, clock, inspe
     if (slot.timers!.size === 0) slot.timers = null;
   };
 
+  /** Cancels every delayed event the task has armed. */
+  const cancelTimers = (slot: S) => {
+    for (const timer of slot.timers?.values() ?? []) clock.clearTimeout(timer);
+    slot.timers = null;
+  };
+
   const start = (slot: S, invokeId: string, child: AnyActorRef) => {
+    // Left for the next open, which resumes the state and starts it then.
+    if (windingDown) return;
     const run = work[child.src as string];
     const current = () => !slot.stopped && slot.snapshot.children[invokeId as keyof TaskSnapshot['children']] === child;
     if (!run) return react(slot, { type: `xstate.error.actor.${invokeId}`, error: new Error(`no work named "${String(child.src)}"`), actorId: invokeId });
@@ -168,11 +179,18 @@ export function createTaskRunner<S extends TaskSlot>({ logic, work, clock, inspe
       observe('@xstate.snapshot', { type: 'xstate.init', input } as EventObject, snapshot);
     },
     send,
+    /**
+     * From now on no timer is armed and no work is started, while work already running still
+     * reports to its task: what a closing supervisor needs to let running work finish and record.
+     */
+    windDown() {
+      windingDown = true;
+    },
+    cancelTimers,
     /** Drops a task: its timers are cancelled and work still running for it is ignored. */
     stop(slot: S) {
       slot.stopped = true;
-      for (const timer of slot.timers?.values() ?? []) clock.clearTimeout(timer);
-      slot.timers = null;
+      cancelTimers(slot);
     },
   };
 }
