@@ -523,7 +523,7 @@ export const taskMachine = setup({
     labels: input.labels,
     limits: input.limits,
     createdAt: input.createdAt,
-    epoch: 0,
+    epoch: input.epochFloor ?? 0,
     attempts: 0,
     staleCount: 0,
     progress: 0,

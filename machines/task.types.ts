@@ -133,6 +133,8 @@ export interface TaskInput {
   compensations: { action: string; args: Json }[];
   createdAt: number;
   policy?: Json;
+  /** Epochs start above this (the store's epoch floor), so that an id used again never repeats one. */
+  epochFloor?: number;
 }
 
 /** Every event carries `at`: the machine never reads the time itself. */

@@ -48,7 +48,8 @@ const deferred: Record<string, Compensator> = new Proxy(
 );
 
 async function withSupervisor<T>(file: string, use: (sup: Supervisor) => T | Promise<T>): Promise<T> {
-  const sup = await createSupervisor({ store: jsonFileStore(file), compensators: deferred });
+  // closeTimeoutMs 0: close does not wait for the deferred compensators, which never finish.
+  const sup = await createSupervisor({ store: jsonFileStore(file), compensators: deferred, closeTimeoutMs: 0 });
   try {
     return await use(sup);
   } finally {

@@ -1,5 +1,6 @@
 // The JSON snapshot's format: formatVersion 1 (tasks only, what a store without a journal
-// writes) and formatVersion 2 (plus `journalSeq`, the last journal entry the snapshot holds).
+// writes) and formatVersion 2 (plus `journalSeq`, the last journal entry the snapshot holds);
+// either may carry `epochFloor` (see StoreMeta), written only once it is above 0.
 // Owns the layout written — compact, one task per line — and reading a snapshot back, in that
 // layout or any other JSON one (the old indented files), refusing anything malformed.
 //
@@ -33,6 +34,14 @@ export interface ParsedSnapshot {
   entries: Map<string, string | ByteRange>;
   /** null for formatVersion 1, which predates the journal (nothing in a journal is in it). */
   journalSeq: number | null;
+  epochFloor: number;
+}
+
+/** What a snapshot's first line says besides its format. */
+export interface SnapshotHead {
+  /** null writes formatVersion 1. */
+  journalSeq: number | null;
+  epochFloor: number;
 }
 
 /** One task as the snapshot and the journal write it: `"<id>":<record JSON>`. */
@@ -41,10 +50,11 @@ export function entryText(id: string, recordText: string): string {
 }
 
 /** The first line of a snapshot, newline included; a null `journalSeq` is formatVersion 1. */
-export function snapshotHeader(journalSeq: number | null): string {
+export function snapshotHeader({ journalSeq, epochFloor }: SnapshotHead): string {
+  const floor = epochFloor > 0 ? `"epochFloor":${epochFloor},` : '';
   return journalSeq === null
-    ? `{"formatVersion":${PLAIN_FORMAT},"tasks":{\n`
-    : `{"formatVersion":${JOURNALED_FORMAT},"journalSeq":${journalSeq},"tasks":{\n`;
+    ? `{"formatVersion":${PLAIN_FORMAT},${floor}"tasks":{\n`
+    : `{"formatVersion":${JOURNALED_FORMAT},"journalSeq":${journalSeq},${floor}"tasks":{\n`;
 }
 
 /** Between two entries: each task on a line of its own. */
@@ -58,11 +68,13 @@ export function snapshotFooter(entries: number): string {
 const tasksShape = z.custom<{ [id: string]: unknown }>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), {
   error: 'must be an object mapping task ids to records',
 });
+export const epochFloorShape = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const shapes = {
-  [PLAIN_FORMAT]: z.strictObject({ formatVersion: z.literal(PLAIN_FORMAT), tasks: tasksShape }),
+  [PLAIN_FORMAT]: z.strictObject({ formatVersion: z.literal(PLAIN_FORMAT), epochFloor: epochFloorShape.optional(), tasks: tasksShape }),
   [JOURNALED_FORMAT]: z.strictObject({
     formatVersion: z.literal(JOURNALED_FORMAT),
     journalSeq: z.number().int().nonnegative(),
+    epochFloor: epochFloorShape.optional(),
     tasks: tasksShape,
   }),
 };
@@ -89,11 +101,11 @@ function parseWhole(bytes: Buffer): ParsedSnapshot | string {
   if (typeof records === 'string') return records;
   const entries = new Map<string, string | ByteRange>();
   for (const [id, record] of records) entries.set(id, entryText(id, JSON.stringify(record)));
-  return { records, entries, journalSeq: head.journalSeq };
+  return { records, entries, ...head };
 }
 
-/** Checks everything but the tasks themselves; returns the journalSeq, or what is wrong. */
-function documentHead(raw: unknown): { journalSeq: number | null } | string {
+/** Checks everything but the tasks themselves; returns the journalSeq and floor, or what is wrong. */
+function documentHead(raw: unknown): SnapshotHead | string {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'the top level is not a JSON object';
   const document = raw as { [key: string]: unknown };
   // The version is checked first: a newer format may differ in every other respect.
@@ -108,7 +120,10 @@ function documentHead(raw: unknown): { journalSeq: number | null } | string {
       shape.error.issues.map((issue) => `${issue.path.length === 0 ? 'document' : issue.path.map(String).join('.')}: ${issue.message}`),
     ).join('; ');
   }
-  return { journalSeq: version === JOURNALED_FORMAT ? (document.journalSeq as number) : null };
+  return {
+    journalSeq: version === JOURNALED_FORMAT ? (document.journalSeq as number) : null,
+    epochFloor: (document.epochFloor as number | undefined) ?? 0,
+  };
 }
 
 const NEWLINE = 0x0a;
@@ -128,7 +143,7 @@ function parseLines(bytes: Buffer): ParsedSnapshot | undefined {
   if (end < 0 || end > 256) return undefined;
   const header = bytes.toString('utf8', 0, end);
   if (!header.endsWith('"tasks":{')) return undefined;
-  let head: { journalSeq: number | null } | string;
+  let head: SnapshotHead | string;
   try {
     head = documentHead(JSON.parse(`${header}${FOOTER}`));
   } catch {
@@ -144,7 +159,7 @@ function parseLines(bytes: Buffer): ParsedSnapshot | undefined {
     if (end < 0) return undefined;
     if (end - start === FOOTER.length && bytes.toString('latin1', start, end) === FOOTER) {
       // The footer ends the file: nothing may follow it, not even whitespace.
-      return next !== 'task' && end + 1 === bytes.length ? { records, entries, journalSeq: head.journalSeq } : undefined;
+      return next !== 'task' && end + 1 === bytes.length ? { records, entries, ...head } : undefined;
     }
     if (next === 'footer') return undefined;
     const comma = bytes[end - 1] === COMMA;

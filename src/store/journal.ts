@@ -1,5 +1,6 @@
 // The append-only journal beside a JSON snapshot (`store.json.journal`): one NDJSON line per
-// commit, `{"seq":n,"changes":{"<id>":record|null}}`. Owns the line format, replaying the lines
+// commit, `{"seq":n,"changes":{"<id>":record|null}}` (with `"epochFloor":f` after the seq
+// when the commit raises it). Owns the line format, replaying the lines
 // newer than the snapshot (a torn last line is not part of it), the handle that appends, and
 // dropping the lines a snapshot has taken in.
 
@@ -7,7 +8,7 @@ import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { StoreCorruptError } from '../errors.js';
-import { recordsOf, type ByteRange } from './document.js';
+import { epochFloorShape, recordsOf, type ByteRange } from './document.js';
 import { describe, errorCode, syncDirectoryOf } from './files.js';
 import type { TaskRecord } from './types.js';
 
@@ -23,8 +24,12 @@ export interface JournalRange {
  * The line for one commit, from its entry texts (see entryText), or null for a deletion: the
  * record texts are pasted in, not serialised again. `places` says where each text lies in it.
  */
-export function journalLine(seq: number, changes: ReadonlyMap<string, string | null>): { bytes: Buffer; places: Map<string, ByteRange> } {
-  const head = `{"seq":${seq},"changes":{`;
+export function journalLine(
+  seq: number,
+  changes: ReadonlyMap<string, string | null>,
+  epochFloor?: number,
+): { bytes: Buffer; places: Map<string, ByteRange> } {
+  const head = `{"seq":${seq},${epochFloor === undefined ? '' : `"epochFloor":${epochFloor},`}"changes":{`;
   const tail = '}}\n';
   const parts: [string, string, number][] = [];
   let size = head.length + tail.length + Math.max(0, changes.size - 1);
@@ -48,6 +53,7 @@ export function journalLine(seq: number, changes: ReadonlyMap<string, string | n
 
 const lineShape = z.strictObject({
   seq: z.number().int().positive(),
+  epochFloor: epochFloorShape.optional(),
   changes: z.record(z.string(), z.unknown(), { error: 'must be an object mapping task ids to records or null' }),
 });
 
@@ -61,6 +67,8 @@ export interface Replayed {
   /** The journal's size on disk, 0 when it does not exist. */
   size: number;
   exists: boolean;
+  /** The last epoch floor the replayed lines set, if any did. */
+  epochFloor: number | undefined;
 }
 
 /**
@@ -78,12 +86,13 @@ export async function replayJournal(path: string, after: number, apply: (id: str
     bytes = await readFile(path);
   } catch (error) {
     if (error instanceof StoreCorruptError) throw error;
-    if (errorCode(error) === 'ENOENT') return { seq: after, complete: 0, covered: 0, size: 0, exists: false };
+    if (errorCode(error) === 'ENOENT') return { seq: after, complete: 0, covered: 0, size: 0, exists: false, epochFloor: undefined };
     throw corrupt(`it could not be read (${describe(error)})`, error);
   }
   const complete = bytes.lastIndexOf(0x0a) + 1;
   let previous: number | undefined;
   let covered = 0;
+  let epochFloor: number | undefined;
   // Split on the bytes, not the decoded text: offsets must be byte offsets even where the file
   // holds invalid UTF-8.
   for (let start = 0, index = 0; start < complete; index++) {
@@ -116,8 +125,9 @@ export async function replayJournal(path: string, after: number, apply: (id: str
       continue;
     }
     for (const [id, record] of changes) apply(id, record);
+    if (shape.data.epochFloor !== undefined) epochFloor = shape.data.epochFloor;
   }
-  return { seq: Math.max(after, previous ?? 0), complete, covered, size: bytes.length, exists: true };
+  return { seq: Math.max(after, previous ?? 0), complete, covered, size: bytes.length, exists: true, epochFloor };
 }
 
 export interface JournalWriter {

@@ -20,9 +20,9 @@ import { InvalidInputError, StoreCorruptError, StoreLockedError, StoreWriteError
 import { entryText, parseSnapshot, type ParsedSnapshot } from './document.js';
 import { describe, errorCode, readOptional } from './files.js';
 import { journalLine, journalPathOf, keepJournalTail, openJournal, replayJournal, type JournalWriter } from './journal.js';
-import { recordTexts } from './records.js';
+import { checkedMeta, recordTexts } from './records.js';
 import { writeSnapshot, type Kept, type Written } from './snapshot-file.js';
-import type { Store, StoreChanges, StoreContents, TaskRecord } from './types.js';
+import type { Store, StoreChanges, StoreContents, StoreMeta, TaskRecord } from './types.js';
 
 export interface JsonFileStoreOptions {
   /**
@@ -116,6 +116,7 @@ interface Picture {
 /** What a compaction writes: the tasks as of journal entry `seq`, when the journal held `journalBytes`. */
 interface CompactionPlan {
   seq: number;
+  epochFloor: number;
   journalBytes: number;
   /** Undefined when the snapshot holds `seq` already and only the journal is cut. */
   tasks: Picture | undefined;
@@ -161,6 +162,8 @@ class JsonFileStore implements Store {
   #lockGeneration = 0;
   /** The newest journal entry #entries reflects. */
   #seq = 0;
+  /** StoreMeta's epochFloor as of #seq. */
+  #epochFloor = 0;
   /** What the snapshot on disk is: formatVersion 1 predates any journal; `seq` is its journalSeq. */
   #snapshot: { journaled: boolean; seq: number } = { journaled: false, seq: 0 };
   /** The snapshot's size in bytes: the journal may grow to it before a compaction pays off. */
@@ -216,7 +219,7 @@ class JsonFileStore implements Store {
       const tasks = await this.#load();
       this.#phase = 'open';
       // Parsed for this call alone: the store keeps texts, so the caller owns these objects.
-      return { tasks };
+      return { tasks, meta: { epochFloor: this.#epochFloor } };
     } catch (error) {
       this.#entries = new Map();
       await this.#dropSnapshotFile();
@@ -228,18 +231,20 @@ class JsonFileStore implements Store {
     }
   }
 
-  commit(changes: StoreChanges): Promise<void> {
+  commit(changes: StoreChanges, meta?: StoreMeta): Promise<void> {
     if (this.#phase !== 'open') {
       return Promise.reject(new StoreWriteError(`store file ${this.location} is not open`));
     }
     const entries = new Map<string, string | null>();
+    let epochFloor: number | undefined;
     try {
       // Serialised now, not when the queue reaches this batch: the caller may reuse its objects.
       for (const [id, text] of recordTexts(changes)) entries.set(id, text === null ? null : entryText(id, text));
+      epochFloor = meta === undefined ? undefined : checkedMeta(meta).epochFloor;
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#enqueue(() => this.#apply(entries));
+    return this.#enqueue(() => this.#apply(entries, epochFloor));
   }
 
   close(): Promise<void> {
@@ -282,9 +287,11 @@ class JsonFileStore implements Store {
     return result;
   }
 
-  async #apply(changes: Map<string, string | null>): Promise<void> {
+  async #apply(changes: Map<string, string | null>, epochFloor: number | undefined): Promise<void> {
     this.#assertWritable();
-    if (changes.size === 0) return;
+    const floor = epochFloor === undefined || epochFloor === this.#epochFloor ? undefined : epochFloor;
+    if (changes.size === 0 && floor === undefined) return;
+    const floorBefore = this.#epochFloor;
     const undo: [string, Slot | undefined, Kept | undefined][] = [];
     for (const [id, entry] of changes) {
       const slot = this.#entries.get(id);
@@ -297,9 +304,13 @@ class JsonFileStore implements Store {
     // a file with a journal beside it always says so.
     const append = this.#compactBytes !== null && this.#snapshot.journaled;
     try {
-      if (append) await this.#append(changes);
-      else await this.#writeSnapshotNow();
+      if (append) await this.#append(changes, floor);
+      else {
+        if (floor !== undefined) this.#epochFloor = floor;
+        await this.#writeSnapshotNow();
+      }
     } catch (error) {
+      this.#epochFloor = floorBefore;
       // Memory must not run ahead of the disk: the next write would otherwise persist a batch
       // whose commit the caller saw fail. The same slot goes back, so that a compaction that
       // pictured it before still finds it.
@@ -325,10 +336,10 @@ class JsonFileStore implements Store {
     }
   }
 
-  async #append(changes: Map<string, string | null>): Promise<void> {
+  async #append(changes: Map<string, string | null>, epochFloor: number | undefined): Promise<void> {
     const creating = !this.#journalExists;
     const seq = this.#seq + 1;
-    const line = journalLine(seq, changes);
+    const line = journalLine(seq, changes, epochFloor);
     let at: number;
     try {
       const journal = await this.#openJournal();
@@ -343,6 +354,7 @@ class JsonFileStore implements Store {
       throw error;
     }
     this.#seq = seq;
+    if (epochFloor !== undefined) this.#epochFloor = epochFloor;
     this.#journalExists = true;
     // The texts are on disk now: the store keeps where they lie instead.
     for (const [id, place] of line.places) {
@@ -377,7 +389,7 @@ class JsonFileStore implements Store {
       let written: Written | undefined;
       if (plan.tasks !== undefined) {
         this.#assertWritable();
-        written = await writeSnapshot(this.#snapshotWriter, this.location, plan.tasks.entries, plan.seq, {
+        written = await writeSnapshot(this.#snapshotWriter, this.location, plan.tasks.entries, { journalSeq: plan.seq, epochFloor: plan.epochFloor }, {
           snapshot: this.#snapshotFile,
           journal: this.#journalReader,
         });
@@ -398,10 +410,12 @@ class JsonFileStore implements Store {
 
   async #planCompaction(): Promise<CompactionPlan | undefined> {
     this.#assertWritable();
-    if (this.#snapshot.seq === this.#seq) return this.#covered > 0 ? { seq: this.#seq, journalBytes: this.#covered, tasks: undefined } : undefined;
+    if (this.#snapshot.seq === this.#seq) {
+      return this.#covered > 0 ? { seq: this.#seq, epochFloor: this.#epochFloor, journalBytes: this.#covered, tasks: undefined } : undefined;
+    }
     // In the queue, where the journal is never being replaced.
     if (this.#journalExists) this.#journalReader ??= await openFile(this.#journalPath, 'r');
-    return { seq: this.#seq, journalBytes: this.#journalSize, tasks: this.#picture() };
+    return { seq: this.#seq, epochFloor: this.#epochFloor, journalBytes: this.#journalSize, tasks: this.#picture() };
   }
 
   /** Drops the journal's head that the snapshot holds, keeping the lines appended since. */
@@ -476,7 +490,8 @@ class JsonFileStore implements Store {
     // Only texts and places in the snapshot: a store writes its snapshot here only before its
     // first append (to the journal it opened, or without a journal at all).
     const sources = { snapshot: this.#snapshotFile, journal: undefined };
-    await this.#adopt(picture, await writeSnapshot(this.#snapshotWriter, this.location, picture.entries, journaled ? this.#seq : null, sources));
+    const head = { journalSeq: journaled ? this.#seq : null, epochFloor: this.#epochFloor };
+    await this.#adopt(picture, await writeSnapshot(this.#snapshotWriter, this.location, picture.entries, head, sources));
     this.#snapshot = { journaled, seq: this.#seq };
   }
 
@@ -552,6 +567,7 @@ class JsonFileStore implements Store {
     }
     this.#entries = entries;
     this.#seq = replayed.seq;
+    this.#epochFloor = replayed.epochFloor ?? snapshot?.epochFloor ?? 0;
     this.#snapshot = { journaled: snapshot !== undefined && snapshot.journalSeq !== null, seq: after };
     this.#snapshotBytes = snapshot?.bytes ?? 0;
     this.#journalSize = replayed.complete;

@@ -4,11 +4,12 @@
 // and open() hands out fresh objects that share nothing with the store or earlier callers.
 
 import { StoreLockedError, StoreWriteError } from '../errors.js';
-import { recordTexts } from './records.js';
-import type { Store, StoreChanges, StoreContents, TaskRecord } from './types.js';
+import { checkedMeta, recordTexts } from './records.js';
+import type { Store, StoreChanges, StoreContents, StoreMeta, TaskRecord } from './types.js';
 
 export function memoryStore(): Store {
   const texts = new Map<string, string>();
+  let meta: StoreMeta = { epochFloor: 0 };
   let isOpen = false;
 
   return {
@@ -19,15 +20,16 @@ export function memoryStore(): Store {
       isOpen = true;
       const tasks = new Map<string, TaskRecord>();
       for (const [id, text] of texts) tasks.set(id, JSON.parse(text) as TaskRecord);
-      return Promise.resolve({ tasks });
+      return Promise.resolve({ tasks, meta: { ...meta } });
     },
 
-    commit(changes: StoreChanges): Promise<void> {
+    commit(changes: StoreChanges, nextMeta?: StoreMeta): Promise<void> {
       if (!isOpen) return Promise.reject(new StoreWriteError('store memory is not open'));
       let batch: Map<string, string | null>;
       try {
         // The whole batch is checked and serialised before any of it is applied.
         batch = recordTexts(changes);
+        if (nextMeta) nextMeta = checkedMeta(nextMeta);
       } catch (error) {
         return Promise.reject(error);
       }
@@ -35,6 +37,7 @@ export function memoryStore(): Store {
         if (text === null) texts.delete(id);
         else texts.set(id, text);
       }
+      if (nextMeta) meta = { epochFloor: nextMeta.epochFloor };
       return Promise.resolve();
     },
 

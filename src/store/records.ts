@@ -5,7 +5,7 @@
 
 import { z } from 'zod';
 import { InvalidInputError } from '../errors.js';
-import type { StoreChanges, TaskRecord } from './types.js';
+import type { StoreChanges, StoreMeta, TaskRecord } from './types.js';
 
 // zod's record/object parsers skip "__proto__" keys (to protect the object they build), so zod
 // only checks shapes here; task ids and the values we keep are taken from the input itself.
@@ -205,4 +205,13 @@ export function parsedRecordIssues(id: string, value: unknown, where: string): s
 export function summarise(issues: string[]): string[] {
   if (issues.length <= MAX_ISSUES) return issues;
   return [...issues.slice(0, MAX_ISSUES), `and ${issues.length - MAX_ISSUES} more`];
+}
+
+/** The store meta to commit, copied, or INVALID_INPUT. */
+export function checkedMeta(meta: StoreMeta): StoreMeta {
+  const floor: unknown = (meta as Partial<StoreMeta> | null)?.epochFloor;
+  if (typeof floor !== 'number' || !Number.isSafeInteger(floor) || floor < 0) {
+    throw new InvalidInputError('store meta', ['epochFloor: expected a non-negative safe integer']);
+  }
+  return { epochFloor: floor };
 }

@@ -9,7 +9,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writer } from 'steno';
-import { ENTRY_SEPARATOR, snapshotFooter, snapshotHeader, type ByteRange } from './document.js';
+import { ENTRY_SEPARATOR, snapshotFooter, snapshotHeader, type ByteRange, type SnapshotHead } from './document.js';
 import { syncDirectoryOf } from './files.js';
 import type { JournalRange } from './journal.js';
 
@@ -48,11 +48,11 @@ export async function writeSnapshot(
   writer: Writer,
   path: string,
   entries: readonly Kept[],
-  journalSeq: number | null,
+  head: SnapshotHead,
   sources: Sources,
 ): Promise<Written> {
   const ranges: ByteRange[] = new Array<ByteRange>(entries.length);
-  await writer.write(synced(pieces(entries, journalSeq, sources, ranges), path));
+  await writer.write(synced(pieces(entries, head, sources, ranges), path));
   const file = await open(path, 'r');
   try {
     // steno renames a temp file into place but never fsyncs: until both the file and the
@@ -102,7 +102,7 @@ async function* synced(pieces: AsyncGenerator<Buffer>, path: string): AsyncGener
  * writer may still hold the last one) that texts are encoded into and places are read into
  * directly, without a buffer per task.
  */
-async function* pieces(entries: readonly Kept[], journalSeq: number | null, sources: Sources, ranges: ByteRange[]): AsyncGenerator<Buffer> {
+async function* pieces(entries: readonly Kept[], head: SnapshotHead, sources: Sources, ranges: ByteRange[]): AsyncGenerator<Buffer> {
   let piece = Buffer.allocUnsafeSlow(PIECE_BYTES);
   let used = 0;
   /** Bytes of the snapshot in the pieces before this one. */
@@ -129,7 +129,7 @@ async function* pieces(entries: readonly Kept[], journalSeq: number | null, sour
     if (index > 0) write(ENTRY_SEPARATOR, ENTRY_SEPARATOR.length);
   };
 
-  const header = snapshotHeader(journalSeq);
+  const header = snapshotHeader(head);
   write(header, Buffer.byteLength(header));
   for (let index = 0; index < entries.length; ) {
     const separator = index > 0 ? ENTRY_SEPARATOR.length : 0;

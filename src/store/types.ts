@@ -9,6 +9,17 @@ export interface TaskRecord {
 
 export interface StoreContents {
   tasks: Map<string, TaskRecord>;
+  /** The store's bookkeeping beside the tasks (absent: all zero). */
+  meta?: StoreMeta;
+}
+
+/** What a store keeps beside its tasks, written atomically with the commit that changes it. */
+export interface StoreMeta {
+  /**
+   * The highest epoch any task removed from the store reached (0: none was). A task created
+   * later starts its epochs above it, so an id used again never repeats one of its old epochs.
+   */
+  epochFloor: number;
 }
 
 /** Changes to make durable together: a record to write, or `null` to delete that task. */
@@ -23,8 +34,11 @@ export interface Store {
    * parse or validate.
    */
   open(): Promise<StoreContents>;
-  /** Applies the changes and resolves only once they are durable (fsynced for files). */
-  commit(changes: StoreChanges): Promise<void>;
+  /**
+   * Applies the changes, and `meta` when given, atomically; resolves only once they are
+   * durable (fsynced for files).
+   */
+  commit(changes: StoreChanges, meta?: StoreMeta): Promise<void>;
   /** Releases the lock. Safe to call twice. */
   close(): Promise<void>;
   /**

@@ -8,7 +8,7 @@
 import type { LifecycleEvent } from '../../machines/task.types.js';
 import { InvalidInputError, LeaseholdError, StoreWriteError } from '../errors.js';
 import type { Clock } from '../clock/clock.js';
-import type { Store, TaskRecord } from '../store/types.js';
+import type { Store, StoreMeta, TaskRecord } from '../store/types.js';
 
 interface Batch {
   ids: Set<string>;
@@ -39,6 +39,8 @@ export interface GroupCommit {
   readonly backingOff: boolean;
   /** Records what the store held for a task when it was opened. */
   remember(id: string, record: TaskRecord): void;
+  /** Records the store meta it held when it was opened. */
+  rememberMeta(meta: StoreMeta): void;
 }
 
 /**
@@ -75,12 +77,15 @@ export function createGroupCommit(
   recordOf: (id: string) => TaskRecord | null,
   deliver: (events: LifecycleEvent[]) => void,
   rollback: Rollback,
+  /** The store meta as memory has it now: written with the next commit whenever it differs from the disk's. */
+  meta: () => StoreMeta,
 ): GroupCommit {
   let next: Batch | null = null;
   let inflight: Batch | null = null;
   const onDisk = new Map<string, TaskRecord>();
   let failures = 0;
   let holding = false;
+  let metaOnDisk: StoreMeta | undefined;
 
   let held: number | undefined;
   /** Starts the next write now, or after the backoff that follows a failed one. */
@@ -123,18 +128,21 @@ export function createGroupCommit(
     inflight = batch;
     try {
       let changes: Map<string, TaskRecord | null>;
+      const wanted = meta();
+      const newMeta = metaOnDisk?.epochFloor === wanted.epochFloor ? undefined : wanted;
       for (;;) {
         changes = new Map();
         for (const id of batch.ids) changes.set(id, recordOf(id));
         if (changes.size === 0) break;
         try {
-          await store.commit(changes);
+          await store.commit(changes, newMeta);
           break;
         } catch (error) {
           if (!refuse(batch, error)) throw error;
         }
       }
       failures = 0;
+      if (newMeta) metaOnDisk = newMeta;
       // The disk is back: whatever was held for the backoff goes out now.
       if (holding) {
         holding = false;
@@ -203,6 +211,9 @@ export function createGroupCommit(
     },
     remember(id, record) {
       onDisk.set(id, record);
+    },
+    rememberMeta(stored) {
+      metaOnDisk = stored;
     },
   };
 }

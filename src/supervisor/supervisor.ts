@@ -222,6 +222,8 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   const probes = options.probes ?? [];
   let sequence = 0;
   let changes = 0;
+  /** The highest epoch a removed task reached: new tasks start above it (see StoreMeta). */
+  let epochFloor = 0;
   /** The tasks the command being run reads or changes: its answer rests on their writes. */
   let call: CallScope | null = null;
   let rejection: Extract<TaskEmitted, { type: 'rejected' }> | null = null;
@@ -254,6 +256,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       }
     },
     (failed, refused) => rollback(failed, refused),
+    () => ({ epochFloor }),
   );
 
   const policyFor = (context: TaskContext): LeasePolicy => {
@@ -443,6 +446,8 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     contents.tasks.clear();
     // What is on disk, as the validated snapshots hold it: the store's parsed copy can go.
     for (const { id, snapshot } of stored) commit.remember(id, recordOf(snapshot));
+    epochFloor = contents.meta?.epochFloor ?? 0;
+    commit.rememberMeta({ epochFloor });
     revive(stored);
     clock.runDue();
     await commit.durable();
@@ -472,6 +477,8 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   const removeTask = (id: string, context: unknown): boolean => {
     const entry = tasks.get(id);
     if (!entry || entry.snapshot.context !== context) return false;
+    // Written with the deletion: an id used again never repeats one of the epochs it had.
+    epochFloor = Math.max(epochFloor, entry.snapshot.context.epoch);
     drop(entry);
     tasks.delete(id);
     claimable.remove(id);
@@ -500,11 +507,8 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
    * (on the injected clock), leaving the attempt recorded as running, to run again at next open.
    */
   const finishRunningCompensations = async () => {
-    if (inFlight.compensations.size === 0) return;
-    if (closeTimeoutMs === 0) {
-      logger.warn(`leasehold: close did not wait for ${inFlight.compensations.size} running compensation(s) (closeTimeoutMs 0); they run again at the next open`);
-      return;
-    }
+    // 0: the owner chose not to wait (the CLI, whose compensators never finish).
+    if (inFlight.compensations.size === 0 || closeTimeoutMs === 0) return;
     let timer: TimerHandle | undefined;
     const expired = new Promise<'timeout'>((resolve) => (timer = clock.setTimeout(() => resolve('timeout'), closeTimeoutMs)));
     for (;;) {
@@ -582,6 +586,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
               compensations: (input.compensations ?? []).map((c) => ({ action: c.action, args: c.args ?? null })),
               createdAt: now(),
               policy: input.policy ?? null,
+              epochFloor,
             },
           });
           return taskView(entry.snapshot);

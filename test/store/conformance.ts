@@ -60,6 +60,20 @@ export function describeStoreConformance(name: string, makeFixture: () => Promis
       expect(tasks.get('b')).toEqual(record('b', { running: 'leased' }, { lease: { owner: 'w1', epoch: 3 }, note: null }));
     });
 
+    it('keeps the meta committed with a batch, and refuses a malformed one with nothing applied', async () => {
+      const store = connect();
+      expect((await store.open()).meta?.epochFloor ?? 0).toBe(0);
+      await store.commit(new Map([['a', record('a')], ['gone', null]]), { epochFloor: 7 });
+      await store.commit(new Map([['b', record('b')]]));
+      const refused = await rejection(store.commit(new Map([['c', record('c')]]), { epochFloor: -1 }));
+      expect(refused.code).toBe('INVALID_INPUT');
+      await store.close();
+      const restarted = connect();
+      const contents = await restarted.open();
+      expect(contents.meta?.epochFloor).toBe(7);
+      expect([...contents.tasks.keys()].sort()).toEqual(['a', 'b']);
+    });
+
     it('can be opened again through the same object after close', async () => {
       const store = connect();
       await store.open();

@@ -7,7 +7,7 @@ import { ENTRY_SEPARATOR, entryText, parseSnapshot, snapshotFooter, snapshotHead
 import type { TaskRecord } from '../../src/store/types.js';
 
 const snapshotOf = (entries: string[], journalSeq: number | null) =>
-  Buffer.from(snapshotHeader(journalSeq) + entries.join(ENTRY_SEPARATOR) + snapshotFooter(entries.length));
+  Buffer.from(snapshotHeader({ journalSeq, epochFloor: 0 }) + entries.join(ENTRY_SEPARATOR) + snapshotFooter(entries.length));
 
 /** Each task's entry text, read from the file where the reader said it lies. */
 const textsOf = (parsed: ParsedSnapshot, bytes: Buffer) =>
