@@ -204,13 +204,16 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   let changes = 0;
   let rejection: Extract<TaskEmitted, { type: 'rejected' }> | null = null;
 
-  const feed = createStatsFeed(
-    { now: () => clock.now(), states: TASK_STATES, eventTypes: LIFECYCLE_EVENTS, ...statsOptions },
-    function* () {
-      for (const entry of tasks.values()) yield { path: entry.path, lease: entry.snapshot.context.lease };
-    },
-    (error) => logger.warn('leasehold: a stats listener threw', error),
-  );
+  const feed = createStatsFeed({ now: () => clock.now(), states: TASK_STATES, eventTypes: LIFECYCLE_EVENTS, ...statsOptions }, (listener, stats) => {
+    try {
+      listener(stats);
+    } catch (error) {
+      logger.warn('leasehold: a stats listener threw', error);
+    }
+  });
+  /** Tells the stats what a task is now (or that it is gone): they are kept per change, never by walking the tasks. */
+  const counted = (entry: TaskEntry | undefined, id = entry?.id) =>
+    feed.track(id!, entry ? { path: entry.path, lease: entry.snapshot.context.lease } : null);
 
   const commit = createGroupCommit(
     store,
@@ -276,6 +279,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     entry.context = snapshot.context;
     entry.path = path;
     queueIfClaimable(entry);
+    counted(entry);
     changes++;
     commit.touch(entry.id);
   };
@@ -296,6 +300,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       entry.context = source.snapshot.context;
       entry.path = statePath(source.snapshot.value);
       queueIfClaimable(entry);
+      counted(entry);
     } else {
       runner.init(entry, source.input);
       track(entry);
@@ -426,6 +431,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       drop(entry);
       tasks.delete(id);
       claimable.remove(id);
+      counted(undefined, id);
       if (record) stored.push({ id, snapshot: snapshotOf(store.location, id, record, taskLogic), seq: entry.seq });
     }
     revive(stored);
@@ -438,6 +444,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     drop(entry);
     tasks.delete(id);
     claimable.remove(id);
+    counted(undefined, id);
     changes++;
     commit.touch(id);
     return true;
