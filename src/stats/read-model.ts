@@ -2,7 +2,7 @@
 // each durable batch of lifecycle events, late reports from reclaimed holders, and sweep
 // results. Counts by state and leases expiring soon are kept beside it from the tasks each
 // step changes (task-counts.ts), so they are always current and a read never walks every
-// task; everything else here is ephemeral and starts at zero. Maps keyed by user strings
+// task; everything else here is ephemeral and starts at zero. Tables keyed by user strings
 // (task ids, grace reasons) are Maps: an object would let `__proto__` or `constructor` find
 // Object.prototype.
 import { createStore } from '@xstate/store';
