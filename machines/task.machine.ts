@@ -269,7 +269,8 @@ export const taskMachine = setup({
       const { extendMs, reason } = extension!;
       return {
         graceEndsAt: at + extendMs,
-        lease: { ...lease, graceExtensions: { ...lease.graceExtensions, [reason]: (lease.graceExtensions[reason] ?? 0) + 1 } },
+        // hasOwn: a reason such as "constructor" must not read Object.prototype's member.
+        lease: { ...lease, graceExtensions: { ...lease.graceExtensions, [reason]: (Object.hasOwn(lease.graceExtensions, reason) ? lease.graceExtensions[reason]! : 0) + 1 } },
         audit: withAudit(context.audit, { at, event: 'grace-extended', owner: lease.owner, epoch: lease.epoch, detail: `${reason}: +${extendMs} ms` }),
       };
     }),

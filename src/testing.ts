@@ -19,6 +19,11 @@ export interface TestClock extends Clock {
   readonly pendingTimers: number;
   /** Deadline of the earliest armed timer. */
   nextTimerAt(): number | undefined;
+  /**
+   * Entries the clock's timer heap holds, cleared timers not yet dropped included: for tests
+   * that memory follows live timers (it stays below about twice `pendingTimers`).
+   */
+  readonly timerCapacity: number;
 }
 
 export interface TestClockOptions {
@@ -71,6 +76,9 @@ export function createTestClock(startMs = Date.UTC(2026, 0, 1), options: TestClo
       return queue.size;
     },
     nextTimerAt: () => queue.nextAt(),
+    get timerCapacity() {
+      return queue.capacity;
+    },
   };
 }
 

@@ -11,7 +11,7 @@ export interface Timer {
 const earlier = (a: Timer, b: Timer) => a.at < b.at || (a.at === b.at && a.seq < b.seq);
 
 export function createTimerQueue() {
-  const heap: Timer[] = [];
+  let heap: Timer[] = [];
   const live = new Map<number, Timer>();
   let seq = 0;
 
@@ -32,24 +32,41 @@ export function createTimerQueue() {
     }
   };
 
+  const siftDown = (start: number) => {
+    let i = start;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && earlier(heap[l]!, heap[m]!)) m = l;
+      if (r < heap.length && earlier(heap[r]!, heap[m]!)) m = r;
+      if (m === i) break;
+      swap(i, m);
+      i = m;
+    }
+  };
+
   const popTop = () => {
     const top = heap[0];
     const last = heap.pop();
     if (heap.length > 0 && last) {
       heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < heap.length && earlier(heap[l]!, heap[m]!)) m = l;
-        if (r < heap.length && earlier(heap[r]!, heap[m]!)) m = r;
-        if (m === i) break;
-        swap(i, m);
-        i = m;
-      }
+      siftDown(0);
     }
     return top;
+  };
+
+  /**
+   * A cancelled timer stays in the heap (finding it would cost O(n)) until it reaches the top,
+   * which for a 2 h lease renewed every 30 s is 240 dead entries per task. Once the dead
+   * outnumber the live, the heap is rebuilt from the live ones (Floyd's O(n) heapify): the
+   * heap stays under 2 × live + 1 entries, and the rebuild's cost is paid for by the
+   * cancellations since the last one, so `remove` stays amortised O(1).
+   */
+  const compactIfSparse = () => {
+    if (heap.length - live.size <= live.size) return;
+    heap = heap.filter((timer) => live.get(timer.id) === timer);
+    for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(i);
   };
 
   /** Drops cancelled timers from the top so `heap[0]` is always live. */
@@ -65,7 +82,7 @@ export function createTimerQueue() {
       return timer.id;
     },
     remove(id: number): void {
-      live.delete(id);
+      if (live.delete(id)) compactIfSparse();
     },
     /** Deadline of the earliest live timer, if any. */
     nextAt(): number | undefined {
@@ -83,6 +100,10 @@ export function createTimerQueue() {
     },
     get size() {
       return live.size;
+    },
+    /** Entries the heap holds, cancelled ones included (for tests: it must stay O(size)). */
+    get capacity() {
+      return heap.length;
     },
   };
 }

@@ -1,10 +1,14 @@
 // The stats read model: an @xstate/store store fed only by what the supervisor publishes —
 // each durable batch of lifecycle events, late reports from reclaimed holders, and sweep
-// results. Counts by state and leases expiring soon are derived from the live tasks when
-// read, so they are always current; everything else here is ephemeral and starts at zero.
+// results. Counts by state and leases expiring soon are kept beside it from the tasks each
+// step changes (task-counts.ts), so they are always current and a read never walks every
+// task; everything else here is ephemeral and starts at zero. Tables keyed by user strings
+// (task ids, grace reasons) are Maps: an object would let `__proto__` or `constructor` find
+// Object.prototype.
 import { createStore } from '@xstate/store';
 import type { LifecycleEvent, LifecycleEventType } from '../../machines/task.types.js';
 import type { TaskState } from '../supervisor/view.js';
+import { createTaskCounts, type TaskCounts } from './task-counts.js';
 import { SWEEPS, type LateReport, type LeaseHistoryEntry, type SupervisorStats, type SweepName, type SweepStats } from './types.js';
 
 /** Reclaims remembered for counting each spurious one once; the oldest are forgotten past this. */
@@ -15,20 +19,14 @@ export interface StatsContext {
   updatedAt: number;
   events: Partial<Record<LifecycleEventType, number>>;
   lateHeartbeats: number;
-  graceExtensions: Record<string, number>;
+  /** Grace extensions by reason (copied on write, like the rest of the context). */
+  graceExtensions: ReadonlyMap<string, number>;
   spuriousReclaims: number;
   lateReports: number;
-  /** `taskId` → the epoch whose reclaim was already counted as spurious. */
-  spurious: Record<string, number>;
+  /** `taskId` → the epoch whose reclaim was already counted as spurious, oldest first. */
+  spurious: ReadonlyMap<string, number>;
   sweeps: Record<SweepName, SweepStats>;
   history: readonly LeaseHistoryEntry[];
-}
-
-/** What a read needs from one live task. */
-export interface TaskSample {
-  /** Its state path, e.g. `stale.grace`. */
-  path: string;
-  lease: { expiresAt: number } | null;
 }
 
 export interface StatsFeedOptions {
@@ -48,24 +46,30 @@ const withHistory = (history: readonly LeaseHistoryEntry[], entries: readonly Le
 
 function applyEvents(context: StatsContext, events: readonly LifecycleEvent[]): Partial<StatsContext> {
   const counts = { ...context.events };
-  const grace = { ...context.graceExtensions };
+  let grace = context.graceExtensions;
   let late = context.lateHeartbeats;
   for (const event of events) {
     counts[event.type] = (counts[event.type] ?? 0) + 1;
     if (event.type === 'heartbeat' && event.late) late++;
-    if (event.type === 'graceExtended') grace[event.reason] = (grace[event.reason] ?? 0) + 1;
+    if (event.type === 'graceExtended') {
+      if (grace === context.graceExtensions) grace = new Map(grace);
+      (grace as Map<string, number>).set(event.reason, (grace.get(event.reason) ?? 0) + 1);
+    }
   }
   return { events: counts, lateHeartbeats: late, graceExtensions: grace };
 }
 
 function applyLateReport(context: StatsContext, report: LateReport): Partial<StatsContext> {
-  const counted = context.spurious[report.taskId] === report.epoch;
+  const counted = context.spurious.get(report.taskId) === report.epoch;
   if (counted) return { lateReports: context.lateReports + 1 };
-  const spurious = { ...context.spurious };
-  delete spurious[report.taskId];
-  spurious[report.taskId] = report.epoch;
-  const keys = Object.keys(spurious);
-  for (const key of keys.slice(0, Math.max(0, keys.length - RECLAIMS_REMEMBERED))) delete spurious[key];
+  const spurious = new Map(context.spurious);
+  // Deleted first so that it moves to the end: the Map's order is oldest first.
+  spurious.delete(report.taskId);
+  spurious.set(report.taskId, report.epoch);
+  for (const key of spurious.keys()) {
+    if (spurious.size <= RECLAIMS_REMEMBERED) break;
+    spurious.delete(key);
+  }
   return { lateReports: context.lateReports + 1, spuriousReclaims: context.spuriousReclaims + 1, spurious };
 }
 
@@ -77,10 +81,10 @@ export function createStatsStore(options: Pick<StatsFeedOptions, 'historyLimit'>
       updatedAt: options.since,
       events: {},
       lateHeartbeats: 0,
-      graceExtensions: {},
+      graceExtensions: new Map(),
       spuriousReclaims: 0,
       lateReports: 0,
-      spurious: {},
+      spurious: new Map(),
       sweeps: Object.fromEntries(SWEEPS.map((name) => [name, { runs: 0, count: 0, lastAt: null }])) as Record<SweepName, SweepStats>,
       history: [],
     } as StatsContext,
@@ -112,20 +116,12 @@ export function createStatsStore(options: Pick<StatsFeedOptions, 'historyLimit'>
 
 export type StatsStore = ReturnType<typeof createStatsStore>;
 
-/** The full stats: the store's counters joined with counts read from the live tasks. */
-export function statsOf(context: StatsContext, tasks: Iterable<TaskSample>, options: StatsFeedOptions): SupervisorStats {
-  const at = options.now();
-  const byState = Object.fromEntries(options.states.map((s) => [s, 0])) as Record<TaskState, number>;
-  let total = 0;
-  let expiringSoon = 0;
-  for (const task of tasks) {
-    total++;
-    const state = (task.path.split('.')[0] ?? task.path) as TaskState;
-    byState[state] = (byState[state] ?? 0) + 1;
-    if (state === 'leased' && task.lease && task.lease.expiresAt - at <= options.expiringSoonMs) expiringSoon++;
-  }
+/** The full stats: the store's counters joined with the task counts, as of `at`. */
+export function statsOf(context: StatsContext, tasks: TaskCounts, at: number, options: StatsFeedOptions): SupervisorStats {
+  const { total, byState, expiringSoon } = tasks;
   const events = Object.fromEntries(options.eventTypes.map((type) => [type, context.events[type] ?? 0])) as Record<LifecycleEventType, number>;
-  const graceTotal = Object.values(context.graceExtensions).reduce((sum, n) => sum + n, 0);
+  let graceTotal = 0;
+  for (const n of context.graceExtensions.values()) graceTotal += n;
   return {
     at,
     since: context.since,
@@ -136,7 +132,7 @@ export function statsOf(context: StatsContext, tasks: Iterable<TaskSample>, opti
     stuck: events.stuck,
     averageRenewals: events.claimed > 0 ? events.heartbeat / events.claimed : 0,
     lateHeartbeats: context.lateHeartbeats,
-    graceExtensions: { total: graceTotal, byReason: { ...context.graceExtensions } },
+    graceExtensions: { total: graceTotal, byReason: Object.fromEntries(context.graceExtensions) },
     reclaims: events.reclaimed,
     spuriousReclaims: context.spuriousReclaims,
     lateReports: context.lateReports,
@@ -148,15 +144,22 @@ export function statsOf(context: StatsContext, tasks: Iterable<TaskSample>, opti
 }
 
 /**
- * The supervisor's handle on its read model: feed it, read it, observe it. Listeners get the
- * full stats after every update; a listener that throws is reported through `onError`.
+ * The supervisor's handle on its read model: feed it, read it, observe it. The supervisor
+ * calls `track(id, sample)` for every task a step changed (null once it is gone), so neither
+ * a read nor a commit ever walks the tasks. Listeners get the full stats after every update;
+ * each is called through `call` (see hooks.ts), which logs a throw or a rejection.
  */
-export function createStatsFeed(options: StatsFeedOptions, tasks: () => Iterable<TaskSample>, onError: (error: unknown) => void) {
+export function createStatsFeed(options: StatsFeedOptions, call: (listener: (stats: SupervisorStats) => unknown, stats: SupervisorStats) => void) {
   const store = createStatsStore({ historyLimit: options.historyLimit, since: options.now() });
-  const read = () => statsOf(store.getSnapshot().context, tasks(), options);
+  const tasks = createTaskCounts(options);
+  const read = () => {
+    const at = options.now();
+    return statsOf(store.getSnapshot().context, tasks.read(at), at, options);
+  };
   return {
     store,
     read,
+    track: tasks.track,
     committed(events: readonly LifecycleEvent[]) {
       store.send({ type: 'committed', events, at: options.now() });
     },
@@ -166,14 +169,8 @@ export function createStatsFeed(options: StatsFeedOptions, tasks: () => Iterable
     swept(sweep: SweepName, count: number, at: number) {
       store.send({ type: 'swept', sweep, count, at });
     },
-    subscribe(listener: (stats: SupervisorStats) => void): () => void {
-      const subscription = store.subscribe(() => {
-        try {
-          listener(read());
-        } catch (error) {
-          onError(error);
-        }
-      });
+    subscribe(listener: (stats: SupervisorStats) => unknown): () => void {
+      const subscription = store.subscribe(() => call(listener, read()));
       return () => subscription.unsubscribe();
     },
   };

@@ -1,6 +1,6 @@
 // The shapes of the stats read model: what `sup.stats()` returns and `sup.subscribe` delivers.
 // Counters and history are ephemeral (they start at zero with each supervisor); counts by
-// state and leases expiring soon are derived from the live tasks at every read.
+// state and leases expiring soon follow the live tasks (kept per change, see task-counts.ts).
 import type { LifecycleEvent, LifecycleEventType } from '../../machines/task.types.js';
 import type { TaskState } from '../supervisor/view.js';
 

@@ -21,12 +21,16 @@ interface Queued extends ClaimKey {
 const rankOf = Object.fromEntries(PRIORITIES.map((p, i) => [p, i])) as Record<Priority, number>;
 const before = (a: Queued, b: Queued) => a.rank - b.rank || a.createdAt - b.createdAt || a.seq - b.seq;
 
-/** Tombstones are swept out once they outnumber live entries and there are `sweepAt` of them. */
+/**
+ * Removed entries (the prefix before `head` and tombstones after it) are swept out once they
+ * outnumber live ones and there are at least `sweepAt` of them: the array stays under
+ * 2 × live + `sweepAt` entries, and each sweep's O(length) cost is paid for by the removals
+ * that preceded it, so every operation stays amortised O(log n) or O(1).
+ */
 export function createClaimQueue({ sweepAt = 1_024 } = {}) {
   let order: Queued[] = [];
-  /** Entries before `head` are all tombstones. */
+  /** Entries before `head` are all removed: taking the head just moves it on. */
   let head = 0;
-  let tombstones = 0;
   const queued = new Map<string, Queued>();
 
   /** Index of the first entry not before `item` (binary search; tombstones keep their place in the order). */
@@ -42,14 +46,12 @@ export function createClaimQueue({ sweepAt = 1_024 } = {}) {
   };
 
   const sweep = () => {
-    while (head < order.length && order[head]!.removed) {
-      head++;
-      tombstones--;
-    }
-    if (tombstones < sweepAt || tombstones < queued.size) return;
+    while (head < order.length && order[head]!.removed) head++;
+    // Everything in `order` that is not live: the skipped prefix counts too, or it grows forever.
+    const dead = order.length - queued.size;
+    if (dead < sweepAt || dead < queued.size) return;
     order = order.slice(head).filter((item) => !item.removed);
     head = 0;
-    tombstones = 0;
   };
 
   return {
@@ -64,7 +66,6 @@ export function createClaimQueue({ sweepAt = 1_024 } = {}) {
       if (!item) return;
       queued.delete(id);
       item.removed = true;
-      tombstones++;
       sweep();
     },
     /** The first task in claim order that has every wanted label. */
@@ -77,6 +78,10 @@ export function createClaimQueue({ sweepAt = 1_024 } = {}) {
     },
     get size() {
       return queued.size;
+    },
+    /** Entries the order array holds, tombstones included (for tests: it must stay O(size)). */
+    get capacity() {
+      return order.length;
     },
   };
 }

@@ -15,6 +15,16 @@ const nullableTime = time.nullable();
 // taken as they are: z.json() walks every value recursively and was most of the cost of an open.
 const json = z.custom<Json>((value) => value !== undefined);
 
+/**
+ * Grace extensions by reason (whatever string a policy or probe gave), taken as parsed:
+ * zod's record output would silently drop a "__proto__" reason.
+ */
+const reasonCounts = z.custom<Record<string, number>>(
+  (value) =>
+    value !== null && typeof value === 'object' && !Array.isArray(value) && Object.values(value).every((n) => Number.isInteger(n) && (n as number) >= 0),
+  { message: 'expected an object of whole counts by reason' },
+);
+
 const leaseSchema = z.object({
   owner: z.string(),
   epoch: z.number().int().positive(),
@@ -23,7 +33,7 @@ const leaseSchema = z.object({
   heartbeatAt: time,
   leaseMs: z.number().positive(),
   graceMs: z.number().min(0),
-  graceExtensions: z.record(z.string(), z.number().int().min(0)),
+  graceExtensions: reasonCounts,
   renewals: z.number().int().min(0),
   lateHeartbeats: z.number().int().min(0),
   heartbeats: z.array(time),

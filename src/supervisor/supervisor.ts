@@ -3,7 +3,7 @@
 // is durable. Owns the Map of tasks (snapshots stepped by the task runner, not one actor
 // each: 100,000 actors and their systems do not fit the memory budget), their persistence
 // and their compensations.
-import { createActor, fromPromise, waitFor } from 'xstate';
+import { createActor, fromPromise, waitFor, type InspectionEvent } from 'xstate';
 import { supervisorMachine } from '../../machines/supervisor.machine.js';
 import type {
   Json,
@@ -27,6 +27,7 @@ import {
 } from '../errors.js';
 import type { Store, TaskRecord } from '../store/types.js';
 import { createClaimQueue } from './claim-queue.js';
+import { hookCaller, safeLogger } from './hooks.js';
 import { createGroupCommit } from './group-commit.js';
 import * as inputs from './inputs.js';
 import { compactContext, recordOf, snapshotOf } from './record.js';
@@ -67,7 +68,7 @@ export interface SupervisorOptions {
   policy?: LeasePolicy | Json;
   /** Asked in order when a lease's grace ends and the policy grants nothing (e.g. gitMergeConflictProbe()). */
   probes?: ExtensionProbe[];
-  /** Called with the hand-off whenever a task is claimed after another owner held it; errors are logged. */
+  /** Called with the hand-off whenever a task is claimed after another owner held it; a throw or a rejection is logged. */
   onRecovery?: Listener<'recovered'>;
   /**
    * Cron-scheduled sweeps (wall time), run through the mailbox like commands: reconcile (on,
@@ -121,6 +122,7 @@ export const LIFECYCLE_EVENTS = [
 
 export const TASK_STATES: readonly TaskState[] = ['planned', 'leased', 'stale', 'failed', 'compensated', 'quarantined', 'completed'];
 
+/** A lifecycle listener; sync or async, a throw or a rejection is logged through `logger.warn` and changes nothing. */
 type Listener<T extends LifecycleEventType> = (event: Extract<LifecycleEvent, { type: T }>) => void;
 
 export interface Supervisor {
@@ -138,7 +140,10 @@ export interface Supervisor {
   get(id: string): TaskView | undefined;
   list(filter?: { state?: TaskState }): TaskView[];
   stats(): SupervisorStats;
-  /** Observes the stats: the listener gets them after every durable change, late report and sweep. */
+  /**
+   * Observes the stats: the listener gets them after every durable change, late report and
+   * sweep. A listener that throws or rejects is logged through `logger.warn`.
+   */
   subscribe(listener: (stats: SupervisorStats) => void): () => void;
   /** Runs one scheduled sweep now (whether or not it has a cron expression), through the mailbox. */
   runJob<J extends JobName>(job: J): Promise<Extract<JobResult, { job: J }>>;
@@ -212,11 +217,15 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   const clock = options.clock ?? systemClock();
   const compensators = options.compensators ?? {};
   const closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
-  const logger: Logger = options.logger ?? console;
+  // Everything the embedding code gave us is called through `callHook` (hooks.ts): a throw or a
+  // rejection is logged, never an unhandled rejection or a failed commit.
+  const logger: Logger = safeLogger(options.logger ?? console);
+  const callHook = hookCaller(logger);
+  const inspect = guardedInspect(options.inspect);
 
   const tasks = new Map<string, TaskEntry>();
   const claimable = createClaimQueue();
-  const listeners = new Map<LifecycleEventType, Set<(event: LifecycleEvent) => void>>();
+  const listeners = new Map<LifecycleEventType, Set<{ what: string; listener: (event: LifecycleEvent) => unknown }>>();
   const policy = checkPolicy(options.policy);
   const taskPolicies = new Map<string, LeasePolicy>();
   const probes = options.probes ?? [];
@@ -228,13 +237,12 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   let call: CallScope | null = null;
   let rejection: Extract<TaskEmitted, { type: 'rejected' }> | null = null;
 
-  const feed = createStatsFeed(
-    { now: () => clock.now(), states: TASK_STATES, eventTypes: LIFECYCLE_EVENTS, ...statsOptions },
-    function* () {
-      for (const entry of tasks.values()) yield { path: entry.path, lease: entry.snapshot.context.lease };
-    },
-    (error) => logger.warn('leasehold: a stats listener threw', error),
+  const feed = createStatsFeed({ now: () => clock.now(), states: TASK_STATES, eventTypes: LIFECYCLE_EVENTS, ...statsOptions }, (listener, stats) =>
+    callHook('a stats listener', listener, stats),
   );
+  /** Tells the stats what a task is now (or that it is gone): they are kept per change, never by walking the tasks. */
+  const counted = (entry: TaskEntry | undefined, id = entry?.id) =>
+    feed.track(id!, entry ? { path: entry.path, lease: entry.snapshot.context.lease } : null);
 
   const commit = createGroupCommit(
     store,
@@ -246,13 +254,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     (events) => {
       feed.committed(events);
       for (const event of events) {
-        for (const listener of listeners.get(event.type) ?? []) {
-          try {
-            listener(event);
-          } catch (error) {
-            logger.warn(`leasehold: a "${event.type}" listener threw`, error);
-          }
-        }
+        for (const { what, listener } of listeners.get(event.type) ?? []) callHook(what, listener, event);
       }
     },
     (failed, refused) => rollback(failed, refused),
@@ -283,7 +285,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     logic: taskLogic,
     work,
     clock,
-    inspect: options.inspect,
+    inspect,
     emitted: (_, event) => {
       if (event.type === 'rejected') rejection = event;
       else commit.publish(event);
@@ -301,6 +303,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     entry.context = snapshot.context;
     entry.path = path;
     queueIfClaimable(entry);
+    counted(entry);
     changes++;
     call?.tasks.add(entry.id);
     commit.touch(entry.id);
@@ -322,6 +325,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       entry.context = source.snapshot.context;
       entry.path = statePath(source.snapshot.value);
       queueIfClaimable(entry);
+      counted(entry);
     } else {
       runner.init(entry, source.input);
       track(entry);
@@ -466,6 +470,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
         drop(entry);
         tasks.delete(id);
         claimable.remove(id);
+        counted(undefined, id);
       }
       if (record) stored.push({ id, snapshot: snapshotOf(store.location, id, record, taskLogic), seq: entry?.seq ?? sequence++ });
     }
@@ -482,6 +487,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     drop(entry);
     tasks.delete(id);
     claimable.remove(id);
+    counted(undefined, id);
     changes++;
     call?.tasks.add(id);
     commit.touch(id);
@@ -554,10 +560,10 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
         }),
       },
     }),
-    { inspect: options.inspect },
+    { inspect },
   );
   for (const [type, listener] of Object.entries(options.on ?? {})) subscribe(type as LifecycleEventType, listener as Listener<LifecycleEventType>);
-  if (options.onRecovery) subscribe('recovered', options.onRecovery);
+  if (options.onRecovery) subscribe('recovered', options.onRecovery, 'onRecovery');
   supervisor.start();
   const opened = await waitFor(supervisor, (s) => s.matches('running') || s.status === 'done');
   if (!opened.matches('running')) throw opened.context.error;
@@ -657,7 +663,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       return feed.subscribe(listener);
     },
     runJob: (job) => jobs.run(job),
-    on: subscribe,
+    on: (type, listener) => subscribe(type, listener),
     async close() {
       // Sent at once, so that no call made after close() is admitted.
       if (supervisor.getSnapshot().status === 'active') supervisor.send({ type: 'supervisor.close' });
@@ -665,16 +671,23 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     },
   };
 
-  function subscribe<T extends LifecycleEventType>(type: T, listener: Listener<T>): () => void {
+  function subscribe<T extends LifecycleEventType>(type: T, listener: Listener<T>, what = `a "${type}" listener`): () => void {
     if (!(LIFECYCLE_EVENTS as readonly string[]).includes(type)) {
       throw new InvalidInputError('event name', [`expected one of ${LIFECYCLE_EVENTS.join(', ')}`]);
     }
     if (typeof listener !== 'function') throw new InvalidInputError('listener', ['expected a function']);
     const set = listeners.get(type) ?? new Set();
     listeners.set(type, set);
-    const wrapped = listener as (event: LifecycleEvent) => void;
-    set.add(wrapped);
-    return () => void set.delete(wrapped);
+    const entry = { what, listener: listener as (event: LifecycleEvent) => unknown };
+    set.add(entry);
+    return () => void set.delete(entry);
+  }
+
+  /** The inspection observer (a function or an observer), called through `callHook`. */
+  function guardedInspect(observer: InspectionObserver | undefined): InspectionObserver | undefined {
+    if (observer === undefined) return undefined;
+    const next = typeof observer === 'function' ? observer : (event: InspectionEvent) => observer.next?.(event);
+    return (event: InspectionEvent) => callHook('the inspect observer', next, event);
   }
 
   /** A claim's lease and grace come from the caller or else from the task's lease policy. */
