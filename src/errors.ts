@@ -59,7 +59,9 @@ export class TerminalTaskError extends LeaseholdError {
   readonly state: string;
 
   constructor(taskId: string, state: string) {
-    super('TERMINAL_TASK', `task "${taskId}" is ${state} and accepts only annotations`, { taskId });
+    // A failed task is not terminal yet: while its compensations run, an operator may still quarantine it.
+    const accepts = state === 'failed' ? 'is failed: while its compensations run it accepts only quarantine and annotations' : `is ${state} and accepts only annotations`;
+    super('TERMINAL_TASK', `task "${taskId}" ${accepts}`, { taskId });
     this.state = state;
   }
 }
