@@ -20,6 +20,7 @@ import { InvalidInputError, StoreCorruptError, StoreLockedError, StoreWriteError
 import { entryText, parseSnapshot, type ParsedSnapshot } from './document.js';
 import { describe, errorCode, readOptional } from './files.js';
 import { journalLine, journalPathOf, keepJournalTail, openJournal, replayJournal, type JournalWriter } from './journal.js';
+import { realStorePath } from './real-path.js';
 import { recordTexts } from './records.js';
 import { writeSnapshot, type Kept, type Written } from './snapshot-file.js';
 import type { Store, StoreChanges, StoreContents, TaskRecord } from './types.js';
@@ -125,6 +126,8 @@ const ignore = () => undefined;
 
 class JsonFileStore implements Store {
   readonly location: string;
+  /** The file itself, symlinks resolved: every file the store reads, writes or locks is named from it. */
+  readonly #file: string;
   /** Only with a journal: a store without one has nothing to fold (and gets no `compact` sweep). */
   declare readonly compact?: () => Promise<void>;
   readonly #lockPath: string;
@@ -178,13 +181,15 @@ class JsonFileStore implements Store {
   #compactAt = 0;
 
   constructor(file: string, staleMs: number, compactBytes: number | null) {
+    // Messages name the path the caller gave; the files are the real ones (see real-path.ts).
     this.location = file;
-    this.#lockPath = `${file}.lock`;
-    this.#ownerPath = `${file}.lock.owner`;
-    this.#journalPath = journalPathOf(file);
+    this.#file = realStorePath(file);
+    this.#lockPath = `${this.#file}.lock`;
+    this.#ownerPath = `${this.#file}.lock.owner`;
+    this.#journalPath = journalPathOf(this.#file);
     this.#staleMs = staleMs;
     this.#compactBytes = compactBytes;
-    this.#snapshotWriter = new Writer(file);
+    this.#snapshotWriter = new Writer(this.#file);
     if (compactBytes !== null) {
       this.compact = () =>
         this.#phase === 'open' ? this.#compact() : Promise.reject(new StoreWriteError(`store file ${this.location} is not open`));
@@ -377,7 +382,7 @@ class JsonFileStore implements Store {
       let written: Written | undefined;
       if (plan.tasks !== undefined) {
         this.#assertWritable();
-        written = await writeSnapshot(this.#snapshotWriter, this.location, plan.tasks.entries, plan.seq, {
+        written = await writeSnapshot(this.#snapshotWriter, this.#file, plan.tasks.entries, plan.seq, {
           snapshot: this.#snapshotFile,
           journal: this.#journalReader,
         });
@@ -476,7 +481,7 @@ class JsonFileStore implements Store {
     // Only texts and places in the snapshot: a store writes its snapshot here only before its
     // first append (to the journal it opened, or without a journal at all).
     const sources = { snapshot: this.#snapshotFile, journal: undefined };
-    await this.#adopt(picture, await writeSnapshot(this.#snapshotWriter, this.location, picture.entries, journaled ? this.#seq : null, sources));
+    await this.#adopt(picture, await writeSnapshot(this.#snapshotWriter, this.#file, picture.entries, journaled ? this.#seq : null, sources));
     this.#snapshot = { journaled, seq: this.#seq };
   }
 
@@ -581,7 +586,7 @@ class JsonFileStore implements Store {
   async #readSnapshot(): Promise<(ParsedSnapshot & { bytes: number }) | undefined> {
     let info: Stats;
     try {
-      info = await stat(this.location);
+      info = await stat(this.#file);
     } catch (error) {
       if (errorCode(error) === 'ENOENT') return undefined;
       throw this.#corrupt(`it could not be read (${describe(error)})`, error);
@@ -590,7 +595,7 @@ class JsonFileStore implements Store {
     if (info.size === 0) throw this.#corrupt('the file is empty (0 bytes)');
     let bytes: Buffer;
     try {
-      this.#snapshotFile = await openFile(this.location, 'r');
+      this.#snapshotFile = await openFile(this.#file, 'r');
       bytes = await this.#snapshotFile.readFile();
     } catch (error) {
       throw this.#corrupt(`it could not be read (${describe(error)})`, error);
@@ -607,7 +612,7 @@ class JsonFileStore implements Store {
 
   async #acquire(): Promise<void> {
     try {
-      await mkdir(dirname(this.location), { recursive: true });
+      await mkdir(dirname(this.#file), { recursive: true });
     } catch (error) {
       throw new StoreWriteError(`could not create the directory of store file ${this.location}: ${describe(error)}`, error);
     }
@@ -641,7 +646,7 @@ class JsonFileStore implements Store {
   async #tryLock(): Promise<(() => Promise<void>) | undefined> {
     const generation = ++this.#lockGeneration;
     try {
-      return await lockfile.lock(this.location, {
+      return await lockfile.lock(this.#file, {
         lockfilePath: this.#lockPath,
         // realpath would fail with ENOENT before the store file's first write.
         realpath: false,
