@@ -7,7 +7,20 @@ import { InvalidInputError } from '../errors.js';
 /** Ten years: longer durations are almost certainly unit mistakes. */
 const MAX_DURATION_MS = 10 * 365 * 24 * 3600 * 1000;
 
-const name = z.string().trim().min(1, 'must not be empty').max(512);
+/** C0 and C1 control characters and DEL (Unicode category Cc): tabs, newlines, NUL, escapes. */
+const CONTROL = /\p{Cc}/u;
+/**
+ * Ids, owners, operators (`by`), compensation actions and labels: kept exactly as given, never
+ * trimmed (`' a '` and `'a'` are two names), so what a caller stored is what it finds. Refused:
+ * empty or whitespace-only names, and control characters, which no terminal, log line or CLI
+ * argument shows faithfully.
+ */
+const name = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(512)
+  .refine((value) => /\S/.test(value), 'must not be whitespace only')
+  .refine((value) => !CONTROL.test(value), 'must not contain control characters (U+0000–U+001F, U+007F–U+009F)');
 // At least 1 ms: a shorter positive duration vanishes in an epoch-ms timestamp (now + 5e-324 === now),
 // which would acknowledge a lease that is already expired.
 const duration = z.number().min(1, 'must be at least 1 ms').max(MAX_DURATION_MS);
