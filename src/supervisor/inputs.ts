@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { PRIORITIES, type Json } from '../../machines/task.types.js';
 import { InvalidInputError } from '../errors.js';
+import type { Lease } from './view.js';
 
 /** Ten years: longer durations are almost certainly unit mistakes. */
 const MAX_DURATION_MS = 10 * 365 * 24 * 3600 * 1000;
@@ -83,20 +84,64 @@ export const claimNextInput = z.strictObject({
   labels: z.array(name).max(64).optional(),
 });
 
-const fencedCall = { owner: name, epoch };
+/**
+ * A lease is its holder's proof: an owner call may carry the whole Lease (`sup.complete(id,
+ * lease)`, `{ ...lease, progress: 40 }`). Its fields other than owner and epoch are accepted and
+ * ignored, except `taskId`, which must name the task called (checked by the supervisor).
+ */
+export type LeaseProof = Partial<Omit<Lease, 'owner' | 'epoch'>>;
+const leaseProof = {
+  taskId: z.string().optional(),
+  acquiredAt: z.unknown().optional(),
+  expiresAt: z.unknown().optional(),
+  heartbeatAt: z.unknown().optional(),
+  leaseMs: z.unknown().optional(),
+  graceMs: z.unknown().optional(),
+  graceExtensions: z.unknown().optional(),
+  renewals: z.unknown().optional(),
+  lateHeartbeats: z.unknown().optional(),
+  graceEndsAt: z.unknown().optional(),
+  recovery: z.unknown().optional(),
+} satisfies { [K in keyof Required<LeaseProof>]: z.ZodType };
 
-export const heartbeatInput = z.strictObject({
-  ...fencedCall,
+/** An owner call's schema: owner and epoch, the call's fields, and a lease's fields, left out of its output. */
+function ownerCall<S extends z.ZodRawShape>(shape: S) {
+  return z.strictObject({ ...leaseProof, owner: name, epoch, ...shape }).transform((parsed) => {
+    const own: { [key: string]: unknown } = {};
+    for (const [key, item] of Object.entries(parsed as { [key: string]: unknown })) {
+      if (!(key in leaseProof) || key in shape) own[key] = item;
+    }
+    return own as z.output<z.ZodObject<S>> & { owner: string; epoch: number };
+  });
+}
+
+/**
+ * Checks the proof an owner call carried, once its schema accepted it: a lease's `taskId` must
+ * be the task called (a lease of another task proves nothing about this one).
+ */
+export function checkProof(taskId: string, raw: unknown, what: string): void {
+  const named = (raw as { taskId?: unknown }).taskId;
+  if (named !== undefined && named !== taskId) {
+    throw new InvalidInputError(what, [`taskId: the lease is for task ${JSON.stringify(named)}, not ${JSON.stringify(taskId)}`]);
+  }
+}
+
+/** Whether an owner call carried a whole lease (its `acquiredAt`): then a `leaseMs` may be the lease's own. */
+export function carriesLease(raw: unknown): boolean {
+  return (raw as { acquiredAt?: unknown }).acquiredAt !== undefined;
+}
+
+export const heartbeatInput = ownerCall({
   leaseMs: duration.optional(),
   progress: z.number().min(0).max(100).optional(),
   message: text.optional(),
 });
-export type HeartbeatInput = z.infer<typeof heartbeatInput>;
-export const extendInput = z.strictObject({ ...fencedCall, windowMs: duration });
-export const releaseInput = z.strictObject({ ...fencedCall, reason: text.optional() });
-export const completeInput = z.strictObject({ ...fencedCall, result: json.optional() });
-export const failInput = z.strictObject({ ...fencedCall, error: text.min(1), retryable: z.boolean().optional() });
-export const compensationInput = z.strictObject({ ...fencedCall, action: name, args: json.optional() });
+export type HeartbeatInput = z.output<typeof heartbeatInput>;
+export const extendInput = ownerCall({ windowMs: duration });
+export const releaseInput = ownerCall({ reason: text.optional() });
+export const completeInput = ownerCall({ result: json.optional() });
+export const failInput = ownerCall({ error: text.min(1), retryable: z.boolean().optional() });
+export const compensationInput = ownerCall({ action: name, args: json.optional() });
 export const quarantineInput = z.strictObject({ by: name, reason: text.min(1) });
 export const metadataInput = z.record(z.string(), json);
 /** `sup.list(filter?)`: only the top-level state may be asked for. */
