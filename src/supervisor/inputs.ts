@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { PRIORITIES, type Json } from '../../machines/task.types.js';
 import { InvalidInputError } from '../errors.js';
+import { boundedJson, jsonLimitIssue, MAX_JSON_DEPTH } from './json-limits.js';
 import type { Lease } from './view.js';
 
 /** Ten years: longer durations are almost certainly unit mistakes. */
@@ -27,7 +28,8 @@ const name = z
 const duration = z.number().min(1, 'must be at least 1 ms').max(MAX_DURATION_MS);
 const count = z.number().int().positive().max(1_000_000);
 const epoch = z.number().int().positive();
-const json = z.json() as z.ZodType<Json>;
+// Bounded in depth and size before zod walks it (see json-limits.ts).
+const json = boundedJson;
 const text = z.string().max(10_000);
 
 export const taskId = name;
@@ -143,7 +145,11 @@ export const completeInput = ownerCall({ result: json.optional() });
 export const failInput = ownerCall({ error: text.min(1), retryable: z.boolean().optional() });
 export const compensationInput = ownerCall({ action: name, args: json.optional() });
 export const quarantineInput = z.strictObject({ by: name, reason: text.min(1) });
-export const metadataInput = z.record(z.string(), json);
+/** Each value is a bounded JSON field; all of them together are bounded as one (1 MiB). */
+export const metadataInput = z.record(z.string(), json).superRefine((metadata, ctx) => {
+  const issue = jsonLimitIssue(metadata);
+  if (issue !== undefined) ctx.addIssue({ code: 'custom', message: `the metadata is ${issue}` });
+});
 /** `sup.list(filter?)`: only the top-level state may be asked for. */
 export const listFilter = z.strictObject({
   state: z.enum(['planned', 'leased', 'stale', 'failed', 'compensated', 'quarantined', 'completed']).optional(),
@@ -152,26 +158,38 @@ export const listFilter = z.strictObject({
 /**
  * Where `value` has an own "__proto__" key, as paths. zod's object, record and json parsers
  * leave such keys out of their output, so a spec or metadata holding one would be stored
- * without it, silently; they are refused instead (never stored, never executed).
+ * without it, silently; they are refused instead (never stored, never executed). Walked with
+ * its own stack, and only as deep as a JSON argument may be: deeper values are refused by
+ * their schema (json-limits.ts), which names the field.
  */
-function prototypeKeys(value: unknown, path: string, seen: Set<object>, found: string[]): void {
-  if (value === null || typeof value !== 'object' || seen.has(value) || found.length >= 5) return;
-  seen.add(value);
-  if (Array.isArray(value)) {
-    value.forEach((item, index) => prototypeKeys(item, `${path}[${index}]`, seen, found));
-    return;
-  }
-  for (const key of Object.keys(value)) {
-    const at = path === '' ? key : `${path}.${key}`;
-    if (key === '__proto__') found.push(at);
-    prototypeKeys((value as { [key: string]: unknown })[key], at, seen, found);
+function prototypeKeys(value: unknown, found: string[]): void {
+  const seen = new Set<object>();
+  const pending: [unknown, string, number][] = [[value, '', 0]];
+  while (pending.length > 0 && found.length < 5) {
+    const [item, path, depth] = pending.pop()!;
+    if (item === null || typeof item !== 'object' || seen.has(item) || depth > MAX_ARGUMENT_DEPTH) continue;
+    seen.add(item);
+    if (Array.isArray(item)) {
+      for (let index = item.length - 1; index >= 0; index--) pending.push([item[index], `${path}[${index}]`, depth + 1]);
+      continue;
+    }
+    const keys = Object.keys(item);
+    for (let index = keys.length - 1; index >= 0; index--) {
+      const key = keys[index]!;
+      const at = path === '' ? key : `${path}.${key}`;
+      if (key === '__proto__') found.push(at);
+      pending.push([(item as { [key: string]: unknown })[key], at, depth + 1]);
+    }
   }
 }
+
+/** How deep a JSON field may sit in an argument (`compensations[i].args`), plus its own bound. */
+const MAX_ARGUMENT_DEPTH = 4 + MAX_JSON_DEPTH;
 
 /** Parses `value` or throws INVALID_INPUT naming every problem. */
 export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const forbidden: string[] = [];
-  prototypeKeys(value, '', new Set(), forbidden);
+  prototypeKeys(value, forbidden);
   if (forbidden.length > 0) {
     throw new InvalidInputError(
       what,
