@@ -177,6 +177,8 @@ class JsonFileStore implements Store {
   #journal: JournalWriter | undefined;
   /** A size-triggered compaction is waiting or running: commits do not ask for another. */
   #compactionDue = false;
+  /** A commit was written since open: only then does close fold the journal (a store only read is left as read). */
+  #written = false;
   /** The journal size past which the next size-triggered compaction starts. */
   #compactAt = 0;
 
@@ -263,7 +265,10 @@ class JsonFileStore implements Store {
         this.#closing = (async () => {
           // A closed store is one readable file. Should this fail, the journal still holds every
           // commit. It waits for a compaction under way, and takes in the commits asked for before close.
-          if (this.#compactBytes !== null) await this.#compact().catch(ignore);
+          // A store nothing was written to is left byte-for-byte as it was opened: a supervisor
+          // that refused its records (STORE_CORRUPT) must not fold them into the snapshot.
+          await this.#queue;
+          if (this.#compactBytes !== null && this.#written) await this.#compact().catch(ignore);
           await this.#enqueue(async () => {
             await this.#dropJournal();
             await this.#dropJournalReader();
@@ -304,6 +309,7 @@ class JsonFileStore implements Store {
     try {
       if (append) await this.#append(changes);
       else await this.#writeSnapshotNow();
+      this.#written = true;
     } catch (error) {
       // Memory must not run ahead of the disk: the next write would otherwise persist a batch
       // whose commit the caller saw fail. The same slot goes back, so that a compaction that
@@ -563,6 +569,7 @@ class JsonFileStore implements Store {
     this.#journalExists = replayed.exists;
     this.#covered = replayed.covered;
     this.#compactionDue = false;
+    this.#written = false;
     if (snapshot === undefined) {
       if (replayed.size > 0) throw this.#corrupt(`it is missing, but its journal ${this.#journalPath} is not empty`);
       try {
