@@ -1,7 +1,7 @@
 // The public API of leasehold, and nothing else.
 export { createSupervisor, DEFAULT_LIMITS, LIFECYCLE_EVENTS, TASK_STATES } from './supervisor/supervisor.js';
-export type { Compensator, Logger, Supervisor, SupervisorOptions, SupervisorStats } from './supervisor/supervisor.js';
-export type { CreateInput } from './supervisor/inputs.js';
+export type { Compensator, Logger, OwnerProof, Supervisor, SupervisorOptions, SupervisorStats } from './supervisor/supervisor.js';
+export type { CreateInput, LeaseProof } from './supervisor/inputs.js';
 export type { Lease, TaskState, TaskView } from './supervisor/view.js';
 export { DEFAULT_EXPIRING_SOON_MS, DEFAULT_HISTORY_LIMIT, statsLine } from './stats/index.js';
 export type { LateReport, LeaseHistoryEntry, StatsOptions, SweepName, SweepStats } from './stats/index.js';

@@ -5,6 +5,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { jsonFileStore } from '../store/json-file-store.js';
+import { realStorePath } from '../store/real-path.js';
 import type { TaskRecord } from '../store/types.js';
 import { snapshotOf } from '../supervisor/record.js';
 import { taskView, type TaskView } from '../supervisor/view.js';
@@ -18,9 +19,12 @@ export interface Archive {
   read(): Promise<Map<string, TaskRecord>>;
 }
 
-/** Where the archive of a JSON store file lives: `x.json` → `x.archive.json`, else `x.archive.json` appended. */
+/**
+ * Where the archive of a JSON store file lives: `x.json` → `x.archive.json`, else `x.archive.json`
+ * appended; beside the real file, so that every path reaching a store names the same archive.
+ */
 export function archivePathOf(storePath: string): string {
-  const absolute = resolve(storePath);
+  const absolute = realStorePath(storePath);
   return absolute.endsWith('.json') ? `${absolute.slice(0, -'.json'.length)}.archive.json` : `${absolute}.archive.json`;
 }
 

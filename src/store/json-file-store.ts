@@ -20,6 +20,7 @@ import { InvalidInputError, StoreCorruptError, StoreLockedError, StoreWriteError
 import { entryText, parseSnapshot, type ParsedSnapshot } from './document.js';
 import { describe, errorCode, readOptional } from './files.js';
 import { journalLine, journalPathOf, keepJournalTail, openJournal, replayJournal, type JournalWriter } from './journal.js';
+import { realStorePath } from './real-path.js';
 import { checkedMeta, recordTexts } from './records.js';
 import { writeSnapshot, type Kept, type Written } from './snapshot-file.js';
 import type { Store, StoreChanges, StoreContents, StoreMeta, TaskRecord } from './types.js';
@@ -126,6 +127,8 @@ const ignore = () => undefined;
 
 class JsonFileStore implements Store {
   readonly location: string;
+  /** The file itself, symlinks resolved: every file the store reads, writes or locks is named from it. */
+  readonly #file: string;
   /** Only with a journal: a store without one has nothing to fold (and gets no `compact` sweep). */
   declare readonly compact?: () => Promise<void>;
   readonly #lockPath: string;
@@ -177,17 +180,21 @@ class JsonFileStore implements Store {
   #journal: JournalWriter | undefined;
   /** A size-triggered compaction is waiting or running: commits do not ask for another. */
   #compactionDue = false;
+  /** A commit was written since open: only then does close fold the journal (a store only read is left as read). */
+  #written = false;
   /** The journal size past which the next size-triggered compaction starts. */
   #compactAt = 0;
 
   constructor(file: string, staleMs: number, compactBytes: number | null) {
+    // Messages name the path the caller gave; the files are the real ones (see real-path.ts).
     this.location = file;
-    this.#lockPath = `${file}.lock`;
-    this.#ownerPath = `${file}.lock.owner`;
-    this.#journalPath = journalPathOf(file);
+    this.#file = realStorePath(file);
+    this.#lockPath = `${this.#file}.lock`;
+    this.#ownerPath = `${this.#file}.lock.owner`;
+    this.#journalPath = journalPathOf(this.#file);
     this.#staleMs = staleMs;
     this.#compactBytes = compactBytes;
-    this.#snapshotWriter = new Writer(file);
+    this.#snapshotWriter = new Writer(this.#file);
     if (compactBytes !== null) {
       this.compact = () =>
         this.#phase === 'open' ? this.#compact() : Promise.reject(new StoreWriteError(`store file ${this.location} is not open`));
@@ -263,7 +270,10 @@ class JsonFileStore implements Store {
         this.#closing = (async () => {
           // A closed store is one readable file. Should this fail, the journal still holds every
           // commit. It waits for a compaction under way, and takes in the commits asked for before close.
-          if (this.#compactBytes !== null) await this.#compact().catch(ignore);
+          // A store nothing was written to is left byte-for-byte as it was opened: a supervisor
+          // that refused its records (STORE_CORRUPT) must not fold them into the snapshot.
+          await this.#queue;
+          if (this.#compactBytes !== null && this.#written) await this.#compact().catch(ignore);
           await this.#enqueue(async () => {
             await this.#dropJournal();
             await this.#dropJournalReader();
@@ -309,6 +319,7 @@ class JsonFileStore implements Store {
         if (floor !== undefined) this.#epochFloor = floor;
         await this.#writeSnapshotNow();
       }
+      this.#written = true;
     } catch (error) {
       this.#epochFloor = floorBefore;
       // Memory must not run ahead of the disk: the next write would otherwise persist a batch
@@ -389,7 +400,7 @@ class JsonFileStore implements Store {
       let written: Written | undefined;
       if (plan.tasks !== undefined) {
         this.#assertWritable();
-        written = await writeSnapshot(this.#snapshotWriter, this.location, plan.tasks.entries, { journalSeq: plan.seq, epochFloor: plan.epochFloor }, {
+        written = await writeSnapshot(this.#snapshotWriter, this.#file, plan.tasks.entries, { journalSeq: plan.seq, epochFloor: plan.epochFloor }, {
           snapshot: this.#snapshotFile,
           journal: this.#journalReader,
         });
@@ -491,7 +502,7 @@ class JsonFileStore implements Store {
     // first append (to the journal it opened, or without a journal at all).
     const sources = { snapshot: this.#snapshotFile, journal: undefined };
     const head = { journalSeq: journaled ? this.#seq : null, epochFloor: this.#epochFloor };
-    await this.#adopt(picture, await writeSnapshot(this.#snapshotWriter, this.location, picture.entries, head, sources));
+    await this.#adopt(picture, await writeSnapshot(this.#snapshotWriter, this.#file, picture.entries, head, sources));
     this.#snapshot = { journaled, seq: this.#seq };
   }
 
@@ -574,6 +585,7 @@ class JsonFileStore implements Store {
     this.#journalExists = replayed.exists;
     this.#covered = replayed.covered;
     this.#compactionDue = false;
+    this.#written = false;
     if (snapshot === undefined) {
       if (replayed.size > 0) throw this.#corrupt(`it is missing, but its journal ${this.#journalPath} is not empty`);
       try {
@@ -597,7 +609,7 @@ class JsonFileStore implements Store {
   async #readSnapshot(): Promise<(ParsedSnapshot & { bytes: number }) | undefined> {
     let info: Stats;
     try {
-      info = await stat(this.location);
+      info = await stat(this.#file);
     } catch (error) {
       if (errorCode(error) === 'ENOENT') return undefined;
       throw this.#corrupt(`it could not be read (${describe(error)})`, error);
@@ -606,7 +618,7 @@ class JsonFileStore implements Store {
     if (info.size === 0) throw this.#corrupt('the file is empty (0 bytes)');
     let bytes: Buffer;
     try {
-      this.#snapshotFile = await openFile(this.location, 'r');
+      this.#snapshotFile = await openFile(this.#file, 'r');
       bytes = await this.#snapshotFile.readFile();
     } catch (error) {
       throw this.#corrupt(`it could not be read (${describe(error)})`, error);
@@ -623,7 +635,7 @@ class JsonFileStore implements Store {
 
   async #acquire(): Promise<void> {
     try {
-      await mkdir(dirname(this.location), { recursive: true });
+      await mkdir(dirname(this.#file), { recursive: true });
     } catch (error) {
       throw new StoreWriteError(`could not create the directory of store file ${this.location}: ${describe(error)}`, error);
     }
@@ -657,7 +669,7 @@ class JsonFileStore implements Store {
   async #tryLock(): Promise<(() => Promise<void>) | undefined> {
     const generation = ++this.#lockGeneration;
     try {
-      return await lockfile.lock(this.location, {
+      return await lockfile.lock(this.#file, {
         lockfilePath: this.#lockPath,
         // realpath would fail with ENOENT before the store file's first write.
         realpath: false,

@@ -19,6 +19,14 @@ const taskRecordShape = z.strictObject({
 const MAX_ISSUES = 5;
 
 /**
+ * Levels of nesting a record may have. Far more than the supervisor writes (its free-form
+ * fields are bounded at 64 levels, a few more for where they sit in a record) and far less than
+ * would overflow the call stack of the recursive checks below: a file crafted deeper is
+ * STORE_CORRUPT, not a RangeError.
+ */
+export const MAX_RECORD_DEPTH = 1_000;
+
+/**
  * Problems with one record stored under `id`; `where` prefixes each message. The thorough
  * check, with a message per problem: stores run it only once the quick checks below failed.
  */
@@ -36,8 +44,8 @@ export function taskRecordIssues(id: string, value: unknown, where: string): str
   if (record.context.id !== id) {
     issues.push(`${where}.context.id is ${JSON.stringify(record.context.id)}, not the task's id ${JSON.stringify(id)}`);
   }
-  jsonIssues(record.state, `${where}.state`, new Set(), issues);
-  jsonIssues(record.context, `${where}.context`, new Set(), issues);
+  jsonIssues(record.state, `${where}.state`, new Set(), issues, 1);
+  jsonIssues(record.context, `${where}.context`, new Set(), issues, 1);
   return issues;
 }
 
@@ -46,8 +54,13 @@ export function taskRecordIssues(id: string, value: unknown, where: string): str
  * would disagree about what was stored. `undefined` object properties are tolerated (they are
  * how optional fields look in memory) and simply vanish on disk.
  */
-function jsonIssues(value: unknown, where: string, ancestors: Set<object>, issues: string[]): void {
+function jsonIssues(value: unknown, where: string, ancestors: Set<object>, issues: string[], depth: number): void {
   if (issues.length >= MAX_ISSUES) return;
+  if (depth >= MAX_RECORD_DEPTH && typeof value === 'object' && value !== null) {
+    const at = where.length > 120 ? `${where.slice(0, 120)}…` : where;
+    issues.push(`${at}: nested more than ${MAX_RECORD_DEPTH} levels deep`);
+    return;
+  }
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) issues.push(`${where}: ${value} is not representable in JSON`);
@@ -67,7 +80,7 @@ function jsonIssues(value: unknown, where: string, ancestors: Set<object>, issue
     for (let index = 0; index < value.length; index++) {
       const item: unknown = value[index];
       if (item === undefined) issues.push(`${where}[${index}]: undefined is not representable in JSON`);
-      else jsonIssues(item, `${where}[${index}]`, ancestors, issues);
+      else jsonIssues(item, `${where}[${index}]`, ancestors, issues, depth + 1);
     }
   } else {
     const proto: unknown = Object.getPrototypeOf(value);
@@ -75,7 +88,7 @@ function jsonIssues(value: unknown, where: string, ancestors: Set<object>, issue
       issues.push(`${where}: only plain objects are representable in JSON`);
     } else {
       for (const [key, item] of Object.entries(value)) {
-        if (item !== undefined) jsonIssues(item, `${where}.${key}`, ancestors, issues);
+        if (item !== undefined) jsonIssues(item, `${where}.${key}`, ancestors, issues, depth + 1);
       }
     }
   }
@@ -105,7 +118,7 @@ function hasRecordShape(id: string, value: unknown): value is TaskRecord {
  * undefined or hole in an array, no function, no object other than a plain one). Cycles are
  * not looked for: JSON.stringify, which runs first, throws on them.
  */
-function isPlainJson(value: unknown): boolean {
+function isPlainJson(value: unknown, depth = 0): boolean {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -114,10 +127,11 @@ function isPlainJson(value: unknown): boolean {
       return Number.isFinite(value);
     case 'object': {
       if (value === null) return true;
+      if (depth >= MAX_RECORD_DEPTH) return false;
       if (Array.isArray(value)) {
         for (let index = 0; index < value.length; index++) {
           const item: unknown = value[index];
-          if (item === undefined || !isPlainJson(item)) return false;
+          if (item === undefined || !isPlainJson(item, depth + 1)) return false;
         }
         return true;
       }
@@ -126,7 +140,7 @@ function isPlainJson(value: unknown): boolean {
       // for…in, not Object.entries: it allocates nothing, and plain objects inherit no enumerable keys.
       for (const key in value) {
         const item: unknown = (value as { [key: string]: unknown })[key];
-        if (item !== undefined && !isPlainJson(item)) return false;
+        if (item !== undefined && !isPlainJson(item, depth + 1)) return false;
       }
       return true;
     }

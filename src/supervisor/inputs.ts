@@ -3,17 +3,33 @@
 import { z } from 'zod';
 import { PRIORITIES, type Json } from '../../machines/task.types.js';
 import { InvalidInputError } from '../errors.js';
+import { boundedJson, jsonLimitIssue, MAX_JSON_DEPTH } from './json-limits.js';
+import type { Lease } from './view.js';
 
 /** Ten years: longer durations are almost certainly unit mistakes. */
 const MAX_DURATION_MS = 10 * 365 * 24 * 3600 * 1000;
 
-const name = z.string().trim().min(1, 'must not be empty').max(512);
+/** C0 and C1 control characters and DEL (Unicode category Cc): tabs, newlines, NUL, escapes. */
+const CONTROL = /\p{Cc}/u;
+/**
+ * Ids, owners, operators (`by`), compensation actions and labels: kept exactly as given, never
+ * trimmed (`' a '` and `'a'` are two names), so what a caller stored is what it finds. Refused:
+ * empty or whitespace-only names, and control characters, which no terminal, log line or CLI
+ * argument shows faithfully.
+ */
+const name = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(512)
+  .refine((value) => /\S/.test(value), 'must not be whitespace only')
+  .refine((value) => !CONTROL.test(value), 'must not contain control characters (U+0000–U+001F, U+007F–U+009F)');
 // At least 1 ms: a shorter positive duration vanishes in an epoch-ms timestamp (now + 5e-324 === now),
 // which would acknowledge a lease that is already expired.
 const duration = z.number().min(1, 'must be at least 1 ms').max(MAX_DURATION_MS);
 const count = z.number().int().positive().max(1_000_000);
 const epoch = z.number().int().positive();
-const json = z.json() as z.ZodType<Json>;
+// Bounded in depth and size before zod walks it (see json-limits.ts).
+const json = boundedJson;
 const text = z.string().max(10_000);
 
 export const taskId = name;
@@ -70,22 +86,70 @@ export const claimNextInput = z.strictObject({
   labels: z.array(name).max(64).optional(),
 });
 
-const fencedCall = { owner: name, epoch };
+/**
+ * A lease is its holder's proof: an owner call may carry the whole Lease (`sup.complete(id,
+ * lease)`, `{ ...lease, progress: 40 }`). Its fields other than owner and epoch are accepted and
+ * ignored, except `taskId`, which must name the task called (checked by the supervisor).
+ */
+export type LeaseProof = Partial<Omit<Lease, 'owner' | 'epoch'>>;
+const leaseProof = {
+  taskId: z.string().optional(),
+  acquiredAt: z.unknown().optional(),
+  expiresAt: z.unknown().optional(),
+  heartbeatAt: z.unknown().optional(),
+  leaseMs: z.unknown().optional(),
+  graceMs: z.unknown().optional(),
+  graceExtensions: z.unknown().optional(),
+  renewals: z.unknown().optional(),
+  lateHeartbeats: z.unknown().optional(),
+  graceEndsAt: z.unknown().optional(),
+  recovery: z.unknown().optional(),
+} satisfies { [K in keyof Required<LeaseProof>]: z.ZodType };
 
-export const heartbeatInput = z.strictObject({
-  ...fencedCall,
+/** An owner call's schema: owner and epoch, the call's fields, and a lease's fields, left out of its output. */
+function ownerCall<S extends z.ZodRawShape>(shape: S) {
+  return z.strictObject({ ...leaseProof, owner: name, epoch, ...shape }).transform((parsed) => {
+    const own: { [key: string]: unknown } = {};
+    for (const [key, item] of Object.entries(parsed as { [key: string]: unknown })) {
+      if (!(key in leaseProof) || key in shape) own[key] = item;
+    }
+    return own as z.output<z.ZodObject<S>> & { owner: string; epoch: number };
+  });
+}
+
+/**
+ * Checks the proof an owner call carried, once its schema accepted it: a lease's `taskId` must
+ * be the task called (a lease of another task proves nothing about this one).
+ */
+export function checkProof(taskId: string, raw: unknown, what: string): void {
+  const named = (raw as { taskId?: unknown }).taskId;
+  if (named !== undefined && named !== taskId) {
+    throw new InvalidInputError(what, [`taskId: the lease is for task ${JSON.stringify(named)}, not ${JSON.stringify(taskId)}`]);
+  }
+}
+
+/** Whether an owner call carried a whole lease (its `acquiredAt`): then a `leaseMs` may be the lease's own. */
+export function carriesLease(raw: unknown): boolean {
+  return (raw as { acquiredAt?: unknown }).acquiredAt !== undefined;
+}
+
+export const heartbeatInput = ownerCall({
   leaseMs: duration.optional(),
   progress: z.number().min(0).max(100).optional(),
   message: text.optional(),
 });
-export type HeartbeatInput = z.infer<typeof heartbeatInput>;
-export const extendInput = z.strictObject({ ...fencedCall, windowMs: duration });
-export const releaseInput = z.strictObject({ ...fencedCall, reason: text.optional() });
-export const completeInput = z.strictObject({ ...fencedCall, result: json.optional() });
-export const failInput = z.strictObject({ ...fencedCall, error: text.min(1), retryable: z.boolean().optional() });
-export const compensationInput = z.strictObject({ ...fencedCall, action: name, args: json.optional() });
+export type HeartbeatInput = z.output<typeof heartbeatInput>;
+export const extendInput = ownerCall({ windowMs: duration });
+export const releaseInput = ownerCall({ reason: text.optional() });
+export const completeInput = ownerCall({ result: json.optional() });
+export const failInput = ownerCall({ error: text.min(1), retryable: z.boolean().optional() });
+export const compensationInput = ownerCall({ action: name, args: json.optional() });
 export const quarantineInput = z.strictObject({ by: name, reason: text.min(1) });
-export const metadataInput = z.record(z.string(), json);
+/** Each value is a bounded JSON field; all of them together are bounded as one (1 MiB). */
+export const metadataInput = z.record(z.string(), json).superRefine((metadata, ctx) => {
+  const issue = jsonLimitIssue(metadata);
+  if (issue !== undefined) ctx.addIssue({ code: 'custom', message: `the metadata is ${issue}` });
+});
 /** `sup.list(filter?)`: only the top-level state may be asked for. */
 export const listFilter = z.strictObject({
   state: z.enum(['planned', 'leased', 'stale', 'failed', 'compensated', 'quarantined', 'completed']).optional(),
@@ -94,26 +158,38 @@ export const listFilter = z.strictObject({
 /**
  * Where `value` has an own "__proto__" key, as paths. zod's object, record and json parsers
  * leave such keys out of their output, so a spec or metadata holding one would be stored
- * without it, silently; they are refused instead (never stored, never executed).
+ * without it, silently; they are refused instead (never stored, never executed). Walked with
+ * its own stack, and only as deep as a JSON argument may be: deeper values are refused by
+ * their schema (json-limits.ts), which names the field.
  */
-function prototypeKeys(value: unknown, path: string, seen: Set<object>, found: string[]): void {
-  if (value === null || typeof value !== 'object' || seen.has(value) || found.length >= 5) return;
-  seen.add(value);
-  if (Array.isArray(value)) {
-    value.forEach((item, index) => prototypeKeys(item, `${path}[${index}]`, seen, found));
-    return;
-  }
-  for (const key of Object.keys(value)) {
-    const at = path === '' ? key : `${path}.${key}`;
-    if (key === '__proto__') found.push(at);
-    prototypeKeys((value as { [key: string]: unknown })[key], at, seen, found);
+function prototypeKeys(value: unknown, found: string[]): void {
+  const seen = new Set<object>();
+  const pending: [unknown, string, number][] = [[value, '', 0]];
+  while (pending.length > 0 && found.length < 5) {
+    const [item, path, depth] = pending.pop()!;
+    if (item === null || typeof item !== 'object' || seen.has(item) || depth > MAX_ARGUMENT_DEPTH) continue;
+    seen.add(item);
+    if (Array.isArray(item)) {
+      for (let index = item.length - 1; index >= 0; index--) pending.push([item[index], `${path}[${index}]`, depth + 1]);
+      continue;
+    }
+    const keys = Object.keys(item);
+    for (let index = keys.length - 1; index >= 0; index--) {
+      const key = keys[index]!;
+      const at = path === '' ? key : `${path}.${key}`;
+      if (key === '__proto__') found.push(at);
+      pending.push([(item as { [key: string]: unknown })[key], at, depth + 1]);
+    }
   }
 }
+
+/** How deep a JSON field may sit in an argument (`compensations[i].args`), plus its own bound. */
+const MAX_ARGUMENT_DEPTH = 4 + MAX_JSON_DEPTH;
 
 /** Parses `value` or throws INVALID_INPUT naming every problem. */
 export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const forbidden: string[] = [];
-  prototypeKeys(value, '', new Set(), forbidden);
+  prototypeKeys(value, forbidden);
   if (forbidden.length > 0) {
     throw new InvalidInputError(
       what,

@@ -7,7 +7,8 @@ import { PRIORITIES, type Json, type TaskContext } from '../../machines/task.typ
 import { StoreCorruptError } from '../errors.js';
 import type { TaskRecord } from '../store/types.js';
 import { limitsSchema } from './inputs.js';
-import type { TaskSnapshot } from './view.js';
+import { brokenRule } from './record-rules.js';
+import { statePath, type TaskSnapshot } from './view.js';
 
 const time = z.number();
 const nullableTime = time.nullable();
@@ -187,9 +188,14 @@ export function snapshotOf(location: string, id: string, record: TaskRecord, mac
     const issue = parsed.error.issues[0]!;
     throw new StoreCorruptError(location, `task "${id}": context.${issue.path.join('.')}: ${issue.message}`);
   }
+  let snapshot: TaskSnapshot;
   try {
-    return resolve(machine, record.state, parsed.data as TaskContext);
+    snapshot = resolve(machine, record.state, parsed.data as TaskContext);
   } catch (error) {
     throw new StoreCorruptError(location, `task "${id}": state ${JSON.stringify(record.state)} is not a task state`, error);
   }
+  const path = statePath(snapshot.value);
+  const broken = brokenRule(path, snapshot.context);
+  if (broken !== undefined) throw new StoreCorruptError(location, `task "${id}" in ${path} breaks a rule of its state: ${broken}`);
+  return snapshot;
 }

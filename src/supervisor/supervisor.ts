@@ -125,16 +125,20 @@ export const TASK_STATES: readonly TaskState[] = ['planned', 'leased', 'stale', 
 /** A lifecycle listener; sync or async, a throw or a rejection is logged through `logger.warn` and changes nothing. */
 type Listener<T extends LifecycleEventType> = (event: Extract<LifecycleEvent, { type: T }>) => void;
 
+/** Who makes an owner call: its owner and epoch, and optionally the rest of its lease (ignored, but `taskId` must match). */
+export type OwnerProof = { owner: string; epoch: number } & inputs.LeaseProof;
+
 export interface Supervisor {
   create(input: inputs.CreateInput): Promise<TaskView>;
   claim(id: string, input: { owner: string; leaseMs?: number }): Promise<Lease>;
   claimNext(input: { owner: string; leaseMs?: number; labels?: string[] }): Promise<Lease | null>;
-  heartbeat(id: string, input: { owner: string; epoch: number; leaseMs?: number; progress?: number; message?: string }): Promise<Lease>;
-  extend(id: string, input: { owner: string; epoch: number; windowMs: number }): Promise<Lease>;
-  addCompensation(id: string, input: { owner: string; epoch: number; action: string; args?: Json }): Promise<TaskView>;
-  complete(id: string, input: { owner: string; epoch: number; result?: Json }): Promise<TaskView>;
-  fail(id: string, input: { owner: string; epoch: number; error: string; retryable?: boolean }): Promise<TaskView>;
-  release(id: string, input: { owner: string; epoch: number; reason?: string }): Promise<TaskView>;
+  // Owner calls take `{ owner, epoch, … }` or the Lease itself, spread or whole (see LeaseProof).
+  heartbeat(id: string, input: OwnerProof & { leaseMs?: number; progress?: number; message?: string }): Promise<Lease>;
+  extend(id: string, input: OwnerProof & { windowMs: number }): Promise<Lease>;
+  addCompensation(id: string, input: OwnerProof & { action: string; args?: Json }): Promise<TaskView>;
+  complete(id: string, input: OwnerProof & { result?: Json }): Promise<TaskView>;
+  fail(id: string, input: OwnerProof & { error: string; retryable?: boolean }): Promise<TaskView>;
+  release(id: string, input: OwnerProof & { reason?: string }): Promise<TaskView>;
   quarantine(id: string, input: { by: string; reason: string }): Promise<TaskView>;
   annotate(id: string, metadata: { [key: string]: Json }): Promise<TaskView>;
   get(id: string): TaskView | undefined;
@@ -623,7 +627,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     },
 
     heartbeat(id, raw) {
-      return ownerCall(id, raw, inputs.heartbeatInput, 'heartbeat', (input) => heartbeatEvent(id, input), leaseOf);
+      return ownerCall(id, raw, inputs.heartbeatInput, 'heartbeat', (input) => heartbeatEvent(id, input, inputs.carriesLease(raw)), leaseOf);
     },
     extend(id, raw) {
       return ownerCall(id, raw, inputs.extendInput, 'extend', (input) => ({ type: 'lease.extend', ...input }), leaseOf);
@@ -671,11 +675,13 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     },
   };
 
-  function subscribe<T extends LifecycleEventType>(type: T, listener: Listener<T>, what = `a "${type}" listener`): () => void {
+  function subscribe<T extends LifecycleEventType>(type: T, listener: Listener<T>, name?: string): () => void {
     if (!(LIFECYCLE_EVENTS as readonly string[]).includes(type)) {
       throw new InvalidInputError('event name', [`expected one of ${LIFECYCLE_EVENTS.join(', ')}`]);
     }
     if (typeof listener !== 'function') throw new InvalidInputError('listener', ['expected a function']);
+    // Named only once `type` is known to be an event name (a Symbol would not convert to text).
+    const what = name ?? `a "${type}" listener`;
     const set = listeners.get(type) ?? new Set();
     listeners.set(type, set);
     const entry = { what, listener: listener as (event: LifecycleEvent) => unknown };
@@ -705,9 +711,14 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     };
   }
 
-  /** A renewal without an explicit `leaseMs` asks the policy (only when there is a lease to renew). */
-  function heartbeatEvent(taskId: string, input: inputs.HeartbeatInput) {
+  /**
+   * A renewal without an explicit `leaseMs` asks the policy (only when there is a lease to renew).
+   * A lease given whole as the proof carries its own `leaseMs`: that one is not a request.
+   */
+  function heartbeatEvent(taskId: string, given: inputs.HeartbeatInput, fromLease: boolean) {
     const snapshot = tasks.get(taskId)?.snapshot;
+    const own = fromLease && given.leaseMs === snapshot?.context.lease?.leaseMs;
+    const input = own ? { ...given, leaseMs: undefined } : given;
     if (!snapshot?.context.lease || input.leaseMs !== undefined) return { type: 'lease.heartbeat' as const, ...input };
     const task = taskView(snapshot, false);
     const rules = policyFor(snapshot.context);
@@ -735,6 +746,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     return guarded(() => {
       const taskId = inputs.parse(inputs.taskId, id, 'task id');
       const input = inputs.parse(schema, raw, `${what} input`);
+      inputs.checkProof(taskId, raw, `${what} input`);
       return dispatch(() => result(deliver(taskId, { ...toEvent(input), at: now() } as TaskEvent)));
     });
   }

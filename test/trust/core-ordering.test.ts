@@ -153,3 +153,10 @@ describe("one task's fault fails only the calls that made it", () => {
     }
   });
 });
+
+describe('event names', () => {
+  it('a Symbol as an event name is INVALID_INPUT, not a TypeError (found by the API fuzzer)', async () => {
+    const h = await harness();
+    expect(() => h.sup.on(Symbol('s') as never, () => {})).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+  });
+});
