@@ -4,20 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { createSupervisor, jsonFileStore, type Store } from '../src/index.js';
 import { createTestClock } from '../src/testing.js';
-import { harness, rejection, T0 } from './support.js';
-
-/** A real JSON store whose writes can be made to fail, as a full disk would. */
-function flakyStore(file: string) {
-  const inner = jsonFileStore(file);
-  const state = { failing: false };
-  const store: Store = {
-    location: inner.location,
-    open: () => inner.open(),
-    close: () => inner.close(),
-    commit: (changes) => (state.failing ? Promise.reject(new Error('ENOSPC: no space left on device')) : inner.commit(changes)),
-  };
-  return { store, state };
-}
+import { flakyStore, harness, rejection, T0 } from './support.js';
 
 describe('a failed write', () => {
   it('rejects the call, keeps memory at the durable state, keeps reads working, and recovers', async () => {

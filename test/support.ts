@@ -115,3 +115,17 @@ export async function rejection(promise: Promise<unknown>): Promise<Error & { co
   }
   throw new Error('expected the call to be rejected');
 }
+
+/** A real store of `kind` on `file` whose writes can be made to fail, as a full disk would. */
+export function flakyStore(file: string, kind: StoreKind = STORE_KIND) {
+  const inner = storeOf(file, kind);
+  const state = { failing: false };
+  const store: Store = {
+    location: inner.location,
+    open: () => inner.open(),
+    close: () => inner.close(),
+    commit: (changes, meta) => (state.failing ? Promise.reject(new Error('ENOSPC: no space left on device')) : inner.commit(changes, meta)),
+    ...(inner.compact && { compact: () => inner.compact!() }),
+  };
+  return { store, state };
+}

@@ -1,99 +1,69 @@
 // Durability of what is acknowledged: an answer never rests on a write that may still fail,
 // close() lets running compensations finish and record, and a failed delete loses nothing.
-import { describe, expect, it } from 'vitest';
-import { createSupervisor, jsonFileStore, type Compensator, type Store } from '../../src/index.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { createSupervisor, jsonFileStore, type Compensator, type SupervisorOptions } from '../../src/index.js';
 import { createTestClock } from '../../src/testing.js';
-import { harness, rejection, T0 } from '../support.js';
+import { flakyStore, harness, rejection, T0 } from '../support.js';
 
 const quiet = { warn: () => {} };
 const DAY = 24 * 3_600_000;
 
-/** A real JSON store whose writes can be made to fail, as a full disk would. */
-function flakyStore(file: string) {
-  const inner = jsonFileStore(file);
-  const state = { failing: false };
-  const store: Store = {
-    location: inner.location,
-    open: () => inner.open(),
-    close: () => inner.close(),
-    commit: (changes) => (state.failing ? Promise.reject(new Error('EIO: i/o error, write')) : inner.commit(changes)),
-    compact: () => inner.compact!(),
-  };
-  return { store, state };
-}
-
-async function fileOnly() {
+/** A supervisor on a real store file whose writes the test can make fail; closed after the test. */
+async function onFlakyDisk(options: Partial<SupervisorOptions> = {}) {
   const h = await harness();
   await h.sup.close();
-  return h;
+  const { store, state } = flakyStore(h.file);
+  const clock = createTestClock(T0);
+  const sup = await createSupervisor({ store, clock, logger: quiet, ...options });
+  onTestFinished(() => sup.close());
+  return { sup, state, clock, file: h.file };
 }
 
 describe('an answer that changes nothing waits for the writes before it', () => {
   it('an extend that does not lengthen the lease is not acknowledged with a heartbeat the disk refused', async () => {
-    const h = await fileOnly();
-    const { store, state } = flakyStore(h.file);
-    const clock = createTestClock(T0);
-    const sup = await createSupervisor({ store, clock, logger: quiet });
-    try {
-      await sup.create({ id: 't' });
-      const lease = await sup.claim('t', { owner: 'a', leaseMs: 60_000 });
-      await clock.advance(10_000);
-      state.failing = true;
-      const beat = sup.heartbeat('t', { owner: 'a', epoch: lease.epoch, leaseMs: 600_000 });
-      const extend = sup.extend('t', { owner: 'a', epoch: lease.epoch, windowMs: 1_000 });
-      expect((await rejection(beat)).code).toBe('STORE_WRITE_FAILED');
-      // Before the fix, extend resolved with the heartbeat's expiry (T0 + 610 s) while disk said T0 + 60 s.
-      expect((await rejection(extend)).code).toBe('STORE_WRITE_FAILED');
-      expect(sup.get('t')!.lease!.expiresAt).toBe(T0 + 60_000);
-      state.failing = false;
-      await expect(sup.extend('t', { owner: 'a', epoch: lease.epoch, windowMs: 1_000 })).resolves.toMatchObject({ expiresAt: T0 + 60_000 });
-    } finally {
-      await sup.close();
-    }
+    const { sup, state, clock } = await onFlakyDisk();
+    await sup.create({ id: 't' });
+    const lease = await sup.claim('t', { owner: 'a', leaseMs: 60_000 });
+    await clock.advance(10_000);
+    state.failing = true;
+    const beat = sup.heartbeat('t', { owner: 'a', epoch: lease.epoch, leaseMs: 600_000 });
+    const extend = sup.extend('t', { owner: 'a', epoch: lease.epoch, windowMs: 1_000 });
+    expect((await rejection(beat)).code).toBe('STORE_WRITE_FAILED');
+    // Before the fix, extend resolved with the heartbeat's expiry (T0 + 610 s) while disk said T0 + 60 s.
+    expect((await rejection(extend)).code).toBe('STORE_WRITE_FAILED');
+    expect(sup.get('t')!.lease!.expiresAt).toBe(T0 + 60_000);
+    state.failing = false;
+    await expect(sup.extend('t', { owner: 'a', epoch: lease.epoch, windowMs: 1_000 })).resolves.toMatchObject({ expiresAt: T0 + 60_000 });
   });
 
   it('a refusal that rests on a change the disk refused reports the write failure, not the refusal', async () => {
-    const h = await fileOnly();
-    const { store, state } = flakyStore(h.file);
-    const clock = createTestClock(T0);
-    const sup = await createSupervisor({ store, clock, logger: quiet });
-    try {
-      await sup.create({ id: 't' });
-      state.failing = true;
-      const first = sup.claim('t', { owner: 'a' });
-      const second = sup.claim('t', { owner: 'b' });
-      expect((await rejection(first)).code).toBe('STORE_WRITE_FAILED');
-      // "held" would be a lie: the lease it points at never reached the disk.
-      expect((await rejection(second)).code).toBe('STORE_WRITE_FAILED');
-      state.failing = false;
-      await expect(sup.claim('t', { owner: 'b' })).resolves.toMatchObject({ owner: 'b', epoch: 1 });
-    } finally {
-      await sup.close();
-    }
+    const { sup, state, clock } = await onFlakyDisk();
+    await sup.create({ id: 't' });
+    state.failing = true;
+    const first = sup.claim('t', { owner: 'a' });
+    const second = sup.claim('t', { owner: 'b' });
+    expect((await rejection(first)).code).toBe('STORE_WRITE_FAILED');
+    // "held" would be a lie: the lease it points at never reached the disk.
+    expect((await rejection(second)).code).toBe('STORE_WRITE_FAILED');
+    state.failing = false;
+    await expect(sup.claim('t', { owner: 'b' })).resolves.toMatchObject({ owner: 'b', epoch: 1 });
   });
 
   it('claimNext finding nothing waits for the claim before it, and a call on another task does not', async () => {
-    const h = await fileOnly();
-    const { store, state } = flakyStore(h.file);
-    const clock = createTestClock(T0);
-    const sup = await createSupervisor({ store, clock, logger: quiet });
-    try {
-      await sup.create({ id: 'only' });
-      await sup.create({ id: 'other' });
-      const lease = await sup.claim('other', { owner: 'x' });
-      state.failing = true;
-      const claim = sup.claim('only', { owner: 'a' });
-      const next = sup.claimNext({ owner: 'b' });
-      // Reads of a task with nothing pending answer without waiting for the failing write.
-      const refusal = sup.claim('other', { owner: 'y' });
-      expect((await rejection(refusal)).reason).toBe('held');
-      expect((await rejection(claim)).code).toBe('STORE_WRITE_FAILED');
-      expect((await rejection(next)).code).toBe('STORE_WRITE_FAILED');
-      state.failing = false;
-      expect(lease.epoch).toBe(1);
-    } finally {
-      await sup.close();
-    }
+    const { sup, state, clock } = await onFlakyDisk();
+    await sup.create({ id: 'only' });
+    await sup.create({ id: 'other' });
+    const lease = await sup.claim('other', { owner: 'x' });
+    state.failing = true;
+    const claim = sup.claim('only', { owner: 'a' });
+    const next = sup.claimNext({ owner: 'b' });
+    // Reads of a task with nothing pending answer without waiting for the failing write.
+    const refusal = sup.claim('other', { owner: 'y' });
+    expect((await rejection(refusal)).reason).toBe('held');
+    expect((await rejection(claim)).code).toBe('STORE_WRITE_FAILED');
+    expect((await rejection(next)).code).toBe('STORE_WRITE_FAILED');
+    state.failing = false;
+    expect(lease.epoch).toBe(1);
   });
 });
 
@@ -165,24 +135,18 @@ describe('close() and running compensations', () => {
 
 describe('a failed write that deletes a task', () => {
   it('keeps the task in memory, so a later create of its id is refused and nothing on disk is overwritten', async () => {
-    const h = await fileOnly();
-    const { store, state } = flakyStore(h.file);
-    const clock = createTestClock(T0);
-    const sup = await createSupervisor({ store, clock, logger: quiet, schedule: { retentionMs: DAY } });
-    try {
-      await sup.create({ id: 'old', spec: { v: 1 } });
-      const lease = await sup.claim('old', { owner: 'a' });
-      await sup.complete('old', { owner: 'a', epoch: lease.epoch, result: { pr: 7 } });
-      await clock.advance(DAY + 1);
-      state.failing = true;
-      expect((await rejection(sup.runJob('retain'))).code).toBe('STORE_WRITE_FAILED');
-      expect(sup.get('old')).toMatchObject({ state: 'completed', epoch: 1 });
-      state.failing = false;
-      expect((await rejection(sup.create({ id: 'old', spec: { v: 2 } }))).code).toBe('DUPLICATE_TASK');
-    } finally {
-      await sup.close();
-    }
-    const reopened = await createSupervisor({ store: jsonFileStore(h.file), clock, logger: quiet });
+    const { sup, state, clock, file } = await onFlakyDisk({ schedule: { retentionMs: DAY } });
+    await sup.create({ id: 'old', spec: { v: 1 } });
+    const lease = await sup.claim('old', { owner: 'a' });
+    await sup.complete('old', { owner: 'a', epoch: lease.epoch, result: { pr: 7 } });
+    await clock.advance(DAY + 1);
+    state.failing = true;
+    expect((await rejection(sup.runJob('retain'))).code).toBe('STORE_WRITE_FAILED');
+    expect(sup.get('old')).toMatchObject({ state: 'completed', epoch: 1 });
+    state.failing = false;
+    expect((await rejection(sup.create({ id: 'old', spec: { v: 2 } }))).code).toBe('DUPLICATE_TASK');
+    await sup.close();
+    const reopened = await createSupervisor({ store: jsonFileStore(file), clock, logger: quiet });
     expect(reopened.get('old')).toMatchObject({ state: 'completed', spec: { v: 1 } });
     await reopened.close();
   });
