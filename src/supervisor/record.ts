@@ -165,7 +165,7 @@ const resolved = new WeakMap<Resolver, Map<string, TaskSnapshot>>();
  * once per distinct value and the result shared: XState builds a new snapshot, with new
  * nodes, tags and children, on every transition and never changes one in place.
  */
-function resolve(machine: Resolver, value: TaskRecord['state'], context: TaskContext): TaskSnapshot {
+export function resolvedSnapshot(machine: Resolver, value: TaskRecord['state'], context: TaskContext): TaskSnapshot {
   let byValue = resolved.get(machine);
   if (byValue === undefined) resolved.set(machine, (byValue = new Map()));
   const key = typeof value === 'string' ? value : JSON.stringify(value);
@@ -190,7 +190,7 @@ export function snapshotOf(location: string, id: string, record: TaskRecord, mac
   }
   let snapshot: TaskSnapshot;
   try {
-    snapshot = resolve(machine, record.state, parsed.data as TaskContext);
+    snapshot = resolvedSnapshot(machine, record.state, parsed.data as TaskContext);
   } catch (error) {
     throw new StoreCorruptError(location, `task "${id}": state ${JSON.stringify(record.state)} is not a task state`, error);
   }
