@@ -22,6 +22,17 @@ import type {
 export const AUDIT_LIMIT = 200;
 /** Heartbeat times kept per lease for cadence decisions. */
 export const HEARTBEAT_HISTORY = 20;
+/**
+ * Characters of an annotation kept in its audit entry: the JSON of the metadata it set, so an
+ * overwritten value stays in the history; longer JSON is cut and ends with `…`.
+ */
+export const ANNOTATION_AUDIT_LIMIT = 1_000;
+
+/** What an annotation set, as its audit entry keeps it (bounded, see ANNOTATION_AUDIT_LIMIT). */
+export function annotationDetail(metadata: { [key: string]: unknown }): string {
+  const text = JSON.stringify(metadata);
+  return text.length <= ANNOTATION_AUDIT_LIMIT ? text : `${text.slice(0, ANNOTATION_AUDIT_LIMIT - 1)}…`;
+}
 
 type EventOf<T extends TaskEvent['type']> = Extract<TaskEvent, { type: T }>;
 
@@ -496,7 +507,7 @@ export const taskMachine = setup({
       const annotate = as(event, 'task.annotate');
       return {
         metadata: { ...context.metadata, ...annotate.metadata },
-        audit: withAudit(context.audit, { at: annotate.at, event: 'annotated', detail: Object.keys(annotate.metadata).join(', ') }),
+        audit: withAudit(context.audit, { at: annotate.at, event: 'annotated', detail: annotationDetail(annotate.metadata) }),
       };
     }),
   },
