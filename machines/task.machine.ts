@@ -17,6 +17,9 @@ import type {
   TaskEvent,
   TaskInput,
 } from './task.types.js';
+import { compensationDelayMs, retryDelayMs } from './task.durations.js';
+
+export { compensationDelayMs, retryDelayMs } from './task.durations.js';
 
 /** Audit entries kept per task; older ones roll off. */
 export const AUDIT_LIMIT = 200;
@@ -54,15 +57,6 @@ const fencedBy = (context: TaskContext, at: number) => {
 
 /** The event as the given type; guards on owner calls only run for owner-call events. */
 const as = <T extends TaskEvent['type']>(event: TaskEvent, ..._types: T[]) => event as EventOf<T>;
-
-export function retryDelayMs(context: TaskContext): number {
-  const { retryBackoffMs, maxRetryBackoffMs } = context.limits;
-  return Math.min(maxRetryBackoffMs, retryBackoffMs * 2 ** Math.max(0, context.attempts - 1));
-}
-
-export function compensationDelayMs(context: TaskContext, attempts: number): number {
-  return context.limits.compensationBackoffMs * 2 ** Math.max(0, attempts - 1);
-}
 
 /** The newest compensation not yet done: compensations unwind newest-registered first. */
 export function nextCompensation(context: TaskContext) {

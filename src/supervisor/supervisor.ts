@@ -33,6 +33,7 @@ import { compactContext, recordOf, snapshotOf } from './record.js';
 import { fixedPolicy, resolvePolicy } from '../policy/index.js';
 import type { ExtensionProbe, LeasePolicy } from '../policy/types.js';
 import { createTaskLogic, type Compensator, type Logger } from './task-logic.js';
+import { createLeaseTerms } from './lease-terms.js';
 import { createResumeQueue, type Resumable } from './resume-queue.js';
 import { createTaskRunner, type InspectionObserver, type TaskSlot } from './task-runner.js';
 import { resumeDeadline } from './timers.js';
@@ -198,6 +199,8 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   const claimable = createClaimQueue();
   const listeners = new Map<LifecycleEventType, Set<(event: LifecycleEvent) => void>>();
   const policy = checkPolicy(options.policy);
+  /** What the policy grants, checked: an unusable answer is logged and the task's limits used. */
+  const terms = createLeaseTerms(logger);
   const taskPolicies = new Map<string, LeasePolicy>();
   const probes = options.probes ?? [];
   let sequence = 0;
@@ -614,11 +617,12 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     const task = taskView(snapshot, false);
     const rules = policyFor(snapshot.context);
     const at = now();
+    const ask = { task, now: at, kind: 'claim' as const };
     return {
       type: 'lease.claim',
       owner: input.owner,
-      leaseMs: input.leaseMs ?? rules.leaseMs({ task, now: at, kind: 'claim' }),
-      graceMs: rules.graceMs({ task, now: at, kind: 'claim' }),
+      leaseMs: input.leaseMs ?? terms.leaseMs(rules, ask),
+      graceMs: terms.graceMs(rules, ask),
       at,
     };
   }
@@ -630,7 +634,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     const task = taskView(snapshot, false);
     const rules = policyFor(snapshot.context);
     const ask = { task, now: now(), kind: 'heartbeat' as const, ...(input.progress === undefined ? {} : { progress: input.progress }) };
-    return { type: 'lease.heartbeat' as const, ...input, leaseMs: rules.leaseMs(ask), graceMs: rules.graceMs(ask) };
+    return { type: 'lease.heartbeat' as const, ...input, leaseMs: terms.leaseMs(rules, ask), graceMs: terms.graceMs(rules, ask) };
   }
 
   /** Validation errors reject the returned promise instead of throwing synchronously. */

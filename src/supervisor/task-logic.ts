@@ -16,6 +16,7 @@ import type { Clock } from '../clock/clock.js';
 import type { ExtensionProbe, GraceExtension, GraceInput, LeasePolicy } from '../policy/types.js';
 import type { GroupCommit } from './group-commit.js';
 import type { TaskWork } from './task-runner.js';
+import { createLeaseTerms } from './lease-terms.js';
 import { taskDelays } from './timers.js';
 import { copyJson, type TaskView } from './view.js';
 
@@ -38,12 +39,8 @@ interface Dependencies {
   logger: Logger;
 }
 
-const usable = (extension: GraceExtension | null | undefined): GraceExtension | null =>
-  extension && Number.isFinite(extension.extendMs) && extension.extendMs > 0 && typeof extension.reason === 'string'
-    ? { extendMs: extension.extendMs, reason: extension.reason }
-    : null;
-
 export function createTaskLogic({ clock, commit, compensators, probes, policyFor, current, logger }: Dependencies) {
+  const terms = createLeaseTerms(logger);
   /** Work started for tasks that the test clock waits for before it says "settled". */
   const inFlight = { compensations: new Set<Promise<unknown>>(), decisions: new Set<Promise<unknown>>() };
   const tracked = async <T>(set: Set<Promise<unknown>>, run: Promise<T>) => {
@@ -94,17 +91,20 @@ export function createTaskLogic({ clock, commit, compensators, probes, policyFor
         };
         let extension: GraceExtension | null = null;
         try {
-          extension = usable(policyFor(context).extendGrace?.(grace));
+          const policy = policyFor(context);
+          extension = terms.extension(policy.extendGrace?.(grace), `the lease policy "${policy.name}"`, input.taskId);
         } catch (error) {
           logger.warn(`leasehold: the lease policy failed to decide grace for task "${input.taskId}"`, error);
         }
         for (const probe of probes) {
           if (extension) break;
-          extension = usable(
+          extension = terms.extension(
             await probe(grace).catch((error: unknown) => {
               logger.warn(`leasehold: an extension probe failed for task "${input.taskId}"`, error);
               return null;
             }),
+            'an extension probe',
+            input.taskId,
           );
         }
         return { at: clock.now(), extension };
