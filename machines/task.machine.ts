@@ -640,6 +640,10 @@ export const taskMachine = setup({
               },
               ...graceEnds,
             ],
+            // A policy or probe failed (logged by the runtime) and nothing was granted: grace ends
+            // as without an extension. Without this, XState would put the task in its error
+            // status, where it accepts nothing ever again.
+            onError: graceEnds,
           },
           on: { ...holderMayReturn, 'task.resume': { target: 'deciding', reenter: true } },
         },

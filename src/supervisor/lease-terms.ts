@@ -20,6 +20,9 @@ const describe = (value: unknown) => (typeof value === 'number' ? String(value) 
 export const isDuration = (value: unknown, least: number): value is number =>
   typeof value === 'number' && Number.isFinite(value) && value >= least && value <= MAX_DURATION_MS;
 
+/** An answer that failed (a throw, a hang, garbage): logged where it was seen, and it grants nothing. */
+export const UNUSABLE: unique symbol = Symbol('unusable');
+
 export function createLeaseTerms(logger: Logger) {
   /** The policy's answer for `which`, or the fixed policy's when the answer is unusable. */
   const ask = (policy: LeasePolicy, which: 'leaseMs' | 'graceMs', input: LeaseInput): number => {
@@ -43,16 +46,16 @@ export function createLeaseTerms(logger: Logger) {
     graceMs: (policy: LeasePolicy, input: LeaseInput) => ask(policy, 'graceMs', input),
     /**
      * A grace extension as a record may hold it (`extendMs` a duration of at least 1 ms, a
-     * string reason), or null; anything else but null is logged as `from`'s failure.
+     * string reason), or null; anything else but null is logged as `from`'s failure: UNUSABLE.
      */
-    extension(extension: unknown, from: string, taskId: string): GraceExtension | null {
+    extension(extension: unknown, from: string, taskId: string): GraceExtension | null | typeof UNUSABLE {
       if (extension === null || extension === undefined) return null;
       const { extendMs, reason } = (typeof extension === 'object' ? extension : {}) as Partial<GraceExtension>;
       if (isDuration(extendMs, 1) && typeof reason === 'string') return { extendMs, reason };
       logger.warn(
         `leasehold: ${from} gave task "${taskId}" a grace extension that is not { extendMs: 1 ms to ten years, reason: string } (extendMs ${describe(extendMs)}); granting nothing`,
       );
-      return null;
+      return UNUSABLE;
     },
   };
 }

@@ -33,9 +33,9 @@ import { compactContext, recordOf, snapshotOf } from './record.js';
 import { fixedPolicy, resolvePolicy } from '../policy/index.js';
 import type { ExtensionProbe, LeasePolicy } from '../policy/types.js';
 import { createTaskLogic, type Compensator, type Logger } from './task-logic.js';
-import { createLeaseTerms } from './lease-terms.js';
+import { createLeaseTerms, isDuration } from './lease-terms.js';
 import { createResumeQueue, type Resumable } from './resume-queue.js';
-import { createTaskRunner, type InspectionObserver, type TaskSlot } from './task-runner.js';
+import { createTaskRunner, RefusedStep, type InspectionObserver, type TaskSlot } from './task-runner.js';
 import { resumeDeadline } from './timers.js';
 import { leaseView, statePath, taskView, type Lease, type TaskSnapshot, type TaskState, type TaskView } from './view.js';
 import { createStatsFeed, lateReportOf, statsConfig, type StatsOptions, type SupervisorStats } from '../stats/index.js';
@@ -68,6 +68,11 @@ export interface SupervisorOptions {
   policy?: LeasePolicy | Json;
   /** Asked in order when a lease's grace ends and the policy grants nothing (e.g. gitMergeConflictProbe()). */
   probes?: ExtensionProbe[];
+  /**
+   * How long one extension probe may take, on the supervisor's clock, before it counts as
+   * failed (logged, grants nothing). Default 30 s (PROBE_TIMEOUT_MS), above the git probe's own 10 s.
+   */
+  probeTimeoutMs?: number;
   /** Called with the hand-off whenever a task is claimed after another owner held it; errors are logged. */
   onRecovery?: Listener<'recovered'>;
   /**
@@ -96,6 +101,9 @@ export const DEFAULT_LIMITS: TaskLimits = {
   compensationAttempts: 3,
   compensationBackoffMs: 1_000,
 };
+
+/** Default `probeTimeoutMs`: longer than gitMergeConflictProbe's own timeout (10 s) and kill backstop. */
+export const PROBE_TIMEOUT_MS = 30_000;
 
 export const LIFECYCLE_EVENTS = [
   'claimed',
@@ -179,6 +187,9 @@ function checkOptions(options: SupervisorOptions) {
   if (options.probes !== undefined && (!Array.isArray(options.probes) || options.probes.some((probe) => typeof probe !== 'function'))) {
     throw new InvalidInputError('supervisor options', ['probes: expected an array of extension probes']);
   }
+  if (options.probeTimeoutMs !== undefined && !isDuration(options.probeTimeoutMs, 1)) {
+    throw new InvalidInputError('supervisor options', ['probeTimeoutMs: expected a duration from 1 ms to ten years']);
+  }
   if (options.onRecovery !== undefined && typeof options.onRecovery !== 'function') {
     throw new InvalidInputError('supervisor options', ['onRecovery: expected a function']);
   }
@@ -244,7 +255,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     taskPolicies.set(key, resolved);
     return resolved;
   };
-  const { logic: taskLogic, work, inFlight } = createTaskLogic({
+  const { logic: taskLogic, work, inFlight, stop: stopTaskWork } = createTaskLogic({
     clock,
     commit,
     compensators,
@@ -255,6 +266,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       return { view: taskView(snapshot), context: snapshot.context };
     },
     logger,
+    probeTimeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS,
   });
 
   const runner = createTaskRunner<TaskEntry>({
@@ -328,7 +340,8 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       resumes.awaken(entry);
       runner.send(entry, event);
     } catch (error) {
-      logger.warn(`leasehold: task "${id}" hit an internal error on "${event.type}" and stays as it was`, error);
+      // A refused step was reported by the runner already.
+      if (!(error instanceof RefusedStep)) logger.warn(`leasehold: task "${id}" hit an internal error on "${event.type}" and stays as it was`, error);
       throw error;
     }
     const refused = rejection as Extract<TaskEmitted, { type: 'rejected' }> | null;
@@ -476,6 +489,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
         closeStore: fromPromise(async () => {
           resumes.clear();
           for (const entry of tasks.values()) drop(entry);
+          stopTaskWork();
           detachClock();
           const last = commit.durable();
           commit.urge();
