@@ -17,11 +17,25 @@ import type {
   TaskEvent,
   TaskInput,
 } from './task.types.js';
+import { compensationDelayMs, retryDelayMs } from './task.durations.js';
+
+export { compensationDelayMs, retryDelayMs } from './task.durations.js';
 
 /** Audit entries kept per task; older ones roll off. */
 export const AUDIT_LIMIT = 200;
 /** Heartbeat times kept per lease for cadence decisions. */
 export const HEARTBEAT_HISTORY = 20;
+/**
+ * Characters of an annotation kept in its audit entry: the JSON of the metadata it set, so an
+ * overwritten value stays in the history; longer JSON is cut and ends with `…`.
+ */
+export const ANNOTATION_AUDIT_LIMIT = 1_000;
+
+/** What an annotation set, as its audit entry keeps it (bounded, see ANNOTATION_AUDIT_LIMIT). */
+export function annotationDetail(metadata: { [key: string]: unknown }): string {
+  const text = JSON.stringify(metadata);
+  return text.length <= ANNOTATION_AUDIT_LIMIT ? text : `${text.slice(0, ANNOTATION_AUDIT_LIMIT - 1)}…`;
+}
 
 type EventOf<T extends TaskEvent['type']> = Extract<TaskEvent, { type: T }>;
 
@@ -43,15 +57,6 @@ const fencedBy = (context: TaskContext, at: number) => {
 
 /** The event as the given type; guards on owner calls only run for owner-call events. */
 const as = <T extends TaskEvent['type']>(event: TaskEvent, ..._types: T[]) => event as EventOf<T>;
-
-export function retryDelayMs(context: TaskContext): number {
-  const { retryBackoffMs, maxRetryBackoffMs } = context.limits;
-  return Math.min(maxRetryBackoffMs, retryBackoffMs * 2 ** Math.max(0, context.attempts - 1));
-}
-
-export function compensationDelayMs(context: TaskContext, attempts: number): number {
-  return context.limits.compensationBackoffMs * 2 ** Math.max(0, attempts - 1);
-}
 
 /** The newest compensation not yet done: compensations unwind newest-registered first. */
 export function nextCompensation(context: TaskContext) {
@@ -497,7 +502,7 @@ export const taskMachine = setup({
       const annotate = as(event, 'task.annotate');
       return {
         metadata: { ...context.metadata, ...annotate.metadata },
-        audit: withAudit(context.audit, { at: annotate.at, event: 'annotated', detail: Object.keys(annotate.metadata).join(', ') }),
+        audit: withAudit(context.audit, { at: annotate.at, event: 'annotated', detail: annotationDetail(annotate.metadata) }),
       };
     }),
   },
@@ -636,6 +641,10 @@ export const taskMachine = setup({
               },
               ...graceEnds,
             ],
+            // A policy or probe failed (logged by the runtime) and nothing was granted: grace ends
+            // as without an extension. Without this, XState would put the task in its error
+            // status, where it accepts nothing ever again.
+            onError: graceEnds,
           },
           on: { ...holderMayReturn, 'task.resume': { target: 'deciding', reenter: true } },
         },

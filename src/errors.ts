@@ -10,7 +10,8 @@ export type ErrorCode =
   | 'STORE_CORRUPT'
   | 'STORE_LOCKED'
   | 'STORE_WRITE_FAILED'
-  | 'SUPERVISOR_CLOSED';
+  | 'SUPERVISOR_CLOSED'
+  | 'INTERNAL_ERROR';
 
 export type ConflictReason =
   | 'held'
@@ -105,5 +106,15 @@ export class StoreWriteError extends LeaseholdError {
 export class SupervisorClosedError extends LeaseholdError {
   constructor() {
     super('SUPERVISOR_CLOSED', 'the supervisor is closed');
+  }
+}
+
+/**
+ * A step of a task's machine failed (a bug in the machine or its runtime, never the caller's
+ * input): the step is refused and the task stays exactly as it was.
+ */
+export class InternalError extends LeaseholdError {
+  constructor(taskId: string, message: string, cause?: unknown) {
+    super('INTERNAL_ERROR', `task "${taskId}": ${message}`, { taskId, cause });
   }
 }

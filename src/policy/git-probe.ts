@@ -1,7 +1,10 @@
 // The merge-conflict extension probe: an agent resolving a merge conflict looks silent (it is
 // reading diffs, not reporting), so at grace end we look at its worktree, and an unmerged
-// path buys it a bounded extension. This module owns running git safely: a bounded time, no
-// shell, no locks taken, and every failure mapped to "no extension" — it never throws.
+// path buys it a bounded extension. This module owns running git safely: the worktree is the
+// agent's, so its git config is hostile input. git only reads the index (`ls-files
+// --unmerged`: no filters, no diff), with every config-driven command switched off, in an
+// environment of our own, for a bounded time, no shell, no locks taken; every failure maps
+// to "no extension" — it never throws.
 import { execFile } from 'node:child_process';
 import { z } from 'zod';
 import { count, parseOptions, positiveDuration } from './options.js';
@@ -40,8 +43,54 @@ export function hasUnmergedPaths(porcelain: string): boolean {
   return porcelain.split('\n').some((line) => UNMERGED.has(line.slice(0, 2)));
 }
 
+/** One index entry of `git ls-files --stage`/`--unmerged`: mode, object id, stage, a tab, the path. */
+const STAGED_ENTRY = /^[0-7]{6} [0-9a-f]{40,64} ([0-3])\t/;
+
+/** True when `git ls-files --unmerged -z` output holds an entry at a conflict stage (1–3). */
+export function hasUnmergedEntries(lsFiles: string): boolean {
+  // -z ends every record with NUL and leaves paths unquoted, so a path holding a newline or
+  // a tab cannot fake a record; stage 0 is a merged entry and never counts.
+  return lsFiles.split('\0').some((record) => {
+    const stage = STAGED_ENTRY.exec(record)?.[1];
+    return stage !== undefined && stage !== '0';
+  });
+}
+
 /**
- * Runs `git status --porcelain` in the task's `spec.worktree` and grants
+ * Config that could make git run a program, switched off on the command line (which beats
+ * the repository's own config). `ls-files --unmerged` runs neither filters nor diffs, so
+ * `filter.<driver>.*` and `diff.<driver>.*` (named by the worktree's .gitattributes, which
+ * cannot be listed in advance) are never consulted; the rest are off in case it ever would.
+ */
+export const SAFE_GIT_CONFIG = [
+  'core.fsmonitor=false',
+  'core.hooksPath=/dev/null',
+  'core.untrackedCache=false',
+  'core.splitIndex=false',
+  'core.pager=cat',
+  'core.sshCommand=false',
+  'diff.external=',
+  'credential.helper=',
+  'protocol.allow=never',
+].flatMap((setting) => ['-c', setting]);
+
+/** The probe's git command line, after the safe config. */
+const LS_UNMERGED = ['--no-pager', '--no-optional-locks', '--literal-pathspecs', 'ls-files', '--unmerged', '-z'];
+
+/**
+ * What git runs with: the supervisor's environment without any GIT_* variable (an inherited
+ * GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE or GIT_CONFIG_PARAMETERS would point git at another
+ * repository or inject config), no system or global config, never a prompt, no optional locks.
+ */
+function gitEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('GIT_')) env[key] = value;
+  return { ...env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C' };
+}
+
+/**
+ * Reads the unmerged index entries (`git ls-files --unmerged`, hardened: see SAFE_GIT_CONFIG)
+ * of the task's `spec.worktree` and grants
  * `{ extendMs, reason: 'merge-conflict' }` when a path is unmerged, at most `maxGrants`
  * times per lease. A task without a string `spec.worktree`, a missing directory, a
  * directory that is not a repository, a failing or hung git → null.
@@ -59,8 +108,8 @@ export function gitMergeConflictProbe(options?: GitMergeConflictProbeOptions): E
     const spec = input.task.spec;
     const worktree = spec !== null && typeof spec === 'object' && !Array.isArray(spec) ? spec.worktree : undefined;
     if (typeof worktree !== 'string' || worktree.length === 0) return null;
-    const output = await gitStatus(git, worktree, timeoutMs);
-    if (output === null || !hasUnmergedPaths(output)) return null;
+    const output = await gitUnmerged(git, worktree, timeoutMs);
+    if (output === null || !hasUnmergedEntries(output)) return null;
     return { extendMs, reason: GIT_PROBE_REASON };
   };
 }
@@ -68,8 +117,8 @@ export function gitMergeConflictProbe(options?: GitMergeConflictProbeOptions): E
 /** Extra time, past the kill, before giving up on a child that does not even die (a D-state process). */
 const KILL_BACKSTOP_MS = 1_000;
 
-/** stdout of a successful `git status --porcelain`, or null on any failure, non-zero exit or timeout. */
-function gitStatus(git: string, cwd: string, timeoutMs: number): Promise<string | null> {
+/** stdout of a successful `git ls-files --unmerged -z`, or null on any failure, non-zero exit or timeout. */
+function gitUnmerged(git: string, cwd: string, timeoutMs: number): Promise<string | null> {
   return new Promise((resolve) => {
     let settled = false;
     const settle = (value: string | null) => {
@@ -83,20 +132,14 @@ function gitStatus(git: string, cwd: string, timeoutMs: number): Promise<string 
     const backstop = setTimeout(() => settle(null), timeoutMs + KILL_BACKSTOP_MS);
     backstop.unref();
 
-    // Inherited GIT_DIR / GIT_WORK_TREE / GIT_INDEX_FILE (e.g. a supervisor started from a
-    // git hook) would point git at another repository than the worktree.
-    const env = { ...process.env };
-    for (const key of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_COMMON_DIR']) delete env[key];
-
     try {
       const child = execFile(
         git,
-        // --no-optional-locks: the probe must not take index.lock (refreshing the index), which
-        // would make the agent's own concurrent `git add`/`commit` fail. --untracked-files=no:
-        // unmerged paths are always tracked, and skipping the untracked scan keeps big
-        // worktrees fast.
-        ['--no-optional-locks', 'status', '--porcelain', '--untracked-files=no'],
-        { cwd, env, timeout: timeoutMs, killSignal: 'SIGKILL', windowsHide: true, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
+        // --no-optional-locks: the probe must not take index.lock, which would make the agent's
+        // own concurrent `git add`/`commit` fail. ls-files reads the index as it is: unmerged
+        // paths are always in it, so nothing in the worktree is even looked at.
+        [...SAFE_GIT_CONFIG, ...LS_UNMERGED],
+        { cwd, env: gitEnvironment(), timeout: timeoutMs, killSignal: 'SIGKILL', windowsHide: true, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
         (error, stdout) => settle(error ? null : stdout),
       );
       // execFile's callback waits for stdout/stderr to close. On its own timeout it drops

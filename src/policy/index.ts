@@ -21,6 +21,7 @@ export { cadenceRule, withCadence, medianInterval, CADENCE_DEFAULTS, type Cadenc
 export {
   gitMergeConflictProbe,
   hasUnmergedPaths,
+  hasUnmergedEntries,
   GIT_PROBE_DEFAULTS,
   GIT_PROBE_REASON,
   type GitMergeConflictProbeOptions,

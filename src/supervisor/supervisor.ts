@@ -34,8 +34,9 @@ import { compactContext, recordOf, snapshotOf } from './record.js';
 import { fixedPolicy, resolvePolicy } from '../policy/index.js';
 import type { ExtensionProbe, LeasePolicy } from '../policy/types.js';
 import { createTaskLogic, type Compensator, type Logger } from './task-logic.js';
+import { createLeaseTerms, isDuration } from './lease-terms.js';
 import { createResumeQueue, type Resumable } from './resume-queue.js';
-import { createTaskRunner, type InspectionObserver, type TaskSlot } from './task-runner.js';
+import { createTaskRunner, RefusedStep, type InspectionObserver, type TaskSlot } from './task-runner.js';
 import { resumeDeadline } from './timers.js';
 import { leaseView, statePath, taskView, type Lease, type TaskSnapshot, type TaskState, type TaskView } from './view.js';
 import { createStatsFeed, lateReportOf, statsConfig, type StatsOptions, type SupervisorStats } from '../stats/index.js';
@@ -68,6 +69,11 @@ export interface SupervisorOptions {
   policy?: LeasePolicy | Json;
   /** Asked in order when a lease's grace ends and the policy grants nothing (e.g. gitMergeConflictProbe()). */
   probes?: ExtensionProbe[];
+  /**
+   * How long one extension probe may take, on the supervisor's clock, before it counts as
+   * failed (logged, grants nothing). Default 30 s (PROBE_TIMEOUT_MS), above the git probe's own 10 s.
+   */
+  probeTimeoutMs?: number;
   /** Called with the hand-off whenever a task is claimed after another owner held it; a throw or a rejection is logged. */
   onRecovery?: Listener<'recovered'>;
   /**
@@ -104,6 +110,9 @@ export const DEFAULT_LIMITS: TaskLimits = {
   compensationAttempts: 3,
   compensationBackoffMs: 1_000,
 };
+
+/** Default `probeTimeoutMs`: longer than gitMergeConflictProbe's own timeout (10 s) and kill backstop. */
+export const PROBE_TIMEOUT_MS = 30_000;
 
 export const LIFECYCLE_EVENTS = [
   'claimed',
@@ -202,6 +211,9 @@ function checkOptions(options: SupervisorOptions) {
   if (options.probes !== undefined && (!Array.isArray(options.probes) || options.probes.some((probe) => typeof probe !== 'function'))) {
     throw new InvalidInputError('supervisor options', ['probes: expected an array of extension probes']);
   }
+  if (options.probeTimeoutMs !== undefined && !isDuration(options.probeTimeoutMs, 1)) {
+    throw new InvalidInputError('supervisor options', ['probeTimeoutMs: expected a duration from 1 ms to ten years']);
+  }
   if (options.onRecovery !== undefined && typeof options.onRecovery !== 'function') {
     throw new InvalidInputError('supervisor options', ['onRecovery: expected a function']);
   }
@@ -231,6 +243,8 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   const claimable = createClaimQueue();
   const listeners = new Map<LifecycleEventType, Set<{ what: string; listener: (event: LifecycleEvent) => unknown }>>();
   const policy = checkPolicy(options.policy);
+  /** What the policy grants, checked: an unusable answer is logged and the task's limits used. */
+  const terms = createLeaseTerms(logger);
   const taskPolicies = new Map<string, LeasePolicy>();
   const probes = options.probes ?? [];
   let sequence = 0;
@@ -272,7 +286,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     taskPolicies.set(key, resolved);
     return resolved;
   };
-  const { logic: taskLogic, work, inFlight } = createTaskLogic({
+  const { logic: taskLogic, work, inFlight, stop: stopTaskWork } = createTaskLogic({
     clock,
     commit,
     compensators,
@@ -283,6 +297,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       return { view: taskView(snapshot), context: snapshot.context };
     },
     logger,
+    probeTimeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS,
   });
 
   const runner = createTaskRunner<TaskEntry>({
@@ -360,7 +375,8 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       resumes.awaken(entry);
       runner.send(entry, event);
     } catch (error) {
-      logger.warn(`leasehold: task "${id}" hit an internal error on "${event.type}" and stays as it was`, error);
+      // A refused step was reported by the runner already.
+      if (!(error instanceof RefusedStep)) logger.warn(`leasehold: task "${id}" hit an internal error on "${event.type}" and stays as it was`, error);
       throw error;
     }
     const refused = rejection as Extract<TaskEmitted, { type: 'rejected' }> | null;
@@ -556,6 +572,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
           for (const entry of tasks.values()) runner.cancelTimers(entry);
           await finishRunningCompensations();
           for (const entry of tasks.values()) drop(entry);
+          stopTaskWork();
           detachClock();
           const last = commit.durable();
           commit.urge();
@@ -702,11 +719,12 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     const task = taskView(snapshot, false);
     const rules = policyFor(snapshot.context);
     const at = now();
+    const ask = { task, now: at, kind: 'claim' as const };
     return {
       type: 'lease.claim',
       owner: input.owner,
-      leaseMs: input.leaseMs ?? rules.leaseMs({ task, now: at, kind: 'claim' }),
-      graceMs: rules.graceMs({ task, now: at, kind: 'claim' }),
+      leaseMs: input.leaseMs ?? terms.leaseMs(rules, ask),
+      graceMs: terms.graceMs(rules, ask),
       at,
     };
   }
@@ -723,7 +741,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     const task = taskView(snapshot, false);
     const rules = policyFor(snapshot.context);
     const ask = { task, now: now(), kind: 'heartbeat' as const, ...(input.progress === undefined ? {} : { progress: input.progress }) };
-    return { type: 'lease.heartbeat' as const, ...input, leaseMs: rules.leaseMs(ask), graceMs: rules.graceMs(ask) };
+    return { type: 'lease.heartbeat' as const, ...input, leaseMs: terms.leaseMs(rules, ask), graceMs: terms.graceMs(rules, ask) };
   }
 
   /** Validation errors reject the returned promise instead of throwing synchronously. */

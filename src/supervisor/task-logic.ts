@@ -16,6 +16,7 @@ import type { Clock } from '../clock/clock.js';
 import type { ExtensionProbe, GraceExtension, GraceInput, LeasePolicy } from '../policy/types.js';
 import type { GroupCommit } from './group-commit.js';
 import type { TaskWork } from './task-runner.js';
+import { createLeaseTerms, UNUSABLE } from './lease-terms.js';
 import { taskDelays } from './timers.js';
 import { copyJson, type TaskView } from './view.js';
 
@@ -36,14 +37,15 @@ interface Dependencies {
   /** The task's current view and context, by id. */
   current: (taskId: string) => { view: TaskView; context: TaskContext };
   logger: Logger;
+  /** How long an extension probe may take before it counts as failed (injected clock). */
+  probeTimeoutMs: number;
 }
 
-const usable = (extension: GraceExtension | null | undefined): GraceExtension | null =>
-  extension && Number.isFinite(extension.extendMs) && extension.extendMs > 0 && typeof extension.reason === 'string'
-    ? { extendMs: extension.extendMs, reason: extension.reason }
-    : null;
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
 
-export function createTaskLogic({ clock, commit, compensators, probes, policyFor, current, logger }: Dependencies) {
+export function createTaskLogic({ clock, commit, compensators, probes, policyFor, current, logger, probeTimeoutMs }: Dependencies) {
+  const terms = createLeaseTerms(logger);
   /** Work started for tasks that the test clock waits for before it says "settled". */
   const inFlight = { compensations: new Set<Promise<unknown>>(), decisions: new Set<Promise<unknown>>() };
   const tracked = async <T>(set: Set<Promise<unknown>>, run: Promise<T>) => {
@@ -80,11 +82,73 @@ export function createTaskLogic({ clock, commit, compensators, probes, policyFor
       })(),
     );
 
+  /** Probe timers still armed (a probe still running), cancelled when the supervisor closes. */
+  const probeTimers = new Set<number>();
+
+  /**
+   * One probe's answer, never a rejection: a throw, a value that is not a promise, a rejection
+   * or no answer within `probeTimeoutMs` of the injected clock is logged and answers UNUSABLE.
+   */
+  const askProbe = (probe: ExtensionProbe, grace: GraceInput, taskId: string): Promise<unknown> =>
+    new Promise((resolve) => {
+      const failed = (what: string, error?: unknown) => {
+        logger.warn(`leasehold: an extension probe ${what} for task "${taskId}"; it grants nothing`, ...(error === undefined ? [] : [error]));
+        resolve(UNUSABLE);
+      };
+      let answer: unknown;
+      try {
+        answer = probe(grace);
+      } catch (error) {
+        return failed('threw', error);
+      }
+      if (!isThenable(answer)) return failed(`returned ${answer === null ? 'null' : typeof answer} instead of a promise`);
+      const timer = clock.setTimeout(() => {
+        probeTimers.delete(timer);
+        failed(`did not answer within ${probeTimeoutMs} ms`);
+      }, probeTimeoutMs);
+      probeTimers.add(timer);
+      const done = () => {
+        probeTimers.delete(timer);
+        clock.clearTimeout(timer);
+      };
+      Promise.resolve(answer).then(
+        (value) => {
+          done();
+          resolve(value);
+        },
+        (error: unknown) => {
+          done();
+          failed('failed', error);
+        },
+      );
+    });
+
+  /** The policy's extension, or null; a throw or an answer that is a promise is logged: UNUSABLE. */
+  const askPolicy = (context: TaskContext, grace: GraceInput, taskId: string): GraceExtension | null | typeof UNUSABLE => {
+    let policy: LeasePolicy | undefined;
+    try {
+      policy = policyFor(context);
+      const answer: unknown = policy.extendGrace?.(grace) ?? null;
+      if (isThenable(answer)) {
+        // extendGrace is synchronous by contract; a rejection of the ignored promise is not unhandled.
+        Promise.resolve(answer).catch(() => {});
+        logger.warn(`leasehold: the lease policy "${policy.name}" answered extendGrace with a promise for task "${taskId}"; it must answer synchronously, so it grants nothing`);
+        return UNUSABLE;
+      }
+      return terms.extension(answer, `the lease policy "${policy.name}"`, taskId);
+    } catch (error) {
+      logger.warn(`leasehold: the lease policy "${policy?.name ?? '?'}" failed to decide grace for task "${taskId}"; it grants nothing`, error);
+      return UNUSABLE;
+    }
+  };
+
   const decideGrace = (input: { taskId: string }): Promise<GraceOutcome> =>
     tracked(
       inFlight.decisions,
       (async () => {
-        // Never rejects: a failing policy or probe grants nothing, and the lease expires.
+        // Every failure is logged where it happens and grants nothing. When nothing was granted
+        // and something failed, the decision rejects: the machine's onError ends grace exactly
+        // as a decline does, and the diagram shows that path.
         const { view, context } = current(input.taskId);
         const grace: GraceInput = {
           task: view,
@@ -92,21 +156,19 @@ export function createTaskLogic({ clock, commit, compensators, probes, policyFor
           heartbeats: [...(context.lease?.heartbeats ?? [])],
           extensions: { ...(context.lease?.graceExtensions ?? {}) },
         };
-        let extension: GraceExtension | null = null;
-        try {
-          extension = usable(policyFor(context).extendGrace?.(grace));
-        } catch (error) {
-          logger.warn(`leasehold: the lease policy failed to decide grace for task "${input.taskId}"`, error);
-        }
+        let failures = 0;
+        const take = (answer: GraceExtension | null | typeof UNUSABLE) => {
+          if (answer !== UNUSABLE) return answer;
+          failures++;
+          return null;
+        };
+        let extension = take(askPolicy(context, grace, input.taskId));
         for (const probe of probes) {
           if (extension) break;
-          extension = usable(
-            await probe(grace).catch((error: unknown) => {
-              logger.warn(`leasehold: an extension probe failed for task "${input.taskId}"`, error);
-              return null;
-            }),
-          );
+          const answer = await askProbe(probe, grace, input.taskId);
+          extension = take(answer === UNUSABLE ? UNUSABLE : terms.extension(answer, 'an extension probe', input.taskId));
         }
+        if (!extension && failures > 0) throw new Error(`grace decision for task "${input.taskId}": ${failures} answer(s) failed and nothing was granted`);
         return { at: clock.now(), extension };
       })(),
     );
@@ -122,7 +184,12 @@ export function createTaskLogic({ clock, commit, compensators, probes, policyFor
   });
 
   const work = { compensate, decideGrace } as TaskWork;
-  return { logic, work, inFlight };
+  /** Cancels the timers of probes still running (their answers no longer matter). */
+  const stop = () => {
+    for (const timer of probeTimers) clock.clearTimeout(timer);
+    probeTimers.clear();
+  };
+  return { logic, work, inFlight, stop };
 }
 
 export type TaskLogic = ReturnType<typeof createTaskLogic>['logic'];

@@ -15,6 +15,7 @@ import {
 } from 'xstate';
 import type { TaskEmitted, TaskEvent, TaskInput } from '../../machines/task.types.js';
 import type { Clock } from '../clock/clock.js';
+import { InternalError } from '../errors.js';
 import type { TaskLogic } from './task-logic.js';
 import type { TaskSnapshot } from './view.js';
 
@@ -42,12 +43,23 @@ interface Options<S extends TaskSlot> {
   emitted(slot: S, event: TaskEmitted): void;
   /** A step finished; `slot.snapshot` is the new snapshot (possibly the same object). */
   stepped(slot: S): void;
-  /** A step that a timer or finished work started threw (a machine bug); the task stays as it was. */
+  /**
+   * A step threw or was refused (a machine bug); the task stays as it was. Called for every
+   * refused step (commands included, which also throw) and for a timer's or work's step that threw.
+   */
   crashed(slot: S, error: unknown): void;
 }
 
 /** A command, a delayed event, or XState's done/error event for invoked work. */
 type Event = TaskEvent | (EventObject & { [key: string]: unknown });
+
+/** A step the runner refused because it would have put the task in XState's error status (already reported). */
+export class RefusedStep extends InternalError {
+  constructor(taskId: string, eventType: string, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(taskId, `the step for "${eventType}" would put the task machine in XState's error status (${why}); it was refused and the task stays as it was`, cause);
+  }
+}
 
 export function createTaskRunner<S extends TaskSlot>({ logic, work, clock, inspect, emitted, stepped, crashed }: Options<S>) {
   /** Set while the supervisor closes: steps still apply, but no timer is armed and no work started. */
@@ -156,14 +168,25 @@ export function createTaskRunner<S extends TaskSlot>({ logic, work, clock, inspe
     try {
       send(slot, event);
     } catch (error) {
-      crashed(slot, error);
+      if (!(error instanceof RefusedStep)) crashed(slot, error);
     }
   };
 
-  /** Steps one task with one event; the machine's answer is in `slot.snapshot` and the callbacks. */
+  /**
+   * Steps one task with one event; the machine's answer is in `slot.snapshot` and the callbacks.
+   * A step that would leave the machine in XState's `error` status (an actor error no state
+   * handles) is refused: such a snapshot accepts no event ever again, so keeping it would
+   * strand the task. The previous snapshot stays, `crashed` reports it, and the caller gets
+   * INTERNAL_ERROR.
+   */
   const send = (slot: S, event: Event) => {
     observe('@xstate.event', event, slot.snapshot);
     const [next, todo] = collect(() => logic.transition(slot.snapshot, event as TaskEvent, scope) as TaskSnapshot);
+    if (next.status === 'error') {
+      const error = new RefusedStep(slot.id, event.type, next.error);
+      crashed(slot, error);
+      throw error;
+    }
     slot.snapshot = next;
     perform(slot, todo);
     observe('@xstate.snapshot', event, next);

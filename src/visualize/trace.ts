@@ -24,6 +24,22 @@ export function elapsed(ms: number): string {
   return `${sign}${Math.floor(s / 86_400)}d${pad(Math.floor(s / 3600) % 24)}h`;
 }
 
+/**
+ * An annotation's audit detail (the JSON of what it set) as `key: value, …`; a detail cut at
+ * the audit's limit, or an older one holding only the keys, is shown as it is.
+ */
+function annotation(detail: string): string {
+  try {
+    const set = JSON.parse(detail) as unknown;
+    if (set !== null && typeof set === 'object' && !Array.isArray(set)) {
+      return Object.entries(set).map(([key, value]) => `${key}: ${JSON.stringify(value)}`).join(', ');
+    }
+  } catch {
+    // not JSON: shown as recorded
+  }
+  return detail;
+}
+
 export function toTrace(task: TraceInput): string {
   const supervisor = 'S';
   const compensators = 'C';
@@ -120,7 +136,7 @@ export function toTrace(task: TraceInput): string {
         note(supervisor, `${entry.owner === undefined ? `${t} ` : ''}quarantined (terminal)${entry.owner === undefined ? `: ${detail}` : ''}`);
         break;
       case 'annotated':
-        note(supervisor, `${t} annotated (${detail})`);
+        note(supervisor, `${t} annotated (${annotation(detail)})`);
         break;
       default:
         note(owner, `${t} ${entry.event}${epoch ? `, ${epoch}` : ''}${detail ? `: ${detail}` : ''}`);

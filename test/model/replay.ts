@@ -70,7 +70,8 @@ async function perform(sup: Supervisor, clock: TestClock, work: Held, before: Mo
   if (event.type.startsWith('xstate.error.actor.')) {
     const failure = (event as { error: CompensationFailure }).error;
     await clock.advanceTo(failure.at);
-    work.compensator.settle({ error: new Error(failure.message) });
+    if (event.type.endsWith('.deciding')) work.probe.settle({ error: new Error(failure.message) });
+    else work.compensator.settle({ error: new Error(failure.message) });
     return clock.settle();
   }
   const { type, at, byPolicy, ...given } = event as TaskEvent & { byPolicy?: true };
@@ -127,6 +128,8 @@ export async function replayPath(variant: ModelVariant, path: ModelPath, inspect
       compensators: { [HANDLED]: work.compensator.run },
       ...(variant === 'probed' ? { probes: [work.probe.run] } : {}),
       inspect,
+      // Each restart stands for a crash: close does not wait for a handler the path holds open.
+      closeTimeoutMs: 0,
     });
   const stored = () => JSON.parse(readFileSync(file, 'utf8')).tasks[TASK_ID];
   const checker = createInvariantChecker();

@@ -124,7 +124,10 @@ export function modelEvents(snapshot: ModelSnapshot): ModelEvent[] {
   }
   if (state === 'stale.deciding') {
     const [decided] = eventsOfNode(snapshot, 'xstate.done.actor.');
+    const [failed] = eventsOfNode(snapshot, 'xstate.error.actor.');
     for (const extension of [{ extendMs: 30, reason: 'probe' }, null]) events.push({ type: decided as `xstate.${string}`, output: { at, extension } });
+    // A decision fails when a probe fails and nothing is granted; replayed as a probe that rejects.
+    events.push({ type: failed as `xstate.${string}`, error: { at, message: 'probe failed', missingHandler: false } });
   }
   for (const type of eventsOfNode(snapshot, 'xstate.after.')) events.push({ type: type as `xstate.${string}` });
 

@@ -104,8 +104,8 @@ describe('gitMergeConflictProbe with a broken git', () => {
     await expect(gitMergeConflictProbe({ git: join(root, 'no-such-git') })(input(conflicted))).resolves.toBeNull();
   });
 
-  it('reads a stand-in git’s porcelain output (the parse, not the binary, decides)', async () => {
-    const fake = script('fake-git', 'printf "M  a.txt\\nAA both-added.txt\\n"');
+  it('reads a stand-in git’s `ls-files --unmerged -z` output (the parse, not the binary, decides)', async () => {
+    const fake = script('fake-git', `printf '100644 ${'a'.repeat(40)} 2\\tboth-added.txt\\0100644 ${'b'.repeat(40)} 3\\tboth-added.txt\\0'`);
     await expect(gitMergeConflictProbe({ git: fake })(input(plain))).resolves.toEqual({ extendMs: 300_000, reason: 'merge-conflict' });
   });
 });

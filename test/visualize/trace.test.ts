@@ -39,7 +39,7 @@ test('a reclaimed task shows who held it, when it expired and who took over, wit
     '  P2->>S: +2s add compensation delete-branch, epoch 2',
     '  P2->>S: +2s complete, epoch 2',
     '  Note over S: completed (terminal)',
-    '  Note over S: +2s annotated (reviewed)',
+    '  Note over S: +2s annotated (reviewed: true)',
   ]);
 });
 
