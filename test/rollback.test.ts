@@ -2,7 +2,7 @@
 // STORE_WRITE_FAILED, their tasks read as before (or not at all, if never written), their
 // events never fire, and once the disk is back the supervisor carries on.
 import { describe, expect, it } from 'vitest';
-import { createSupervisor, jsonFileStore, type Store } from '../src/index.js';
+import { createSupervisor } from '../src/index.js';
 import { createTestClock } from '../src/testing.js';
 import { flakyStore, harness, rejection, T0 } from './support.js';
 

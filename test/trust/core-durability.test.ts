@@ -37,7 +37,7 @@ describe('an answer that changes nothing waits for the writes before it', () => 
   });
 
   it('a refusal that rests on a change the disk refused reports the write failure, not the refusal', async () => {
-    const { sup, state, clock } = await onFlakyDisk();
+    const { sup, state } = await onFlakyDisk();
     await sup.create({ id: 't' });
     state.failing = true;
     const first = sup.claim('t', { owner: 'a' });
@@ -50,7 +50,7 @@ describe('an answer that changes nothing waits for the writes before it', () => 
   });
 
   it('claimNext finding nothing waits for the claim before it, and a call on another task does not', async () => {
-    const { sup, state, clock } = await onFlakyDisk();
+    const { sup, state } = await onFlakyDisk();
     await sup.create({ id: 'only' });
     await sup.create({ id: 'other' });
     const lease = await sup.claim('other', { owner: 'x' });
