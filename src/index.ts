@@ -1,5 +1,5 @@
 // The public API of leasehold, and nothing else.
-export { createSupervisor, DEFAULT_LIMITS, LIFECYCLE_EVENTS, PROBE_TIMEOUT_MS, TASK_STATES } from './supervisor/supervisor.js';
+export { createSupervisor, DEFAULT_LIMITS, COMPENSATION_TIMEOUT_MS, LIFECYCLE_EVENTS, PROBE_TIMEOUT_MS, TASK_STATES } from './supervisor/supervisor.js';
 export type { Compensator, Logger, OwnerProof, Supervisor, SupervisorOptions, SupervisorStats } from './supervisor/supervisor.js';
 export type { CreateInput, LeaseProof } from './supervisor/inputs.js';
 export type { Lease, TaskState, TaskView } from './supervisor/view.js';

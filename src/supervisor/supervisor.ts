@@ -74,6 +74,13 @@ export interface SupervisorOptions {
    * failed (logged, grants nothing). Default 30 s (PROBE_TIMEOUT_MS), above the git probe's own 10 s.
    */
   probeTimeoutMs?: number;
+  /**
+   * How long one compensation attempt may take, on the supervisor's clock, before it counts as
+   * failed (retried after the backoff, then the task is quarantined), so a handler that hangs
+   * never holds its task in `failed` for ever. Default 15 min (COMPENSATION_TIMEOUT_MS). The
+   * run that timed out is not stopped: handlers must be safe to repeat, even alongside it.
+   */
+  compensationTimeoutMs?: number;
   /** Called with the hand-off whenever a task is claimed after another owner held it; a throw or a rejection is logged. */
   onRecovery?: Listener<'recovered'>;
   /**
@@ -113,6 +120,8 @@ export const DEFAULT_LIMITS: TaskLimits = {
 
 /** Default `probeTimeoutMs`: longer than gitMergeConflictProbe's own timeout (10 s) and kill backstop. */
 export const PROBE_TIMEOUT_MS = 30_000;
+/** Default `compensationTimeoutMs`. */
+export const COMPENSATION_TIMEOUT_MS = 15 * 60_000;
 
 export const LIFECYCLE_EVENTS = [
   'claimed',
@@ -217,9 +226,11 @@ function checkOptions(options: SupervisorOptions) {
   if (options.onRecovery !== undefined && typeof options.onRecovery !== 'function') {
     throw new InvalidInputError('supervisor options', ['onRecovery: expected a function']);
   }
-  const { closeTimeoutMs } = options;
-  if (closeTimeoutMs !== undefined && !(typeof closeTimeoutMs === 'number' && closeTimeoutMs >= 0 && closeTimeoutMs <= 2 ** 31 - 1)) {
-    throw new InvalidInputError('supervisor options', ['closeTimeoutMs: expected a number of milliseconds from 0 to 2147483647']);
+  if (options.compensationTimeoutMs !== undefined && !isDuration(options.compensationTimeoutMs, 1)) {
+    throw new InvalidInputError('supervisor options', ['compensationTimeoutMs: expected a duration from 1 ms to ten years']);
+  }
+  if (options.closeTimeoutMs !== undefined && !isDuration(options.closeTimeoutMs, 0)) {
+    throw new InvalidInputError('supervisor options', ['closeTimeoutMs: expected a duration from 0 ms to ten years']);
   }
   return inputs.parse(inputs.defaultsInput, options.defaults ?? {}, 'supervisor defaults');
 }
@@ -298,6 +309,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     },
     logger,
     probeTimeoutMs: options.probeTimeoutMs ?? PROBE_TIMEOUT_MS,
+    compensationTimeoutMs: options.compensationTimeoutMs ?? COMPENSATION_TIMEOUT_MS,
   });
 
   const runner = createTaskRunner<TaskEntry>({

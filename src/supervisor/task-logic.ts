@@ -12,7 +12,7 @@ import type {
   Json,
   TaskContext,
 } from '../../machines/task.types.js';
-import type { Clock } from '../clock/clock.js';
+import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { ExtensionProbe, GraceExtension, GraceInput, LeasePolicy } from '../policy/types.js';
 import type { GroupCommit } from './group-commit.js';
 import type { TaskWork } from './task-runner.js';
@@ -39,12 +39,16 @@ interface Dependencies {
   logger: Logger;
   /** How long an extension probe may take before it counts as failed (injected clock). */
   probeTimeoutMs: number;
+  /** How long one compensation attempt may take before it counts as failed (injected clock). */
+  compensationTimeoutMs: number;
 }
+
+const TIMED_OUT = Symbol('timed out');
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
 
-export function createTaskLogic({ clock, commit, compensators, probes, policyFor, current, logger, probeTimeoutMs }: Dependencies) {
+export function createTaskLogic({ clock, commit, compensators, probes, policyFor, current, logger, probeTimeoutMs, compensationTimeoutMs }: Dependencies) {
   const terms = createLeaseTerms(logger);
   /** Work started for tasks that the test clock waits for before it says "settled". */
   const inFlight = { compensations: new Set<Promise<unknown>>(), decisions: new Set<Promise<unknown>>() };
@@ -73,42 +77,33 @@ export function createTaskLogic({ clock, commit, compensators, probes, policyFor
         const { action, args } = input.entry;
         const handler = Object.hasOwn(compensators, action) ? compensators[action] : undefined;
         if (!handler) throw failure(`no compensator registered for "${action}"`, true);
+        let outcome: unknown;
         try {
-          await handler(copyJson(args), current(input.taskId).view);
+          const run = Promise.resolve().then(() => handler(copyJson(args), current(input.taskId).view));
+          outcome = await bounded(run, compensationTimeoutMs, () => TIMED_OUT);
         } catch (error) {
           throw failure(error instanceof Error ? error.message : String(error));
         }
+        // A hung handler must not hold its task in failed.running forever: the attempt counts as
+        // failed, is retried after the backoff and finally quarantines the task.
+        if (outcome === TIMED_OUT) throw failure(`did not finish within ${compensationTimeoutMs} ms`);
         return { at: clock.now() };
       })(),
     );
 
-  /** Probe timers still armed (a probe still running), cancelled when the supervisor closes. */
-  const probeTimers = new Set<number>();
+  /** Timers bounding work still running (probes, compensations), cancelled when the supervisor closes. */
+  const workTimers = new Set<TimerHandle>();
 
-  /**
-   * One probe's answer, never a rejection: a throw, a value that is not a promise, a rejection
-   * or no answer within `probeTimeoutMs` of the injected clock is logged and answers UNUSABLE.
-   */
-  const askProbe = (probe: ExtensionProbe, grace: GraceInput, taskId: string): Promise<unknown> =>
-    new Promise((resolve) => {
-      const failed = (what: string, error?: unknown) => {
-        logger.warn(`leasehold: an extension probe ${what} for task "${taskId}"; it grants nothing`, ...(error === undefined ? [] : [error]));
-        resolve(UNUSABLE);
-      };
-      let answer: unknown;
-      try {
-        answer = probe(grace);
-      } catch (error) {
-        return failed('threw', error);
-      }
-      if (!isThenable(answer)) return failed(`returned ${answer === null ? 'null' : typeof answer} instead of a promise`);
+  /** What `answer` settles to, or what `late()` gives once `ms` of the injected clock pass first. */
+  const bounded = <T, L>(answer: PromiseLike<T>, ms: number, late: () => L): Promise<T | L> =>
+    new Promise((resolve, reject) => {
       const timer = clock.setTimeout(() => {
-        probeTimers.delete(timer);
-        failed(`did not answer within ${probeTimeoutMs} ms`);
-      }, probeTimeoutMs);
-      probeTimers.add(timer);
+        workTimers.delete(timer);
+        resolve(late());
+      }, ms);
+      workTimers.add(timer);
       const done = () => {
-        probeTimers.delete(timer);
+        workTimers.delete(timer);
         clock.clearTimeout(timer);
       };
       Promise.resolve(answer).then(
@@ -118,10 +113,29 @@ export function createTaskLogic({ clock, commit, compensators, probes, policyFor
         },
         (error: unknown) => {
           done();
-          failed('failed', error);
+          reject(error);
         },
       );
     });
+
+  /**
+   * One probe's answer, never a rejection: a throw, a value that is not a promise, a rejection
+   * or no answer within `probeTimeoutMs` of the injected clock is logged and answers UNUSABLE.
+   */
+  const askProbe = async (probe: ExtensionProbe, grace: GraceInput, taskId: string): Promise<unknown> => {
+    const failed = (what: string, error?: unknown) => {
+      logger.warn(`leasehold: an extension probe ${what} for task "${taskId}"; it grants nothing`, ...(error === undefined ? [] : [error]));
+      return UNUSABLE;
+    };
+    let answer: unknown;
+    try {
+      answer = probe(grace);
+    } catch (error) {
+      return failed('threw', error);
+    }
+    if (!isThenable(answer)) return failed(`returned ${answer === null ? 'null' : typeof answer} instead of a promise`);
+    return bounded(answer, probeTimeoutMs, () => failed(`did not answer within ${probeTimeoutMs} ms`)).catch((error: unknown) => failed('failed', error));
+  };
 
   /** The policy's extension, or null; a throw or an answer that is a promise is logged: UNUSABLE. */
   const askPolicy = (context: TaskContext, grace: GraceInput, taskId: string): GraceExtension | null | typeof UNUSABLE => {
@@ -184,10 +198,10 @@ export function createTaskLogic({ clock, commit, compensators, probes, policyFor
   });
 
   const work = { compensate, decideGrace } as TaskWork;
-  /** Cancels the timers of probes still running (their answers no longer matter). */
+  /** Cancels the timers of work still running (its outcome no longer matters). */
   const stop = () => {
-    for (const timer of probeTimers) clock.clearTimeout(timer);
-    probeTimers.clear();
+    for (const timer of workTimers) clock.clearTimeout(timer);
+    workTimers.clear();
   };
   return { logic, work, inFlight, stop };
 }
