@@ -77,6 +77,8 @@ export function createTaskLogic({ clock, commit, compensators, probes, policyFor
         const { action, args } = input.entry;
         const handler = Object.hasOwn(compensators, action) ? compensators[action] : undefined;
         if (!handler) throw failure(`no compensator registered for "${action}"`, true);
+        // Closed while the attempt was being recorded: the next open runs it (it is on disk as running).
+        if (stopped) throw failure('the supervisor closed before the handler was called');
         let outcome: unknown;
         try {
           const run = Promise.resolve().then(() => handler(copyJson(args), current(input.taskId).view));
@@ -93,10 +95,14 @@ export function createTaskLogic({ clock, commit, compensators, probes, policyFor
 
   /** Timers bounding work still running (probes, compensations), cancelled when the supervisor closes. */
   const workTimers = new Set<TimerHandle>();
+  /** Set when the supervisor closes. */
+  let stopped = false;
 
   /** What `answer` settles to, or what `late()` gives once `ms` of the injected clock pass first. */
   const bounded = <T, L>(answer: PromiseLike<T>, ms: number, late: () => L): Promise<T | L> =>
     new Promise((resolve, reject) => {
+      // Once closed, nothing is waited for: an armed timer would only keep the process alive.
+      if (stopped) return resolve(late());
       const timer = clock.setTimeout(() => {
         workTimers.delete(timer);
         resolve(late());
@@ -200,6 +206,7 @@ export function createTaskLogic({ clock, commit, compensators, probes, policyFor
   const work = { compensate, decideGrace } as TaskWork;
   /** Cancels the timers of work still running (its outcome no longer matters). */
   const stop = () => {
+    stopped = true;
     for (const timer of workTimers) clock.clearTimeout(timer);
     workTimers.clear();
   };
