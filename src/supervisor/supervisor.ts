@@ -93,7 +93,8 @@ export interface SupervisorOptions {
   /**
    * How long `close()` waits, on the supervisor's clock, for compensations already running to
    * finish and be recorded (default 30 s). Past it, close goes on and an unfinished attempt
-   * runs again at the next open.
+   * runs again at the next open. Under createTestClock the bound passes only as the test
+   * advances the clock: a test that holds a handler open sets 0, or advances while closing.
    */
   closeTimeoutMs?: number;
 }

@@ -160,6 +160,9 @@ describe('no sequence of events, failing policies, probes and compensations puts
         probes: [() => pick(behaviours)() as never, () => pick(behaviours)() as never],
         probeTimeoutMs: 3 * S,
         compensators: { undo: () => pick(behaviours)() as never },
+        // Hung handlers time out and are retried; closing does not wait for ones still hanging.
+        compensationTimeoutMs: 3 * S,
+        closeTimeoutMs: 0,
         inspect: (event) => {
           if (event.type !== '@xstate.snapshot') return;
           const snapshot = event.snapshot as unknown as { status: string; value: unknown };
