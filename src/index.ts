@@ -1,6 +1,7 @@
 // The public API of leasehold, and nothing else.
-export { createSupervisor, DEFAULT_LIMITS, COMPENSATION_TIMEOUT_MS, LIFECYCLE_EVENTS, PROBE_TIMEOUT_MS, TASK_STATES } from './supervisor/supervisor.js';
-export type { Compensator, Logger, OwnerProof, Supervisor, SupervisorOptions, SupervisorStats } from './supervisor/supervisor.js';
+export { createSupervisor } from './supervisor/supervisor.js';
+export { COMPENSATION_TIMEOUT_MS, DEFAULT_LIMITS, LIFECYCLE_EVENTS, PROBE_TIMEOUT_MS, TASK_STATES } from './supervisor/options.js';
+export type { Compensator, Logger, OwnerProof, Supervisor, SupervisorOptions, SupervisorStats } from './supervisor/options.js';
 export type { CreateInput, LeaseProof } from './supervisor/inputs.js';
 export type { Lease, TaskState, TaskView } from './supervisor/view.js';
 export { DEFAULT_EXPIRING_SOON_MS, DEFAULT_HISTORY_LIMIT, statsLine } from './stats/index.js';

@@ -30,7 +30,7 @@ export interface GroupCommit {
    * tasks; at once when none is pending); rejects if that write failed or one of `ids` was
    * refused as unwritable.
    */
-  durable(ids?: Iterable<string>): Promise<void>;
+  durable(ids?: ReadonlySet<string> | readonly string[]): Promise<void>;
   /** Writes what is pending now, even while backing off after a failed write. */
   urge(): void;
   /** True when nothing is waiting to be written, or what waits is backing off after a failed write. */
@@ -187,12 +187,17 @@ export function createGroupCommit(
     },
     durable(ids) {
       if (ids === undefined) return (next ?? inflight)?.done ?? Promise.resolve();
-      const wanted = [...ids];
+      const holds = (b: Batch | null): b is Batch => {
+        if (b === null) return false;
+        for (const id of ids) if (b.ids.has(id) || b.refused?.has(id)) return true;
+        return false;
+      };
       // The latest batch holding any of them: a failed write also fails the batch queued behind it.
-      const batch = [next, inflight].find((b) => b !== null && wanted.some((id) => b.ids.has(id) || b.refused?.has(id)));
-      if (!batch) return Promise.resolve();
+      const batch = holds(next) ? next : holds(inflight) ? inflight : null;
+      if (batch === null) return Promise.resolve();
+      // Refusals are known only once the store answered.
       return batch.done.then(() => {
-        for (const id of wanted) if (batch.refused?.has(id)) throw batch.refused.get(id);
+        for (const id of ids) if (batch.refused?.has(id)) throw batch.refused.get(id);
       });
     },
     urge() {

@@ -1,0 +1,179 @@
+// What a supervisor is given and what it promises: its options and their defaults, the
+// lifecycle events and states it names, the Supervisor interface, and the check of the
+// options before anything is opened.
+import type { Json, LifecycleEvent, LifecycleEventType, TaskLimits } from '../../machines/task.types.js';
+import type { Clock } from '../clock/clock.js';
+import { InvalidInputError } from '../errors.js';
+import type { Store } from '../store/types.js';
+import * as inputs from './inputs.js';
+import { fixedPolicy, resolvePolicy } from '../policy/index.js';
+import type { ExtensionProbe, LeasePolicy } from '../policy/types.js';
+import type { Compensator, Logger } from './task-logic.js';
+import { isDuration } from './lease-terms.js';
+import type { InspectionObserver } from './task-runner.js';
+import type { Lease, TaskState, TaskView } from './view.js';
+import type { StatsOptions, SupervisorStats } from '../stats/index.js';
+import type { JobName, JobResult, ScheduleOptions } from '../schedule/index.js';
+
+export type { Compensator, Logger, SupervisorStats };
+
+export interface SupervisorOptions {
+  store: Store;
+  clock?: Clock;
+  defaults?: Partial<TaskLimits>;
+  compensators?: Record<string, Compensator>;
+  logger?: Logger;
+  /**
+   * XState inspection observer for the supervisor actor and every task's steps (tools, coverage).
+   * Tasks are not actors of their own: their events share one `actorRef`; tell them apart by
+   * `snapshot.context.id`.
+   */
+  inspect?: InspectionObserver;
+  /**
+   * Listeners registered before the store is restored, so they also hear what happens at
+   * start (expiries that passed while the process was down); `sup.on` adds more later.
+   */
+  on?: { [T in LifecycleEventType]?: Listener<T> };
+  /**
+   * How long leases and grace periods last and whether grace can be extended: a LeasePolicy
+   * object, or one as data (`{ kind: 'progressive', … }`). Default: fixed, from `defaults`.
+   * A task created with its own `policy` uses that instead.
+   */
+  policy?: LeasePolicy | Json;
+  /** Asked in order when a lease's grace ends and the policy grants nothing (e.g. gitMergeConflictProbe()). */
+  probes?: ExtensionProbe[];
+  /**
+   * How long one extension probe may take, on the supervisor's clock, before it counts as
+   * failed (logged, grants nothing). Default 30 s (PROBE_TIMEOUT_MS), above the git probe's own 10 s.
+   */
+  probeTimeoutMs?: number;
+  /**
+   * How long one compensation attempt may take, on the supervisor's clock, before it counts as
+   * failed (retried after the backoff, then the task is quarantined), so a handler that hangs
+   * never holds its task in `failed` for ever. Default 15 min (COMPENSATION_TIMEOUT_MS). The
+   * run that timed out is not stopped: handlers must be safe to repeat, even alongside it.
+   */
+  compensationTimeoutMs?: number;
+  /** Called with the hand-off whenever a task is claimed after another owner held it; a throw or a rejection is logged. */
+  onRecovery?: Listener<'recovered'>;
+  /**
+   * Cron-scheduled sweeps (wall time), run through the mailbox like commands: reconcile (on,
+   * every minute), retain and report (off). `false` turns them all off. See ScheduleOptions.
+   */
+  schedule?: ScheduleOptions | false;
+  /** The stats read model: `expiringSoonMs` (default 5 min), `historyLimit` (default 1,000). */
+  stats?: StatsOptions;
+  /**
+   * How long `close()` waits, on the supervisor's clock, for compensations already running to
+   * finish and be recorded (default 30 s). Past it, close goes on and an unfinished attempt
+   * runs again at the next open. Under createTestClock the bound passes only as the test
+   * advances the clock: a test that holds a handler open sets 0, or advances while closing.
+   */
+  closeTimeoutMs?: number;
+}
+
+export const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
+
+export function checkPolicy(policy: SupervisorOptions['policy']): LeasePolicy {
+  if (policy === undefined) return fixedPolicy();
+  if (policy !== null && typeof policy === 'object' && typeof (policy as Partial<LeasePolicy>).leaseMs === 'function') return policy as LeasePolicy;
+  return resolvePolicy(policy);
+}
+
+export const DEFAULT_LIMITS: TaskLimits = {
+  leaseMs: 5 * 60_000,
+  graceMs: 60_000,
+  maxAttempts: 3,
+  maxStale: 3,
+  maxRenewals: 10,
+  retryBackoffMs: 30_000,
+  maxRetryBackoffMs: 10 * 60_000,
+  compensationAttempts: 3,
+  compensationBackoffMs: 1_000,
+};
+
+/** Default `probeTimeoutMs`: longer than gitMergeConflictProbe's own timeout (10 s) and kill backstop. */
+export const PROBE_TIMEOUT_MS = 30_000;
+/** Default `compensationTimeoutMs`. */
+export const COMPENSATION_TIMEOUT_MS = 15 * 60_000;
+
+export const LIFECYCLE_EVENTS = [
+  'claimed',
+  'reclaimed',
+  'heartbeat',
+  'expired',
+  'released',
+  'completed',
+  'failed',
+  'compensated',
+  'quarantined',
+  'stuck',
+  'graceExtended',
+  'recovered',
+] as const satisfies readonly LifecycleEventType[];
+
+export const TASK_STATES: readonly TaskState[] = ['planned', 'leased', 'stale', 'failed', 'compensated', 'quarantined', 'completed'];
+
+/** A lifecycle listener; sync or async, a throw or a rejection is logged through `logger.warn` and changes nothing. */
+export type Listener<T extends LifecycleEventType> = (event: Extract<LifecycleEvent, { type: T }>) => void;
+
+/** Who makes an owner call: its owner and epoch, and optionally the rest of its lease (ignored, but `taskId` must match). */
+export type OwnerProof = { owner: string; epoch: number } & inputs.LeaseProof;
+
+export interface Supervisor {
+  create(input: inputs.CreateInput): Promise<TaskView>;
+  claim(id: string, input: { owner: string; leaseMs?: number }): Promise<Lease>;
+  claimNext(input: { owner: string; leaseMs?: number; labels?: string[] }): Promise<Lease | null>;
+  // Owner calls take `{ owner, epoch, … }` or the Lease itself, spread or whole (see LeaseProof).
+  heartbeat(id: string, input: OwnerProof & { leaseMs?: number; progress?: number; message?: string }): Promise<Lease>;
+  extend(id: string, input: OwnerProof & { windowMs: number }): Promise<Lease>;
+  addCompensation(id: string, input: OwnerProof & { action: string; args?: Json }): Promise<TaskView>;
+  complete(id: string, input: OwnerProof & { result?: Json }): Promise<TaskView>;
+  fail(id: string, input: OwnerProof & { error: string; retryable?: boolean }): Promise<TaskView>;
+  release(id: string, input: OwnerProof & { reason?: string }): Promise<TaskView>;
+  quarantine(id: string, input: { by: string; reason: string }): Promise<TaskView>;
+  annotate(id: string, metadata: { [key: string]: Json }): Promise<TaskView>;
+  get(id: string): TaskView | undefined;
+  list(filter?: { state?: TaskState }): TaskView[];
+  stats(): SupervisorStats;
+  /**
+   * Observes the stats: the listener gets them after every durable change, late report and
+   * sweep. A listener that throws or rejects is logged through `logger.warn`.
+   */
+  subscribe(listener: (stats: SupervisorStats) => void): () => void;
+  /** Runs one scheduled sweep now (whether or not it has a cron expression), through the mailbox. */
+  runJob<J extends JobName>(job: J): Promise<Extract<JobResult, { job: J }>>;
+  on<T extends LifecycleEventType>(type: T, listener: Listener<T>): () => void;
+  close(): Promise<void>;
+}
+
+export function checkOptions(options: SupervisorOptions) {
+  if (!options || typeof options !== 'object') throw new InvalidInputError('supervisor options', ['(value): expected an object']);
+  const store = options.store as Partial<Store> | undefined;
+  if (!store || typeof store.open !== 'function' || typeof store.commit !== 'function' || typeof store.close !== 'function') {
+    throw new InvalidInputError('supervisor options', ['store: expected a store such as jsonFileStore(path) or memoryStore()']);
+  }
+  const clock = options.clock as Partial<Clock> | undefined;
+  if (clock !== undefined && (['now', 'setTimeout', 'clearTimeout', 'runDue', 'attach'] as const).some((k) => typeof clock[k] !== 'function')) {
+    throw new InvalidInputError('supervisor options', ['clock: expected systemClock() or createTestClock()']);
+  }
+  for (const [action, handler] of Object.entries(options.compensators ?? {})) {
+    if (typeof handler !== 'function') throw new InvalidInputError('supervisor options', [`compensators.${action}: expected a function`]);
+  }
+  if (options.probes !== undefined && (!Array.isArray(options.probes) || options.probes.some((probe) => typeof probe !== 'function'))) {
+    throw new InvalidInputError('supervisor options', ['probes: expected an array of extension probes']);
+  }
+  if (options.probeTimeoutMs !== undefined && !isDuration(options.probeTimeoutMs, 1)) {
+    throw new InvalidInputError('supervisor options', ['probeTimeoutMs: expected a duration from 1 ms to ten years']);
+  }
+  if (options.onRecovery !== undefined && typeof options.onRecovery !== 'function') {
+    throw new InvalidInputError('supervisor options', ['onRecovery: expected a function']);
+  }
+  if (options.compensationTimeoutMs !== undefined && !isDuration(options.compensationTimeoutMs, 1)) {
+    throw new InvalidInputError('supervisor options', ['compensationTimeoutMs: expected a duration from 1 ms to ten years']);
+  }
+  if (options.closeTimeoutMs !== undefined && !isDuration(options.closeTimeoutMs, 0)) {
+    throw new InvalidInputError('supervisor options', ['closeTimeoutMs: expected a duration from 0 ms to ten years']);
+  }
+  return inputs.parse(inputs.defaultsInput, options.defaults ?? {}, 'supervisor defaults');
+}
