@@ -26,11 +26,11 @@ describe('an answer that changes nothing waits for the writes before it', () => 
     const lease = await sup.claim('t', { owner: 'a', leaseMs: 60_000 });
     await clock.advance(10_000);
     state.failing = true;
-    const beat = sup.heartbeat('t', { owner: 'a', epoch: lease.epoch, leaseMs: 600_000 });
-    const extend = sup.extend('t', { owner: 'a', epoch: lease.epoch, windowMs: 1_000 });
-    expect((await rejection(beat)).code).toBe('STORE_WRITE_FAILED');
+    const beat = rejection(sup.heartbeat('t', { owner: 'a', epoch: lease.epoch, leaseMs: 600_000 }));
+    const extend = rejection(sup.extend('t', { owner: 'a', epoch: lease.epoch, windowMs: 1_000 }));
+    expect((await beat).code).toBe('STORE_WRITE_FAILED');
     // Before the fix, extend resolved with the heartbeat's expiry (T0 + 610 s) while disk said T0 + 60 s.
-    expect((await rejection(extend)).code).toBe('STORE_WRITE_FAILED');
+    expect((await extend).code).toBe('STORE_WRITE_FAILED');
     expect(sup.get('t')!.lease!.expiresAt).toBe(T0 + 60_000);
     state.failing = false;
     await expect(sup.extend('t', { owner: 'a', epoch: lease.epoch, windowMs: 1_000 })).resolves.toMatchObject({ expiresAt: T0 + 60_000 });
@@ -40,11 +40,11 @@ describe('an answer that changes nothing waits for the writes before it', () => 
     const { sup, state } = await onFlakyDisk();
     await sup.create({ id: 't' });
     state.failing = true;
-    const first = sup.claim('t', { owner: 'a' });
-    const second = sup.claim('t', { owner: 'b' });
-    expect((await rejection(first)).code).toBe('STORE_WRITE_FAILED');
+    const first = rejection(sup.claim('t', { owner: 'a' }));
+    const second = rejection(sup.claim('t', { owner: 'b' }));
+    expect((await first).code).toBe('STORE_WRITE_FAILED');
     // "held" would be a lie: the lease it points at never reached the disk.
-    expect((await rejection(second)).code).toBe('STORE_WRITE_FAILED');
+    expect((await second).code).toBe('STORE_WRITE_FAILED');
     state.failing = false;
     await expect(sup.claim('t', { owner: 'b' })).resolves.toMatchObject({ owner: 'b', epoch: 1 });
   });
@@ -55,13 +55,13 @@ describe('an answer that changes nothing waits for the writes before it', () => 
     await sup.create({ id: 'other' });
     const lease = await sup.claim('other', { owner: 'x' });
     state.failing = true;
-    const claim = sup.claim('only', { owner: 'a' });
-    const next = sup.claimNext({ owner: 'b' });
+    const claim = rejection(sup.claim('only', { owner: 'a' }));
+    const next = rejection(sup.claimNext({ owner: 'b' }));
     // Reads of a task with nothing pending answer without waiting for the failing write.
-    const refusal = sup.claim('other', { owner: 'y' });
-    expect((await rejection(refusal)).reason).toBe('held');
-    expect((await rejection(claim)).code).toBe('STORE_WRITE_FAILED');
-    expect((await rejection(next)).code).toBe('STORE_WRITE_FAILED');
+    const refusal = rejection(sup.claim('other', { owner: 'y' }));
+    expect((await refusal).reason).toBe('held');
+    expect((await claim).code).toBe('STORE_WRITE_FAILED');
+    expect((await next).code).toBe('STORE_WRITE_FAILED');
     state.failing = false;
     expect(lease.epoch).toBe(1);
   });

@@ -27,9 +27,9 @@ describe('calls are processed in the order they are made', () => {
     const h = await harness();
     await h.sup.create({ id: 't' });
     const closing = h.sup.close();
-    const late = h.sup.claim('t', { owner: 'a' });
+    const late = rejection(h.sup.claim('t', { owner: 'a' }));
     await closing;
-    expect((await rejection(late)).code).toBe('SUPERVISOR_CLOSED');
+    expect((await late).code).toBe('SUPERVISOR_CLOSED');
   });
 
   it('a sweep asked for before a command runs before it', async () => {
