@@ -129,20 +129,21 @@ export function createGroupCommit(
     try {
       let changes: Map<string, TaskRecord | null>;
       const wanted = meta();
-      const newMeta = metaOnDisk?.epochFloor === wanted.epochFloor ? undefined : wanted;
+      let newMeta = metaOnDisk?.epochFloor === wanted.epochFloor ? undefined : wanted;
       for (;;) {
         changes = new Map();
         for (const id of batch.ids) changes.set(id, recordOf(id));
-        if (changes.size === 0) break;
+        if (changes.size === 0 && newMeta === undefined) break;
         try {
           await store.commit(changes, newMeta);
+          if (newMeta) metaOnDisk = newMeta;
+          newMeta = undefined;
           break;
         } catch (error) {
           if (!refuse(batch, error)) throw error;
         }
       }
       failures = 0;
-      if (newMeta) metaOnDisk = newMeta;
       // The disk is back: whatever was held for the backoff goes out now.
       if (holding) {
         holding = false;
