@@ -91,8 +91,10 @@ export class StoreCorruptError extends LeaseholdError {
 export class StoreLockedError extends LeaseholdError {
   readonly file: string;
 
-  constructor(file: string, holder?: string) {
-    super('STORE_LOCKED', `store file ${file} is locked by another supervisor${holder ? ` (${holder})` : ''}`);
+  /** `waitedMs`: how long the opener waited for the lock before giving up (none: it did not wait). */
+  constructor(file: string, holder?: string, waitedMs?: number) {
+    const waited = waitedMs ? `; waited ${waitedMs} ms for it to be released` : '';
+    super('STORE_LOCKED', `store file ${file} is locked by another supervisor${holder ? ` (${holder})` : ''}${waited}`);
     this.file = file;
   }
 }

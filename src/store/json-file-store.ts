@@ -19,6 +19,7 @@ import { z } from 'zod';
 import { InvalidInputError, StoreCorruptError, StoreLockedError, StoreWriteError } from '../errors.js';
 import { entryText, parseSnapshot, type ParsedSnapshot } from './document.js';
 import { describe, errorCode, readOptional } from './files.js';
+import { lockWaitIssue, systemLockWaitTime, waitForLock, type LockWaitTime } from './lock-wait.js';
 import { journalLine, journalPathOf, keepJournalTail, openJournal, replayJournal, type JournalWriter } from './journal.js';
 import { realStorePath } from './real-path.js';
 import { checkedMeta, recordTexts } from './records.js';
@@ -44,6 +45,13 @@ export interface JsonFileStoreOptions {
    * however many tasks it holds. 0 compacts as soon as the journal outgrows the snapshot.
    */
   compactBytes?: number;
+  /**
+   * How long `open()` waits for a lock held by a live supervisor before it rejects with
+   * `STORE_LOCKED`, trying again every 10 ms at first and every 250 ms at most (default 0:
+   * refused at once, so an orchestrator learns straight away that another one holds the store).
+   * At most one hour.
+   */
+  lockWaitMs?: number;
 }
 
 /**
@@ -86,8 +94,19 @@ export function jsonFileStore(path: string, options: JsonFileStoreOptions = {}):
   if (typeof compactBytes !== 'number' || !(compactBytes >= 0) || compactBytes === Infinity) {
     issues.push('compactBytes must be a number of bytes (0 or more)');
   }
+  const lockWaitMs = options.lockWaitMs ?? 0;
+  const lockWaitProblem = lockWaitIssue(lockWaitMs);
+  if (lockWaitProblem !== undefined) issues.push(lockWaitProblem);
   if (issues.length > 0) throw new InvalidInputError('store options', issues);
-  return new JsonFileStore(resolve(path), Math.max(stale, MIN_STALE_MS), options.journal === true ? compactBytes : null);
+  return new JsonFileStore(resolve(path), Math.max(stale, MIN_STALE_MS), options.journal === true ? compactBytes : null, lockWaitMs);
+}
+
+/**
+ * Makes `store` (a jsonFileStore) wait for its lock on `time` instead of the wall clock. Not
+ * part of the public API: for tests, which must not sleep through a real wait.
+ */
+export function useLockWaitTime(store: Store, time: LockWaitTime): void {
+  if (store instanceof JsonFileStore) JsonFileStore.useLockWaitTime(store, time);
 }
 
 /**
@@ -134,6 +153,8 @@ class JsonFileStore implements Store {
   readonly #lockPath: string;
   readonly #ownerPath: string;
   readonly #staleMs: number;
+  readonly #lockWaitMs: number;
+  #lockWaitTime: LockWaitTime | undefined;
   /** Writes a temp file beside the snapshot and renames it into place (it does not fsync). */
   readonly #snapshotWriter: Writer;
   readonly #journalPath: string;
@@ -185,7 +206,7 @@ class JsonFileStore implements Store {
   /** The journal size past which the next size-triggered compaction starts. */
   #compactAt = 0;
 
-  constructor(file: string, staleMs: number, compactBytes: number | null) {
+  constructor(file: string, staleMs: number, compactBytes: number | null, lockWaitMs: number) {
     // Messages name the path the caller gave; the files are the real ones (see real-path.ts).
     this.location = file;
     this.#file = realStorePath(file);
@@ -193,6 +214,7 @@ class JsonFileStore implements Store {
     this.#ownerPath = `${this.#file}.lock.owner`;
     this.#journalPath = journalPathOf(this.#file);
     this.#staleMs = staleMs;
+    this.#lockWaitMs = lockWaitMs;
     this.#compactBytes = compactBytes;
     this.#snapshotWriter = new Writer(this.#file);
     if (compactBytes !== null) {
@@ -203,6 +225,10 @@ class JsonFileStore implements Store {
 
   static settled(store: JsonFileStore): Promise<void> {
     return store.#compactions;
+  }
+
+  static useLockWaitTime(store: JsonFileStore, time: LockWaitTime): void {
+    store.#lockWaitTime = time;
   }
 
   open(): Promise<StoreContents> {
@@ -639,14 +665,17 @@ class JsonFileStore implements Store {
     } catch (error) {
       throw new StoreWriteError(`could not create the directory of store file ${this.location}: ${describe(error)}`, error);
     }
-    let unlock = await this.#tryLock();
-    if (unlock === undefined) {
+    let holder: string | undefined;
+    const lockOnce = async () => {
+      const unlock = await this.#tryLock();
+      if (unlock !== undefined) return unlock;
       const verdict = await this.#inspectHolder();
-      if (verdict.kind === 'removed') unlock = await this.#tryLock();
-      if (unlock === undefined) {
-        throw new StoreLockedError(this.location, verdict.kind === 'held' ? verdict.holder : undefined);
-      }
-    }
+      holder = verdict.kind === 'held' ? verdict.holder : undefined;
+      return verdict.kind === 'removed' ? this.#tryLock() : undefined;
+    };
+    // Each try judges the holder afresh, so a holder that dies during the wait is taken over.
+    const unlock = await waitForLock(lockOnce, this.#lockWaitMs, (this.#lockWaitTime ??= systemLockWaitTime()));
+    if (unlock === undefined) throw new StoreLockedError(this.location, holder, this.#lockWaitMs);
     this.#unlock = unlock;
     this.#compromised = undefined;
     heldHere.set(this.#lockPath, this);
