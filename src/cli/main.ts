@@ -32,6 +32,12 @@ import { EXIT_CODES } from './exit-codes.js';
 export { EXIT_CODES };
 
 const DEFAULT_STORE = '.leasehold/store.json';
+/**
+ * How long a command waits for a store another process holds. A command holds the store for
+ * well under a second, so concurrent commands take their turns within it; a store held by an
+ * orchestrator stays held, and 5 s is as long as a person should wait to be told so.
+ */
+const DEFAULT_WAIT_MS = 5_000;
 
 /**
  * Compensators that never settle: the compensation's attempt is recorded as running, and
@@ -47,9 +53,9 @@ const deferred: Record<string, Compensator> = new Proxy(
   },
 );
 
-async function withSupervisor<T>(file: string, use: (sup: Supervisor) => T | Promise<T>): Promise<T> {
+async function withSupervisor<T>(file: string, lockWaitMs: number, use: (sup: Supervisor) => T | Promise<T>): Promise<T> {
   // closeTimeoutMs 0: close does not wait for the deferred compensators, which never finish.
-  const sup = await createSupervisor({ store: jsonFileStore(file), compensators: deferred, closeTimeoutMs: 0 });
+  const sup = await createSupervisor({ store: jsonFileStore(file, { lockWaitMs }), compensators: deferred, closeTimeoutMs: 0 });
   try {
     return await use(sup);
   } finally {
@@ -148,6 +154,7 @@ export function program(): Command {
     )
     .addOption(new Option('--store <file>', 'the JSON store file').default(DEFAULT_STORE))
     .option('--json', 'print JSON instead of readable lines', false)
+    .addOption(new Option('--wait <ms>', 'how long to wait for a store another process holds before exit 8 (0: at once)').argParser(number).default(DEFAULT_WAIT_MS))
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
@@ -169,8 +176,8 @@ Exit codes:
 Errors go to stderr as "leasehold: CODE: message".`,
     );
 
-  const opts = () => cli.opts<{ store: string; json: boolean }>();
-  const on = <T>(use: (sup: Supervisor) => T | Promise<T>) => withSupervisor(opts().store, use);
+  const opts = () => cli.opts<{ store: string; json: boolean; wait: number }>();
+  const on = <T>(use: (sup: Supervisor) => T | Promise<T>) => withSupervisor(opts().store, opts().wait, use);
 
   cli
     .command('create')
