@@ -75,12 +75,12 @@ export function program(): Command {
     )
     .addOption(new Option('--store <file>', 'the JSON store file').default(DEFAULT_STORE))
     .option('--json', 'print JSON instead of readable lines', false)
-    .version(packageVersion(), '-V, --version', 'print the version of leasehold')
+    .exitOverride()
     // Commander prints nothing of its own: its errors (and the help it would print for a
     // missing command) come back as the CommanderError that exitOverride makes it throw, and
     // run() reports them like every other error. Subcommands inherit both settings.
-    .exitOverride()
     .configureOutput({ writeErr: () => {}, outputError: () => {} })
+    .version(packageVersion(), '-V, --version', 'print the version of leasehold')
     .addHelpText(
       'after',
       `${examples(
