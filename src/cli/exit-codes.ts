@@ -1,6 +1,8 @@
 // The `leasehold` command's exit codes: one per error class, so scripts can tell them apart.
-// Usage errors (a missing option, a malformed number or JSON value) share INVALID_INPUT's.
+// Usage errors (a missing option, a malformed number or JSON value) share INVALID_INPUT's;
+// INTERNAL_ERROR, a bug or anything else unexpected, is 1.
 export const EXIT_CODES: Record<string, number> = {
+  INTERNAL_ERROR: 1,
   INVALID_INPUT: 2,
   TASK_NOT_FOUND: 3,
   DUPLICATE_TASK: 4,

@@ -5,7 +5,7 @@
 // registers no compensators: compensations of a task failed here stay pending, their
 // attempt recorded as started, for the next supervisor that has them (see `deferred`).
 import { writeFileSync } from 'node:fs';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import {
   createSupervisor,
   jsonFileStore,
@@ -13,11 +13,11 @@ import {
   TASK_STATES,
   type Compensator,
   type Json,
-  type Lease,
   type Supervisor,
   type TaskView,
 } from '../index.js';
 import { PRIORITIES } from '../../machines/task.types.js';
+import { counted } from '../stats/count.js';
 import { archivedTask, archivePathOf } from '../schedule/archive.js';
 import { toDot } from '../visualize/dot.js';
 import { MACHINES, type MachineName } from '../visualize/files.js';
@@ -27,7 +27,10 @@ import { toMermaid } from '../visualize/mermaid.js';
 import { toStately } from '../visualize/stately.js';
 import { renderSvg } from '../visualize/svg.js';
 import { toTrace } from '../visualize/trace.js';
+import { collect, compensationSpec, json, metadataPair, number } from './arguments.js';
 import { EXIT_CODES } from './exit-codes.js';
+import { iso, leaseLines, print, reportError, showLines, taskLine } from './output.js';
+import { packageVersion } from './version.js';
 
 export { EXIT_CODES };
 
@@ -63,82 +66,6 @@ async function withSupervisor<T>(file: string, lockWaitMs: number, use: (sup: Su
   }
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
-const taskLine = (task: TaskView) =>
-  [
-    task.id.padEnd(24),
-    task.substate.padEnd(16),
-    `epoch ${task.epoch}`.padEnd(9),
-    task.lease ? `${task.lease.owner} until ${iso(task.lease.expiresAt)}` : '',
-    task.progress > 0 ? `${task.progress}%` : '',
-  ]
-    .join(' ')
-    .trimEnd();
-
-const leaseLines = (lease: Lease) => [
-  `${lease.taskId}: leased to ${lease.owner}, epoch ${lease.epoch}, expires ${iso(lease.expiresAt)} (renewals ${lease.renewals})`,
-  ...(lease.recovery ? [`  hand-off: ${lease.recovery.instructions}`] : []),
-];
-
-function showLines(task: TaskView): string[] {
-  return [
-    taskLine(task),
-    `attempts ${task.attempts}, expired ${task.staleCount} times, priority ${task.priority}${task.labels.length > 0 ? `, labels ${task.labels.join(', ')}` : ''}`,
-    ...(task.lease
-      ? [`  lease: ${task.lease.owner} epoch ${task.lease.epoch}, acquired ${iso(task.lease.acquiredAt)}, expires ${iso(task.lease.expiresAt)}${task.lease.graceEndsAt ? `, grace until ${iso(task.lease.graceEndsAt)}` : ''}`]
-      : []),
-    ...(task.notBefore ? [`  retry not before ${iso(task.notBefore)}`] : []),
-    ...task.compensations.map((c) => `  compensation #${c.seq} ${c.action}: ${c.status} (${c.attempts} attempts)${c.lastError ? ` — ${c.lastError}` : ''}`),
-    ...(task.recovery ? [`  recovery: ${task.recovery.instructions}`] : []),
-    ...(task.failure ? [`  failure: ${task.failure.error} (by ${task.failure.owner}, epoch ${task.failure.epoch})`] : []),
-    ...(task.state === 'failed' ? ['  compensations wait for a supervisor with compensators (the CLI runs none)'] : []),
-    ...(task.terminal ? [`  ended ${task.terminal.state}${task.terminal.reason ? `: ${task.terminal.reason}` : ''}`] : []),
-    ...(Object.keys(task.metadata).length > 0 ? [`  metadata: ${JSON.stringify(task.metadata)}`] : []),
-    'history:',
-    ...task.audit.map((a) => `  ${iso(a.at)} ${a.event}${a.owner ? ` ${a.owner}` : ''}${a.epoch ? `@${a.epoch}` : ''}${a.detail ? ` — ${a.detail}` : ''}`),
-  ];
-}
-
-function print(value: unknown, json: boolean, text: () => string | string[]) {
-  const readable = text();
-  process.stdout.write(`${json ? JSON.stringify(value, null, 2) : Array.isArray(readable) ? readable.join('\n') : readable}\n`);
-}
-
-// Option parsers: a malformed value is a usage error (exit 2) before any store is opened.
-const number = (value: string) => {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
-  return n;
-};
-const json = (value: string): Json => {
-  try {
-    return JSON.parse(value) as Json;
-  } catch {
-    throw new InvalidArgumentError('expected JSON, e.g. \'{"branch":"fix/login"}\'');
-  }
-};
-const collect = (value: string, previous: string[] = []) => [...previous, value];
-
-/** `action` or `action=<json>`. */
-function compensationSpec(spec: string): { action: string; args?: Json } {
-  const at = spec.indexOf('=');
-  if (at < 0) return { action: spec };
-  return { action: spec.slice(0, at), args: json(spec.slice(at + 1)) };
-}
-
-/** `key=value`, the value read as JSON when it parses (`n=3`, `ok=true`), else as text. */
-function metadataPair(pair: string): [string, Json] {
-  const at = pair.indexOf('=');
-  if (at <= 0) throw new InvalidArgumentError(`expected key=value, got "${pair}"`);
-  const raw = pair.slice(at + 1);
-  try {
-    return [pair.slice(0, at), JSON.parse(raw) as Json];
-  } catch {
-    return [pair.slice(0, at), raw];
-  }
-}
-
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}`;
 
 const ownerOptions = (command: Command) =>
@@ -156,7 +83,11 @@ export function program(): Command {
     .option('--json', 'print JSON instead of readable lines', false)
     .addOption(new Option('--wait <ms>', 'how long to wait for a store another process holds before exit 8 (0: at once)').argParser(number).default(DEFAULT_WAIT_MS))
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)')
+    // Commander prints nothing of its own: its errors (and the help it would print for a
+    // missing command) come back as the CommanderError that exitOverride makes it throw, and
+    // run() reports them like every other error. Subcommands inherit both settings.
+    .configureOutput({ writeErr: () => {}, outputError: () => {} })
+    .version(packageVersion(), '-V, --version', 'print the version of leasehold')
     .addHelpText(
       'after',
       `${examples(
@@ -173,7 +104,8 @@ Exit codes:
   0 ok, 1 unexpected error, 2 invalid input or usage, 3 task not found, 4 duplicate task,
   5 lease conflict, 6 terminal task, 7 store corrupt, 8 store locked by another process,
   9 store write failed, 10 supervisor closed.
-Errors go to stderr as "leasehold: CODE: message".`,
+Errors go to stderr as "leasehold: CODE: message", or with --json as
+{"error":{"code","reason"?,"message","issues"?}}; stdout stays empty.`,
     );
 
   const opts = () => cli.opts<{ store: string; json: boolean; wait: number }>();
@@ -360,7 +292,7 @@ Errors go to stderr as "leasehold: CODE: message".`,
     .description('count tasks by state')
     .action(async () => {
       const stats = await on((sup) => sup.stats());
-      print(stats, opts().json, () => [`${stats.total} tasks`, ...Object.entries(stats.byState).map(([state, n]) => `  ${state.padEnd(12)} ${n}`)]);
+      print(stats, opts().json, () => [counted(stats.total, 'task'), ...Object.entries(stats.byState).map(([state, n]) => `  ${state.padEnd(12)} ${n}`)]);
     });
 
   cli
@@ -400,7 +332,7 @@ Errors go to stderr as "leasehold: CODE: message".`,
         if (live) {
           const tasks = await on((sup) => sup.list());
           occupancy = occupancyOf(tasks);
-          caption = `live: ${tasks.length} ${tasks.length === 1 ? 'task' : 'tasks'} in ${opts().store} at ${iso(Date.now())}`;
+          caption = `live: ${counted(tasks.length, 'task')} in ${opts().store} at ${iso(Date.now())}`;
         }
         const options = { detail: o.detail, ...(occupancy && { occupancy }) };
         if (o.format === 'mermaid') text = toMermaid(graph, { ...options, ...(caption && { caption }) });
@@ -426,7 +358,12 @@ Errors go to stderr as "leasehold: CODE: message".`,
 
   function emit(text: string, out: string | undefined, about: Record<string, unknown>) {
     if (out) {
-      writeFileSync(out, text);
+      try {
+        writeFileSync(out, text);
+      } catch (error) {
+        // A path the user gave that cannot be written is their input, not a bug.
+        throw new LeaseholdError('INVALID_INPUT', `cannot write ${out}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      }
       print({ ...about, file: out }, opts().json, () => `wrote ${out}`);
     } else if (opts().json) {
       print({ ...about, text }, true, () => '');
@@ -439,31 +376,19 @@ Errors go to stderr as "leasehold: CODE: message".`,
 }
 
 export async function run(argv: string[]): Promise<number> {
+  const cli = program();
+  // The subcommand being parsed, for the usage hint ("leasehold claim --help").
+  let command: string | undefined;
+  cli.hook('preSubcommand', (_, sub) => {
+    command = sub.name();
+  });
   try {
-    await program().parseAsync(argv);
+    await cli.parseAsync(argv);
     return 0;
   } catch (error) {
-    // A malformed value our own action parsed (`annotate ID {`, `--compensation 'x={'`): commander
-    // never saw it, so nothing has been printed yet. (Its own parse errors arrive as a plain
-    // CommanderError, already printed.)
-    if (error instanceof InvalidArgumentError) {
-      process.stderr.write(`leasehold: INVALID_INPUT: ${error.message}\n`);
-      return EXIT_CODES.INVALID_INPUT!;
-    }
-    // Commander has already printed usage errors (and help, which exits 0).
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_CODES.INVALID_INPUT!;
-    if (error instanceof LeaseholdError) {
-      process.stderr.write(`leasehold: ${error.code}: ${error.message}\n`);
-      if (error.code === 'STORE_LOCKED') {
-        process.stderr.write(
-          'leasehold: another process (an orchestrator or another leasehold command) is using this store;\n' +
-            'leasehold: the CLI never writes around the lock: try again once that process has closed the store.\n',
-        );
-      }
-      return EXIT_CODES[error.code] ?? 1;
-    }
-    process.stderr.write(`leasehold: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
+    // --json counts once commander has read it: `leasehold --json list --bogus` answers in
+    // JSON; after an unknown option commander reads no further options of that command.
+    return reportError(error, { json: cli.opts<{ json?: boolean }>().json === true, command });
   }
 }
 

@@ -1,4 +1,5 @@
 // The one-line summary of the stats that the `report` sweep logs.
+import { counted } from './count.js';
 import type { SupervisorStats } from './types.js';
 
 const minutes = (ms: number) => (ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`);
@@ -12,14 +13,14 @@ export function statsLine(stats: SupervisorStats): string {
     .map(([reason, n]) => `${reason} ${n}`)
     .join(', ');
   return [
-    `leasehold: ${stats.total} tasks${states ? ` (${states})` : ''}`,
+    `leasehold: ${counted(stats.total, 'task')}${states ? ` (${states})` : ''}`,
     `${stats.expiringSoon} expiring within ${minutes(stats.expiringSoonMs)}`,
     `${stats.stuck} stuck`,
     `avg renewals ${stats.averageRenewals.toFixed(1)}`,
-    `${stats.lateHeartbeats} late heartbeats`,
-    `${stats.graceExtensions.total} grace extensions${reasons ? ` (${reasons})` : ''}`,
-    `${stats.reclaims} reclaims (${stats.spuriousReclaims} spurious)`,
-    `${stats.recoveries} recoveries`,
+    counted(stats.lateHeartbeats, 'late heartbeat'),
+    `${counted(stats.graceExtensions.total, 'grace extension')}${reasons ? ` (${reasons})` : ''}`,
+    `${counted(stats.reclaims, 'reclaim')} (${stats.spuriousReclaims} spurious)`,
+    counted(stats.recoveries, 'recovery', 'recoveries'),
     `reconciled ${stats.sweeps.reconcile.count}`,
     `archived ${stats.sweeps.retain.count}`,
   ].join('; ');

@@ -32,7 +32,7 @@ test('the demo finishes, reclaims, salvages, compensates, quarantines, survives 
     expect(out).toContain('rebase-api: grace extended +1500 ms for fay (merge-conflict)');
     expect(row('rebase-api')).toMatch(/'completed'\s*│ 1 /);
     // The stats read model saw the second half: reclaims, the extension by reason, recoveries.
-    expect(out).toMatch(/1 grace extensions \(merge-conflict 1\)/);
+    expect(out).toMatch(/1 grace extension \(merge-conflict 1\)/);
     expect(out).toMatch(/2 reclaims \(0 spurious\)/);
   } finally {
     rmSync(cwd, { recursive: true, force: true });

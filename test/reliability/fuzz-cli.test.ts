@@ -3,7 +3,8 @@
 // lines — arbitrary strings, numbers that are not numbers, JSON with prototype-named keys,
 // unknown options — against a copy of one store holding a planned, a leased and a completed
 // task. Every run must exit with a documented code other than 1 ("unexpected"), say what went
-// wrong on stderr without a stack trace, release the store's lock, and, when it fails, leave
+// wrong on stderr in the CLI's one format (`leasehold: CODE: message`, or under --json one
+// `{"error":{…}}` object) without a stack trace, release the store's lock, and, when it fails, leave
 // the store's files byte-for-byte as they were; a run that succeeds must leave a store that
 // opens and holds no "__proto__" key it was asked to store (those are refused).
 //
@@ -251,7 +252,7 @@ async function runOne(index: number, sample: { where: string; args: string[] }):
   if (/\n\s+at .+:\d+:\d+/.test(result.stderr)) return `${where}: a stack trace on stderr`;
   if (lockHeld(store)) return `${where}: the store's lock was left behind`;
   if (result.code !== 0) {
-    if (!/leasehold: [A-Z_]+: |error: |\(run with --help for usage\)/.test(result.stderr)) return `${where}: no explanation on stderr`;
+    if (!explained(result.stderr)) return `${where}: no explanation on stderr in leasehold's own format`;
     const after = filesOf(dir);
     if (!sameFiles(before, after)) return `${where}: a failed command changed the store's files`;
     return undefined;
@@ -268,6 +269,22 @@ async function runOne(index: number, sample: { where: string; args: string[] }):
     }
   }
   return undefined;
+}
+
+/**
+ * Whether stderr says what went wrong in the CLI's one format: lines that all start
+ * `leasehold: ` (the first `leasehold: CODE: message`), or with --json one object
+ * `{"error":{"code","message",…}}` and nothing else. Commander's own "error: …" fails it.
+ */
+function explained(stderr: string) {
+  const lines = stderr.trimEnd().split('\n');
+  if (/^leasehold: [A-Z_]+: \S/.test(lines[0]!) && lines.every((line) => line.startsWith('leasehold: '))) return true;
+  try {
+    const { error, ...rest } = JSON.parse(stderr) as { error?: { code?: unknown; message?: unknown } };
+    return Object.keys(rest).length === 0 && typeof error?.code === 'string' && /^[A-Z_]+$/.test(error.code) && typeof error.message === 'string' && error.message !== '';
+  } catch {
+    return false;
+  }
 }
 
 function sameFiles(a: Map<string, string>, b: Map<string, string>) {

@@ -69,7 +69,7 @@ describe('scheduling', () => {
     await h.sup.create({ id: 't' });
     // node-cron's own trigger, as the schedule would fire it.
     await cronTasks(h.file).report!.execute();
-    expect(info).toEqual([expect.stringMatching(/^leasehold: 1 tasks \(planned 1\)/)]);
+    expect(info).toEqual([expect.stringMatching(/^leasehold: 1 task \(planned 1\)/)]);
     expect(h.sup.stats().sweeps.report.runs).toBe(1);
   });
 });

@@ -8,6 +8,7 @@ import {
   DEFAULT_EXPIRING_SOON_MS,
   LIFECYCLE_EVENTS,
   memoryStore,
+  statsLine,
   type ExtensionProbe,
   type LeaseHistoryEntry,
   type SupervisorStats,
@@ -262,5 +263,19 @@ describe('subscribe', () => {
     expect(h.sup.get('t')).toBeDefined();
     expect(warnings.some(([message]) => String(message).includes('stats listener threw'))).toBe(true);
     expect(() => h.sup.subscribe('nope' as never)).toThrow(/INVALID_INPUT|expected a function/);
+  });
+});
+
+describe('the stats line', () => {
+  it('words each count for its number: "1 task", "2 tasks"', async () => {
+    const sup = await createSupervisor({ store: memoryStore(), clock: createTestClock(T0), schedule: false });
+    await sup.create({ id: 'a' });
+    const one = sup.stats();
+    expect(statsLine(one)).toMatch(/^leasehold: 1 task \(planned 1\); /);
+    const ones = { ...one, lateHeartbeats: 1, reclaims: 1, recoveries: 1, graceExtensions: { total: 1, byReason: { probe: 1 } } };
+    expect(statsLine(ones)).toContain('; 1 late heartbeat; 1 grace extension (probe 1); 1 reclaim (0 spurious); 1 recovery; ');
+    await sup.create({ id: 'b' });
+    expect(statsLine(sup.stats())).toMatch(/^leasehold: 2 tasks \(planned 2\); .*; 0 late heartbeats; 0 grace extensions; 0 reclaims \(0 spurious\); 0 recoveries; /);
+    await sup.close();
   });
 });
