@@ -50,7 +50,8 @@ test('errors exit with their own code and say what went wrong on stderr', async 
 
   const held = await createSupervisor({ store: jsonFileStore(h.file) });
   try {
-    const locked = leasehold('--store', h.file, 'list');
+    // --wait 0: refused at once rather than after the CLI's default 5 s wait for the lock.
+    const locked = leasehold('--store', h.file, '--wait', '0', 'list');
     expect(locked.status).toBe(8);
     expect(locked.stderr).toContain('STORE_LOCKED');
     expect(locked.stderr).toContain(h.file);
@@ -197,7 +198,7 @@ test('each error class exits with its own code and says what went wrong on stder
 
   const held = await createSupervisor({ store: jsonFileStore(store) });
   try {
-    const locked = leasehold('--store', store, 'claim', 'a', '--owner', 'agent-1');
+    const locked = leasehold('--store', store, '--wait', '0', 'claim', 'a', '--owner', 'agent-1');
     expect(locked.status).toBe(8);
     expect(locked.stderr).toContain(`leasehold: STORE_LOCKED: store file ${store} is locked by another supervisor`);
     expect(locked.stderr).toContain('never writes around the lock');
