@@ -1,23 +1,19 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { jsonFileStore, type JsonFileStoreOptions } from '../../src/store/json-file-store.js';
 import type { Store } from '../../src/store/types.js';
 import { rejection } from '../support.js';
 import { record } from './conformance.js';
-
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const storeModule = fileURLToPath(new URL('../../src/store/json-file-store.ts', import.meta.url));
+import { createHolders } from './holder.js';
 
 let dir: string;
 let file: string;
 const opened: Store[] = [];
-const children: ChildProcess[] = [];
+const holders = createHolders();
 
 function store(options?: JsonFileStoreOptions): Store {
   const created = jsonFileStore(file, options);
@@ -41,27 +37,6 @@ async function deadPid(): Promise<number> {
   return pid;
 }
 
-/** Another process that opens the store and holds it until its stdin ends. */
-async function holderProcess(path: string): Promise<ChildProcess> {
-  const code = `
-    const { jsonFileStore } = await import(${JSON.stringify(storeModule)});
-    const store = jsonFileStore(${JSON.stringify(path)});
-    await store.open();
-    process.stdout.write('ready\\n');
-    process.stdin.resume();
-    process.stdin.on('end', async () => { await store.close(); process.exit(0); });
-  `;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
-    cwd: repoRoot,
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  const [line] = (await Promise.race([once(lines, 'line'), once(child, 'exit').then(() => ['exited'])])) as string[];
-  if (line !== 'ready') throw new Error(`holder process did not start: ${line}`);
-  return child;
-}
-
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'leasehold-json-store-'));
   file = join(dir, 'store.json');
@@ -69,12 +44,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   for (const s of opened.splice(0)) await s.close();
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await once(child, 'exit');
-    }
-  }
+  await holders.killAll();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -204,7 +174,7 @@ describe('jsonFileStore refuses corrupt files', () => {
 
 describe('jsonFileStore locking', () => {
   it('is refused while another process holds the store, and available once it closes', async () => {
-    const holder = await holderProcess(file);
+    const holder = await holders.hold(file);
     const error = await rejection(store().open());
     expect(error.code).toBe('STORE_LOCKED');
     expect(error.message).toContain(resolve(file));
@@ -216,7 +186,7 @@ describe('jsonFileStore locking', () => {
   });
 
   it('takes over a lock left by a holder that was killed', async () => {
-    const holder = await holderProcess(file);
+    const holder = await holders.hold(file);
     holder.kill('SIGKILL');
     await once(holder, 'exit');
     expect(await exists(`${file}.lock`)).toBe(true);

@@ -2,21 +2,16 @@
 // a live supervisor, paced and bounded, and still refuses at once with `lockWaitMs: 0`. The
 // waits run on a fake `{ now, sleep }` (no test sleeps through them); holders are real: a
 // second store in this process, or another process.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { jsonFileStore, useLockWaitTime, type JsonFileStoreOptions } from '../../src/store/json-file-store.js';
 import { FIRST_PAUSE_MS, MAX_LOCK_WAIT_MS, MAX_PAUSE_MS, waitForLock, type LockWaitTime } from '../../src/store/lock-wait.js';
 import type { Store } from '../../src/store/types.js';
 import { rejection } from '../support.js';
-
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const storeModule = fileURLToPath(new URL('../../src/store/json-file-store.ts', import.meta.url));
+import { createHolders } from './holder.js';
 
 /** Fake time: a sleep returns at once and moves `now` on by what it was asked; `onSleep` runs first. */
 function fakeTime(onSleep: (pauses: number[]) => void | Promise<void> = () => {}) {
@@ -96,31 +91,13 @@ describe('jsonFileStore lockWaitMs', () => {
   let dir: string;
   let file: string;
   const opened: Store[] = [];
-  const children: ChildProcess[] = [];
+  const holders = createHolders();
 
   function store(options?: JsonFileStoreOptions, time?: LockWaitTime): Store {
     const created = jsonFileStore(file, options);
     if (time) useLockWaitTime(created, time);
     opened.push(created);
     return created;
-  }
-
-  /** Another process that opens the store and holds it until its stdin ends (or it is killed). */
-  async function holderProcess(): Promise<ChildProcess> {
-    const code = `
-      const { jsonFileStore } = await import(${JSON.stringify(storeModule)});
-      const store = jsonFileStore(${JSON.stringify(file)});
-      await store.open();
-      process.stdout.write('ready\\n');
-      process.stdin.resume();
-      process.stdin.on('end', async () => { await store.close(); process.exit(0); });
-    `;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] });
-    children.push(child);
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    const [line] = (await Promise.race([once(lines, 'line'), once(child, 'exit').then(() => ['exited'])])) as string[];
-    if (line !== 'ready') throw new Error(`holder process did not start: ${line}`);
-    return child;
   }
 
   beforeEach(async () => {
@@ -130,12 +107,7 @@ describe('jsonFileStore lockWaitMs', () => {
 
   afterEach(async () => {
     for (const s of opened.splice(0)) await s.close();
-    for (const child of children.splice(0)) {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await once(child, 'exit');
-      }
-    }
+    await holders.killAll();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -150,7 +122,7 @@ describe('jsonFileStore lockWaitMs', () => {
   });
 
   it('refuses with STORE_LOCKED once the wait has passed, saying how long it waited and who holds the store', async () => {
-    const holder = await holderProcess();
+    const holder = await holders.hold(file);
     const time = fakeTime();
     const started = performance.now();
     const error = await rejection(store({ lockWaitMs: 60_000 }, time.source).open());
@@ -165,7 +137,7 @@ describe('jsonFileStore lockWaitMs', () => {
   });
 
   it('with lockWaitMs 0 (the default) refuses at once, without sleeping', async () => {
-    await holderProcess();
+    await holders.hold(file);
     const time = fakeTime(() => {
       throw new Error('slept');
     });
@@ -178,7 +150,7 @@ describe('jsonFileStore lockWaitMs', () => {
   });
 
   it('takes over the lock of a holder that dies during the wait', async () => {
-    const holder = await holderProcess();
+    const holder = await holders.hold(file);
     const time = fakeTime(async (pauses) => {
       if (pauses.length === 2) {
         holder.kill('SIGKILL');
@@ -190,7 +162,7 @@ describe('jsonFileStore lockWaitMs', () => {
   });
 
   it('waits in real time for another process that closes the store shortly', async () => {
-    const holder = await holderProcess();
+    const holder = await holders.hold(file);
     const waiting = store({ lockWaitMs: 20_000 }).open();
     setTimeout(() => holder.stdin?.end(), 100);
     await expect(waiting).resolves.toBeDefined();
