@@ -1,0 +1,69 @@
+// The layering of DESIGN.md "Layout", checked mechanically: machines/ is pure and imports
+// nothing from src/, and no module in src/ or machines/ reaches itself again through its
+// imports (type-only imports included: a type cycle is still two modules that cannot be
+// read, moved or served from a separate process one without the other).
+// Imports are read with a regex rather than the compiler: relative specifiers in
+// `import … from`, `export … from`, side-effect `import '…'` and inline `import('…')` types.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(?\s*)'(\.{1,2}\/[^']+)'/g;
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
+    .map((file) => join(dir, file));
+}
+
+/** The project files `file` imports, as paths relative to the root (`src/errors.ts`). */
+function importsOf(file: string): string[] {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  return [...text.matchAll(SPECIFIER)].map(([, specifier]) =>
+    relative(ROOT, resolve(ROOT, dirname(file), specifier!.replace(/\.js$/, '.ts'))),
+  );
+}
+
+/** Every import cycle, each as the chain of files that closes it (`a → b → a`). */
+function importCycles(graph: Map<string, string[]>): string[] {
+  const cycles: string[] = [];
+  const done = new Set<string>();
+  const path: string[] = [];
+  const visit = (file: string): void => {
+    const open = path.indexOf(file);
+    if (open >= 0) {
+      cycles.push([...path.slice(open), file].join(' → '));
+      return;
+    }
+    if (done.has(file)) return;
+    path.push(file);
+    for (const next of graph.get(file) ?? []) visit(next);
+    path.pop();
+    done.add(file);
+  };
+  for (const file of [...graph.keys()].sort()) visit(file);
+  return cycles;
+}
+
+const files = [...sourceFiles('src'), ...sourceFiles('machines')];
+const graph = new Map(files.map((file) => [file, importsOf(file)]));
+
+describe('architecture', () => {
+  it('has no import cycle in src/ or machines/ (type-only imports included)', () => {
+    expect(importCycles(graph)).toEqual([]);
+  });
+
+  it('keeps machines/ pure: no file in machines/ imports from src/', () => {
+    const reachesIntoSrc = [...graph]
+      .filter(([file]) => file.startsWith('machines/'))
+      .flatMap(([file, imports]) => imports.filter((i) => i.startsWith('src/')).map((i) => `${file} → ${i}`));
+    expect(reachesIntoSrc).toEqual([]);
+  });
+
+  it('reads the imports it checks (the regex still matches this codebase)', () => {
+    expect(graph.get('src/index.ts')).toContain('machines/task.types.ts');
+    expect(graph.size).toBeGreaterThan(50);
+  });
+});
