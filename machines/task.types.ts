@@ -180,9 +180,20 @@ export interface GraceOutcome {
   extension: { extendMs: number; reason: string } | null;
 }
 
+/** Why the machine turned an owner's call away (LeaseConflictError's `reason`). */
+export type ConflictReason =
+  | 'held'
+  | 'in_grace'
+  | 'not_owner'
+  | 'stale_epoch'
+  | 'expired'
+  | 'no_lease'
+  | 'not_extending'
+  | 'backoff';
+
 export type RejectionCode = 'LEASE_CONFLICT' | 'TERMINAL_TASK';
 export type Rejection =
-  | { code: 'LEASE_CONFLICT'; reason: import('../src/errors.js').ConflictReason }
+  | { code: 'LEASE_CONFLICT'; reason: ConflictReason }
   | { code: 'TERMINAL_TASK' };
 
 export interface Fenced {

@@ -1,5 +1,6 @@
 // The typed errors every public call rejects with. Each carries a stable `code`; lease
 // conflicts also carry the `reason` an owner's call bounced for.
+import type { ConflictReason } from '../machines/task.types.js';
 
 export type ErrorCode =
   | 'TASK_NOT_FOUND'
@@ -13,15 +14,9 @@ export type ErrorCode =
   | 'SUPERVISOR_CLOSED'
   | 'INTERNAL_ERROR';
 
-export type ConflictReason =
-  | 'held'
-  | 'in_grace'
-  | 'not_owner'
-  | 'stale_epoch'
-  | 'expired'
-  | 'no_lease'
-  | 'not_extending'
-  | 'backoff';
+// The task machine decides why a call bounces, so it owns the reasons; re-exported here
+// because LeaseConflictError carries one and the package entry exports both from this file.
+export type { ConflictReason };
 
 export class LeaseholdError extends Error {
   readonly code: ErrorCode;

@@ -6,7 +6,7 @@ import { schedule, type Logger as CronLogger, type ScheduledTask } from 'node-cr
 import { InvalidInputError, SupervisorClosedError } from '../errors.js';
 import { statsLine } from '../stats/line.js';
 import { SWEEPS, type SupervisorStats, type SweepName } from '../stats/types.js';
-import type { Logger } from '../supervisor/task-logic.js';
+import type { Logger } from '../supervisor/types.js';
 import { jsonArchive } from './archive.js';
 import type { ScheduleConfig } from './options.js';
 import type { RetainCandidate } from './sweeps.js';

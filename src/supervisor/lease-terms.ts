@@ -7,7 +7,7 @@
 import { fixedPolicy } from '../policy/fixed.js';
 import { MAX_DURATION_MS } from '../policy/options.js';
 import type { GraceExtension, LeaseInput, LeasePolicy } from '../policy/types.js';
-import type { Logger } from './task-logic.js';
+import type { Logger } from './types.js';
 
 const fallback = fixedPolicy();
 

@@ -8,7 +8,7 @@ import type { Store } from '../store/types.js';
 import * as inputs from './inputs.js';
 import { fixedPolicy, resolvePolicy } from '../policy/index.js';
 import type { ExtensionProbe, LeasePolicy } from '../policy/types.js';
-import type { Compensator, Logger } from './task-logic.js';
+import type { Compensator, Logger } from './types.js';
 import { isDuration } from './lease-terms.js';
 import type { InspectionObserver } from './task-runner.js';
 import type { Lease, TaskState, TaskView } from './view.js';

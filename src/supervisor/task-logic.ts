@@ -9,24 +9,16 @@ import type {
   CompensationInput,
   CompensationOutcome,
   GraceOutcome,
-  Json,
   TaskContext,
 } from '../../machines/task.types.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { ExtensionProbe, GraceExtension, GraceInput, LeasePolicy } from '../policy/types.js';
 import type { GroupCommit } from './group-commit.js';
 import type { TaskWork } from './task-runner.js';
+import type { Compensator, Logger } from './types.js';
 import { createLeaseTerms, UNUSABLE } from './lease-terms.js';
 import { taskDelays } from './timers.js';
 import { copyJson, type TaskView } from './view.js';
-
-export type Compensator = (args: Json, task: TaskView) => Promise<void> | void;
-
-export interface Logger {
-  warn(message: string, ...details: unknown[]): void;
-  /** Routine output (the `report` sweep's stats line); without it, console.log is used. */
-  info?(message: string, ...details: unknown[]): void;
-}
 
 interface Dependencies {
   clock: Clock;
@@ -213,4 +205,3 @@ export function createTaskLogic({ clock, commit, compensators, probes, policyFor
   return { logic, work, inFlight, stop };
 }
 
-export type TaskLogic = ReturnType<typeof createTaskLogic>['logic'];

@@ -13,10 +13,10 @@ import {
   type InspectionEvent,
   type Observer,
 } from 'xstate';
+import type { TaskMachine } from '../../machines/task.machine.js';
 import type { TaskEmitted, TaskEvent, TaskInput } from '../../machines/task.types.js';
 import type { Clock } from '../clock/clock.js';
 import { InternalError } from '../errors.js';
-import type { TaskLogic } from './task-logic.js';
 import type { TaskSnapshot } from './view.js';
 
 export type InspectionObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
@@ -35,7 +35,8 @@ export interface TaskSlot {
 export type TaskWork = Record<string, (input: unknown) => Promise<unknown>>;
 
 interface Options<S extends TaskSlot> {
-  logic: TaskLogic;
+  /** The task machine with its delays and actors provided (task-logic.ts). */
+  logic: TaskMachine;
   work: TaskWork;
   clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
   inspect?: InspectionObserver;
