@@ -727,4 +727,3 @@ export const taskMachine = setup({
 });
 
 export type TaskMachine = typeof taskMachine;
-export const TERMINAL_STATES = ['completed', 'compensated', 'quarantined'] as const;

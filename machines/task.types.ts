@@ -6,6 +6,17 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 export const PRIORITIES = ['critical', 'high', 'medium', 'low'] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
+/**
+ * The task machine's top-level states, named once: the list filter, the stats counts, the
+ * stored record's schema and the CLI's choices are all derived from these lists (and
+ * test/architecture.test.ts checks the machine's states are exactly these).
+ */
+export const TASK_STATES = ['planned', 'leased', 'stale', 'failed', 'compensated', 'quarantined', 'completed'] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+/** The states a task never leaves. */
+export const TERMINAL_STATES = ['completed', 'compensated', 'quarantined'] as const satisfies readonly TaskState[];
+export type TerminalState = (typeof TERMINAL_STATES)[number];
+
 /** Per-task timing and retry bounds, resolved from supervisor defaults at creation. */
 export interface TaskLimits {
   leaseMs: number;
@@ -71,8 +82,6 @@ export interface FailureRecord {
   retryable: boolean;
   at: number;
 }
-
-export type TerminalState = 'completed' | 'compensated' | 'quarantined';
 
 export interface TerminalRecord {
   state: TerminalState;

@@ -1,9 +1,9 @@
 // The public API of leasehold, and nothing else.
 export { createSupervisor } from './supervisor/supervisor.js';
-export { COMPENSATION_TIMEOUT_MS, DEFAULT_LIMITS, LIFECYCLE_EVENTS, PROBE_TIMEOUT_MS, TASK_STATES } from './supervisor/options.js';
+export { COMPENSATION_TIMEOUT_MS, DEFAULT_LIMITS, LIFECYCLE_EVENTS, PROBE_TIMEOUT_MS } from './supervisor/options.js';
 export type { Compensator, Logger, OwnerProof, Supervisor, SupervisorOptions, SupervisorStats } from './supervisor/options.js';
 export type { CreateInput, LeaseProof } from './supervisor/inputs.js';
-export type { Lease, TaskState, TaskView } from './supervisor/view.js';
+export type { Lease, TaskView } from './supervisor/view.js';
 export { DEFAULT_EXPIRING_SOON_MS, DEFAULT_HISTORY_LIMIT, statsLine } from './stats/index.js';
 export type { LateReport, LeaseHistoryEntry, StatsOptions, SweepName, SweepStats } from './stats/index.js';
 export { archivePathOf, DEFAULT_RETENTION_MS, DEFAULT_SCHEDULE } from './schedule/index.js';
@@ -34,6 +34,7 @@ export type {
 export { systemClock } from './clock/clock.js';
 export type { Clock } from './clock/clock.js';
 export * from './errors.js';
+export { TASK_STATES } from '../machines/task.types.js';
 export type {
   AuditEntry,
   CompensationEntry,
@@ -44,5 +45,6 @@ export type {
   Priority,
   Recovery,
   TaskLimits,
+  TaskState,
   TerminalRecord,
 } from '../machines/task.types.js';

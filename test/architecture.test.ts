@@ -4,10 +4,14 @@
 // read, moved or served from a separate process one without the other).
 // Imports are read with a regex rather than the compiler: relative specifiers in
 // `import … from`, `export … from`, side-effect `import '…'` and inline `import('…')` types.
+// The task states are named once (machines/task.types.ts); the last block checks that list
+// against the machine itself.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { taskMachine } from '../machines/task.machine.js';
+import { TASK_STATES, TERMINAL_STATES } from '../machines/task.types.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(?\s*)'(\.{1,2}\/[^']+)'/g;
@@ -65,5 +69,19 @@ describe('architecture', () => {
   it('reads the imports it checks (the regex still matches this codebase)', () => {
     expect(graph.get('src/index.ts')).toContain('machines/task.types.ts');
     expect(graph.size).toBeGreaterThan(50);
+  });
+});
+
+describe('task state names', () => {
+  // Compared as sets: TASK_STATES keeps its published order, the machine its diagram's order.
+  it('TASK_STATES are exactly the task machine\'s top-level states', () => {
+    expect(Object.keys(taskMachine.config.states ?? {}).sort()).toEqual([...TASK_STATES].sort());
+  });
+
+  it('TERMINAL_STATES are exactly the states tagged terminal', () => {
+    const tagged = Object.entries(taskMachine.config.states ?? {})
+      .filter(([, state]) => [state.tags ?? []].flat().includes('terminal'))
+      .map(([name]) => name);
+    expect(tagged.sort()).toEqual([...TERMINAL_STATES].sort());
   });
 });

@@ -6,8 +6,7 @@
 // (task ids, grace reasons) are Maps: an object would let `__proto__` or `constructor` find
 // Object.prototype.
 import { createStore } from '@xstate/store';
-import type { LifecycleEvent, LifecycleEventType } from '../../machines/task.types.js';
-import type { TaskState } from '../supervisor/view.js';
+import type { LifecycleEvent, LifecycleEventType, TaskState } from '../../machines/task.types.js';
 import { createTaskCounts, type TaskCounts } from './task-counts.js';
 import { SWEEPS, type LateReport, type LeaseHistoryEntry, type SupervisorStats, type SweepName, type SweepStats } from './types.js';
 

@@ -3,7 +3,7 @@
 // it touches, so reading (on every commit, for subscribers) costs O(what changed), not
 // O(tasks). `countTasks` is the full walk it must always agree with (tests compare the two).
 import { createTimerQueue } from '../clock/timer-queue.js';
-import type { TaskState } from '../supervisor/view.js';
+import type { TaskState } from '../../machines/task.types.js';
 
 /** What the counts need from one live task. */
 export interface TaskSample {

@@ -1,8 +1,7 @@
 // The shapes of the stats read model: what `sup.stats()` returns and `sup.subscribe` delivers.
 // Counters and history are ephemeral (they start at zero with each supervisor); counts by
 // state and leases expiring soon follow the live tasks (kept per change, see task-counts.ts).
-import type { LifecycleEvent, LifecycleEventType } from '../../machines/task.types.js';
-import type { TaskState } from '../supervisor/view.js';
+import type { LifecycleEvent, LifecycleEventType, TaskState } from '../../machines/task.types.js';
 
 export const SWEEPS = ['reconcile', 'retain', 'report', 'compact'] as const;
 export type SweepName = (typeof SWEEPS)[number];

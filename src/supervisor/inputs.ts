@@ -1,7 +1,7 @@
 // What callers may pass to the supervisor, as zod schemas: every public argument is parsed
 // here before it reaches a machine, and anything else becomes INVALID_INPUT.
 import { z } from 'zod';
-import { PRIORITIES, type Json } from '../../machines/task.types.js';
+import { PRIORITIES, TASK_STATES, type Json } from '../../machines/task.types.js';
 import { InvalidInputError } from '../errors.js';
 import { boundedJson, jsonLimitIssue, MAX_JSON_DEPTH } from './json-limits.js';
 import type { Lease } from './view.js';
@@ -152,7 +152,7 @@ export const metadataInput = z.record(z.string(), json).superRefine((metadata, c
 });
 /** `sup.list(filter?)`: only the top-level state may be asked for. */
 export const listFilter = z.strictObject({
-  state: z.enum(['planned', 'leased', 'stale', 'failed', 'compensated', 'quarantined', 'completed']).optional(),
+  state: z.enum(TASK_STATES).optional(),
 });
 
 /**

@@ -1,7 +1,7 @@
 // What a supervisor is given and what it promises: its options and their defaults, the
-// lifecycle events and states it names, the Supervisor interface, and the check of the
+// lifecycle events it names, the Supervisor interface, and the check of the
 // options before anything is opened.
-import type { Json, LifecycleEvent, LifecycleEventType, TaskLimits } from '../../machines/task.types.js';
+import type { Json, LifecycleEvent, LifecycleEventType, TaskLimits, TaskState } from '../../machines/task.types.js';
 import type { Clock } from '../clock/clock.js';
 import { InvalidInputError } from '../errors.js';
 import type { Store } from '../store/types.js';
@@ -11,7 +11,7 @@ import type { ExtensionProbe, LeasePolicy } from '../policy/types.js';
 import type { Compensator, Logger } from './types.js';
 import { isDuration } from './lease-terms.js';
 import type { InspectionObserver } from './task-runner.js';
-import type { Lease, TaskState, TaskView } from './view.js';
+import type { Lease, TaskView } from './view.js';
 import type { StatsOptions, SupervisorStats } from '../stats/index.js';
 import type { JobName, JobResult, ScheduleOptions } from '../schedule/index.js';
 
@@ -111,8 +111,6 @@ export const LIFECYCLE_EVENTS = [
   'graceExtended',
   'recovered',
 ] as const satisfies readonly LifecycleEventType[];
-
-export const TASK_STATES: readonly TaskState[] = ['planned', 'leased', 'stale', 'failed', 'compensated', 'quarantined', 'completed'];
 
 /** A lifecycle listener; sync or async, a throw or a rejection is logged through `logger.warn` and changes nothing. */
 export type Listener<T extends LifecycleEventType> = (event: Extract<LifecycleEvent, { type: T }>) => void;

@@ -3,7 +3,7 @@
 // what its delays, guards and actions rely on (a `leased` task without a lease would crash the
 // first timer armed for it). A record read back that breaks one is refused as STORE_CORRUPT,
 // naming the rule, instead of being half-restored. One table, one rule a row.
-import type { CompensationEntry, TaskContext } from '../../machines/task.types.js';
+import { TERMINAL_STATES, type CompensationEntry, type TaskContext } from '../../machines/task.types.js';
 
 interface Rule {
   /** The rule as an error names it. */
@@ -14,7 +14,7 @@ interface Rule {
 
 const top = (path: string) => path.split('.')[0]!;
 const holdsLease = (path: string) => top(path) === 'leased' || top(path) === 'stale';
-const TERMINAL = new Set(['completed', 'compensated', 'quarantined']);
+const TERMINAL = new Set<string>(TERMINAL_STATES);
 const time = (value: number | null | undefined) => typeof value === 'number' && Number.isFinite(value);
 const count = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 0;
 const running = (entries: CompensationEntry[]) => entries.filter((entry) => entry.status === 'running').length;

@@ -3,7 +3,7 @@
 // instead of being half-loaded.
 import { z } from 'zod';
 import { taskMachine } from '../../machines/task.machine.js';
-import { PRIORITIES, type Json, type TaskContext } from '../../machines/task.types.js';
+import { PRIORITIES, TERMINAL_STATES, type Json, type TaskContext } from '../../machines/task.types.js';
 import { StoreCorruptError } from '../errors.js';
 import type { TaskRecord } from '../store/types.js';
 import { limitsSchema } from './inputs.js';
@@ -92,7 +92,7 @@ const contextSchema = z.object({
   failure: failureSchema.nullable(),
   terminal: z
     .object({
-      state: z.enum(['completed', 'compensated', 'quarantined']),
+      state: z.enum(TERMINAL_STATES),
       at: time,
       by: z.string().nullable(),
       reason: z.string().nullable(),

@@ -5,14 +5,15 @@
 // and their compensations.
 import { createActor, fromPromise, waitFor, type InspectionEvent } from 'xstate';
 import { supervisorMachine } from '../../machines/supervisor.machine.js';
-import type {
-  LifecycleEvent,
-  LifecycleEventType,
-  TaskEmitted,
-  TaskEvent,
-  TaskContext,
-  TaskInput,
-  TaskLimits,
+import {
+  TASK_STATES,
+  type LifecycleEvent,
+  type LifecycleEventType,
+  type TaskEmitted,
+  type TaskEvent,
+  type TaskContext,
+  type TaskInput,
+  type TaskLimits,
 } from '../../machines/task.types.js';
 import { systemClock, type TimerHandle } from '../clock/clock.js';
 import {
@@ -49,7 +50,6 @@ import {
   DEFAULT_LIMITS,
   LIFECYCLE_EVENTS,
   PROBE_TIMEOUT_MS,
-  TASK_STATES,
   type Listener,
   type Supervisor,
   type SupervisorOptions,

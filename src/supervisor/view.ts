@@ -12,10 +12,9 @@ import type {
   Recovery,
   TaskContext,
   TaskLimits,
+  TaskState,
   TerminalRecord,
 } from '../../machines/task.types.js';
-
-export type TaskState = 'planned' | 'leased' | 'stale' | 'failed' | 'compensated' | 'quarantined' | 'completed';
 
 /** A lease as its holder sees it: the stored lease record, less the heartbeat history. */
 export interface Lease extends Omit<LeaseRecord, 'heartbeats'> {
