@@ -10,7 +10,7 @@ export interface SupervisorCommand {
   admit: () => void;
 }
 
-export type SupervisorEvent = SupervisorCommand | { type: 'supervisor.close' };
+type SupervisorEvent = SupervisorCommand | { type: 'supervisor.close' };
 
 export interface SupervisorContext {
   /** Why opening or restoring failed, for the caller of createSupervisor. */
@@ -73,5 +73,3 @@ export const supervisorMachine = setup({
     failed: { type: 'final' },
   },
 });
-
-export type SupervisorMachine = typeof supervisorMachine;

@@ -16,10 +16,10 @@ export const COMPENSATION_BACKOFF_CAP_MS = 10 * 60_000;
  * finite number, and far past any cap; past it, 2^n overflows to Infinity and `0 × Infinity`
  * is NaN (what `retryBackoffMs: 0` made of attempt 1,025).
  */
-export const MAX_BACKOFF_DOUBLINGS = 52;
+const MAX_BACKOFF_DOUBLINGS = 52;
 
 /** `baseMs × 2^(attempt − 1)`, capped at `capMs`: finite and in [0, capMs] for any attempt. */
-export function doublingBackoffMs(baseMs: number, attempt: number, capMs: number): number {
+function doublingBackoffMs(baseMs: number, attempt: number, capMs: number): number {
   const cap = Number.isFinite(capMs) && capMs > 0 ? capMs : 0;
   if (!(baseMs > 0)) return 0;
   const doublings = Math.min(MAX_BACKOFF_DOUBLINGS, Math.max(0, Math.floor(attempt) - 1) || 0);

@@ -19,12 +19,10 @@ import type {
 } from './task.types.js';
 import { compensationDelayMs, retryDelayMs } from './task.durations.js';
 
-export { compensationDelayMs, retryDelayMs } from './task.durations.js';
-
 /** Audit entries kept per task; older ones roll off. */
-export const AUDIT_LIMIT = 200;
+const AUDIT_LIMIT = 200;
 /** Heartbeat times kept per lease for cadence decisions. */
-export const HEARTBEAT_HISTORY = 20;
+const HEARTBEAT_HISTORY = 20;
 /**
  * Characters of an annotation kept in its audit entry: the JSON of the metadata it set, so an
  * overwritten value stays in the history; longer JSON is cut and ends with `…`.
@@ -32,7 +30,7 @@ export const HEARTBEAT_HISTORY = 20;
 export const ANNOTATION_AUDIT_LIMIT = 1_000;
 
 /** What an annotation set, as its audit entry keeps it (bounded, see ANNOTATION_AUDIT_LIMIT). */
-export function annotationDetail(metadata: { [key: string]: unknown }): string {
+function annotationDetail(metadata: { [key: string]: unknown }): string {
   const text = JSON.stringify(metadata);
   return text.length <= ANNOTATION_AUDIT_LIMIT ? text : `${text.slice(0, ANNOTATION_AUDIT_LIMIT - 1)}…`;
 }

@@ -15,7 +15,7 @@ export const TASK_STATES = ['planned', 'leased', 'stale', 'failed', 'compensated
 export type TaskState = (typeof TASK_STATES)[number];
 /** The states a task never leaves. */
 export const TERMINAL_STATES = ['completed', 'compensated', 'quarantined'] as const satisfies readonly TaskState[];
-export type TerminalState = (typeof TERMINAL_STATES)[number];
+type TerminalState = (typeof TERMINAL_STATES)[number];
 
 /** Per-task timing and retry bounds, resolved from supervisor defaults at creation. */
 export interface TaskLimits {
@@ -59,7 +59,7 @@ export interface Recovery {
   instructions: string;
 }
 
-export type CompensationStatus = 'pending' | 'running' | 'failed' | 'done';
+type CompensationStatus = 'pending' | 'running' | 'failed' | 'done';
 
 /** One entry of the compensation ledger; entries are never removed. */
 export interface CompensationEntry {
@@ -167,8 +167,6 @@ export type TaskEvent =
   | ({ type: 'task.annotate'; metadata: { [key: string]: Json } } & Timed)
   | ({ type: 'task.resume' } & Timed);
 
-export type CommandEventType = Exclude<TaskEvent['type'], 'task.resume'>;
-
 /** What the compensation runner reports back; the time it finished comes in with it. */
 export interface CompensationOutcome {
   at: number;
@@ -200,7 +198,6 @@ export type ConflictReason =
   | 'not_extending'
   | 'backoff';
 
-export type RejectionCode = 'LEASE_CONFLICT' | 'TERMINAL_TASK';
 export type Rejection =
   | { code: 'LEASE_CONFLICT'; reason: ConflictReason }
   | { code: 'TERMINAL_TASK' };

@@ -22,7 +22,7 @@ export interface Clock {
 }
 
 /** Node refuses delays above 2^31 - 1 ms (≈ 24.8 days); longer waits re-arm in chunks. */
-export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 export function fireDue(queue: TimerQueue, now: () => number): void {
   for (let timer = queue.takeDue(now()); timer; timer = queue.takeDue(now())) timer.fire();

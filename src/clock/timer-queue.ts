@@ -1,7 +1,7 @@
 // Pending timers ordered by deadline, then by arming order: the one structure both clocks
 // use, so due timers always fire oldest-first and 100k live leases cost O(log n) each.
 
-export interface Timer {
+interface Timer {
   readonly id: number;
   readonly at: number;
   readonly seq: number;

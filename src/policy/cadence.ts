@@ -28,7 +28,7 @@ export interface CadenceOptions {
   expectedHeartbeatMs?: number;
 }
 
-export const CADENCE_DEFAULTS = { silenceMultiplier: 5, maxExtensions: 2, minSilenceMs: 0 } as const;
+const CADENCE_DEFAULTS = { silenceMultiplier: 5, maxExtensions: 2, minSilenceMs: 0 } as const;
 
 export const cadenceShape = {
   // Below 1 a holder exactly on its own cadence would already count as silent.
@@ -56,7 +56,7 @@ export function checkCadence(options: z.infer<z.ZodObject<typeof cadenceShape>>,
   }
 }
 
-export const cadenceOptionsSchema = z.strictObject(cadenceShape).superRefine(checkCadence);
+const cadenceOptionsSchema = z.strictObject(cadenceShape).superRefine(checkCadence);
 
 /** Median of the gaps between consecutive heartbeats, or null with fewer than 2 heartbeats. */
 export function medianInterval(heartbeats: readonly number[]): number | null {

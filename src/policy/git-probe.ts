@@ -21,11 +21,11 @@ export interface GitMergeConflictProbeOptions {
   git?: string;
 }
 
-export const GIT_PROBE_REASON = 'merge-conflict';
+const GIT_PROBE_REASON = 'merge-conflict';
 
-export const GIT_PROBE_DEFAULTS = { timeoutMs: 10_000, extendMs: 300_000, maxGrants: 2, git: 'git' } as const;
+const GIT_PROBE_DEFAULTS = { timeoutMs: 10_000, extendMs: 300_000, maxGrants: 2, git: 'git' } as const;
 
-export const gitProbeOptionsSchema = z.strictObject({
+const gitProbeOptionsSchema = z.strictObject({
   timeoutMs: positiveDuration.optional(),
   extendMs: positiveDuration.optional(),
   maxGrants: count.optional(),
@@ -62,7 +62,7 @@ export function hasUnmergedEntries(lsFiles: string): boolean {
  * `filter.<driver>.*` and `diff.<driver>.*` (named by the worktree's .gitattributes, which
  * cannot be listed in advance) are never consulted; the rest are off in case it ever would.
  */
-export const SAFE_GIT_CONFIG = [
+const SAFE_GIT_CONFIG = [
   'core.fsmonitor=false',
   'core.hooksPath=/dev/null',
   'core.untrackedCache=false',

@@ -8,24 +8,11 @@ import { parseOptions } from './options.js';
 import { checkLeaseBounds, progressivePolicy, progressiveShape, type ProgressiveOptions } from './progressive.js';
 import type { LeasePolicy } from './types.js';
 
-export type { ExtensionProbe, GraceExtension, GraceInput, GraceMsInput, LeaseInput, LeasePolicy } from './types.js';
+export type { ExtensionProbe, GraceExtension, GraceInput, LeaseInput, LeasePolicy } from './types.js';
 export { fixedPolicy } from './fixed.js';
-export {
-  progressivePolicy,
-  PROGRESSIVE_DEFAULTS,
-  type PhaseTiming,
-  type ProgressStep,
-  type ProgressiveOptions,
-} from './progressive.js';
-export { cadenceRule, withCadence, medianInterval, CADENCE_DEFAULTS, type CadenceOptions } from './cadence.js';
-export {
-  gitMergeConflictProbe,
-  hasUnmergedPaths,
-  hasUnmergedEntries,
-  GIT_PROBE_DEFAULTS,
-  GIT_PROBE_REASON,
-  type GitMergeConflictProbeOptions,
-} from './git-probe.js';
+export { progressivePolicy, type ProgressiveOptions } from './progressive.js';
+export { cadenceRule, withCadence, medianInterval, type CadenceOptions } from './cadence.js';
+export { gitMergeConflictProbe, hasUnmergedPaths, hasUnmergedEntries, type GitMergeConflictProbeOptions } from './git-probe.js';
 
 export type PolicyConfig =
   | { kind: 'fixed'; cadence?: CadenceOptions }

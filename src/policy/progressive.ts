@@ -11,13 +11,13 @@ import type { TaskView } from '../supervisor/view.js';
 import { duration, multiplier, parseOptions, positiveDuration } from './options.js';
 import type { GraceMsInput, LeaseInput, LeasePolicy } from './types.js';
 
-export interface PhaseTiming {
+interface PhaseTiming {
   leaseMs: number;
   graceMs: number;
 }
 
 /** A phase entered once the task's progress reaches `atProgress` (inclusive, 0 < atProgress ≤ 100). */
-export interface ProgressStep extends PhaseTiming {
+interface ProgressStep extends PhaseTiming {
   atProgress: number;
 }
 
@@ -47,7 +47,7 @@ export interface ProgressiveOptions {
   maxLeaseMs?: number;
 }
 
-export const PROGRESSIVE_DEFAULTS = {
+const PROGRESSIVE_DEFAULTS = {
   noReport: { leaseMs: 180_000, graceMs: 60_000 },
   firstReport: { leaseMs: 240_000, graceMs: 60_000 },
   steps: [
@@ -93,7 +93,7 @@ export function checkLeaseBounds(options: { minLeaseMs?: number | undefined; max
   }
 }
 
-export const progressiveOptionsSchema = z.strictObject(progressiveShape).superRefine(checkLeaseBounds);
+const progressiveOptionsSchema = z.strictObject(progressiveShape).superRefine(checkLeaseBounds);
 
 /** `claim` / `heartbeat` as in LeaseInput; `lease` when asked about the current lease with no call in hand. */
 type Asking = LeaseInput['kind'] | 'lease';

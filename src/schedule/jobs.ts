@@ -20,7 +20,7 @@ export type JobResult =
   | { job: 'compact'; at: number; count: 0 };
 
 /** What the sweeps need from the supervisor. */
-export interface JobHost {
+interface JobHost {
   /** Where the store lives, to name the cron tasks. */
   location: string;
   logger: Logger;
@@ -144,5 +144,3 @@ export function createJobs(config: ScheduleConfig, host: JobHost) {
     },
   };
 }
-
-export type Jobs = ReturnType<typeof createJobs>;

@@ -6,7 +6,7 @@ import { recordOf } from '../supervisor/record.js';
 import { resumeDeadline } from '../supervisor/timers.js';
 import { copyJson, type TaskSnapshot } from '../supervisor/view.js';
 
-export interface SweptTask {
+interface SweptTask {
   snapshot: TaskSnapshot;
   /** Creation order, the tie-breaker between equal deadlines. */
   seq: number;

@@ -18,7 +18,7 @@ export interface TaskCounts {
   expiringSoon: number;
 }
 
-export interface CountOptions {
+interface CountOptions {
   states: readonly TaskState[];
   expiringSoonMs: number;
 }

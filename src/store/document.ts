@@ -14,9 +14,9 @@ import { parsedRecordIssues, summarise } from './records.js';
 import type { TaskRecord } from './types.js';
 
 /** The snapshot alone holds every task: no journal has ever been written beside it. */
-export const PLAIN_FORMAT = 1;
+const PLAIN_FORMAT = 1;
 /** The snapshot holds every journal entry up to `journalSeq`; later ones are replayed from the journal. */
-export const JOURNALED_FORMAT = 2;
+const JOURNALED_FORMAT = 2;
 
 /** Where one task's entry text lies in a snapshot file, in bytes. */
 export interface ByteRange {

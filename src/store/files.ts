@@ -4,7 +4,7 @@
 import { open as openFile, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-export async function syncPath(path: string): Promise<void> {
+async function syncPath(path: string): Promise<void> {
   const handle = await openFile(path, 'r');
   try {
     await handle.sync();

@@ -24,7 +24,7 @@ const MAX_ISSUES = 5;
  * would overflow the call stack of the recursive checks below: a file crafted deeper is
  * STORE_CORRUPT, not a RangeError.
  */
-export const MAX_RECORD_DEPTH = 1_000;
+const MAX_RECORD_DEPTH = 1_000;
 
 /**
  * Problems with one record stored under `id`; `where` prefixes each message. The thorough

@@ -17,7 +17,7 @@ import type { JournalRange } from './journal.js';
 export type Kept = string | ByteRange | JournalRange;
 
 /** The files the places are in. */
-export interface Sources {
+interface Sources {
   snapshot: FileHandle | undefined;
   journal: FileHandle | undefined;
 }

@@ -48,7 +48,7 @@ export interface GroupCommit {
  * `refused`: the store refused these records themselves (not the disk), so the same step would
  * be refused again at once; the tasks must not be resumed straight away.
  */
-export type Rollback = (tasks: Map<string, TaskRecord | undefined>, refused: boolean) => void;
+type Rollback = (tasks: Map<string, TaskRecord | undefined>, refused: boolean) => void;
 
 /** The tasks whose records a store refused as unwritable (see recordTexts), if that is the error. */
 function unwritableTasks(error: unknown): readonly string[] | undefined {

@@ -35,7 +35,7 @@ const text = z.string().max(10_000);
 export const taskId = name;
 
 /** Timing and retry bounds a supervisor or a single task may set. */
-export const limitsShape = {
+const limitsShape = {
   leaseMs: duration,
   graceMs: z.number().min(0).max(MAX_DURATION_MS),
   maxAttempts: count,

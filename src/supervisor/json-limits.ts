@@ -9,7 +9,7 @@ import type { Json } from '../../machines/task.types.js';
 /** Levels of nesting: `{}` and `[]` are one level, `{"a":[1]}` two. */
 export const MAX_JSON_DEPTH = 64;
 /** UTF-8 bytes of the value's JSON text. */
-export const MAX_JSON_BYTES = 1024 * 1024;
+const MAX_JSON_BYTES = 1024 * 1024;
 
 /**
  * What is wrong with the size of `value`, or undefined. A value that refers to itself is

@@ -59,5 +59,3 @@ export function createLeaseTerms(logger: Logger) {
     },
   };
 }
-
-export type LeaseTerms = ReturnType<typeof createLeaseTerms>;

@@ -218,5 +218,3 @@ export function createTaskRunner<S extends TaskSlot>({ logic, work, clock, inspe
     },
   };
 }
-
-export type TaskRunner = ReturnType<typeof createTaskRunner>;

@@ -170,7 +170,7 @@ function triggerOf(node: AnyStateNode, eventType: string): Transition['trigger']
 }
 
 /** `lease.claim`, `after leaseExpiry`, `always`, `done: compensate`, `error: compensate`. */
-export function triggerText(trigger: Transition['trigger']): string {
+function triggerText(trigger: Transition['trigger']): string {
   switch (trigger.kind) {
     case 'event':
       return trigger.name;
@@ -291,7 +291,7 @@ export function walk(state: State, visit: (state: State, depth: number) => void,
 }
 
 /** The state and its ancestors, innermost first. */
-export function ancestry(graph: MachineGraph, id: string): State[] {
+function ancestry(graph: MachineGraph, id: string): State[] {
   const chain: State[] = [];
   for (let state = graph.states.get(id); state; state = state.parent === null ? undefined : graph.states.get(state.parent)) chain.push(state);
   return chain;
@@ -308,7 +308,7 @@ export function isAncestor(ancestor: State, state: State): boolean {
 }
 
 /** The rejection reasons of a state, deduplicated in first-seen order: `held, not_owner`. */
-export function rejectionSummary(state: State): string[] {
+function rejectionSummary(state: State): string[] {
   return [...new Set(state.rejections.map((t) => t.rejects!))];
 }
 
