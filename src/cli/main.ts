@@ -6,16 +6,13 @@
 // without the lock (reading.ts): they work while an orchestrator holds the store, never change
 // a byte of it, and show a deadline that passed as overdue instead of acting on it. The CLI
 // registers no compensators: compensations of a task failed here stay pending, their
-// attempt recorded as started, for the next supervisor that has them (see `deferred`).
+// attempt recorded as started, for the next supervisor that has them (see supervised.ts).
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import {
-  createSupervisor,
-  jsonFileStore,
   LeaseholdError,
   systemClock,
   TASK_STATES,
-  type Compensator,
   type Json,
   type Supervisor,
   type TaskView,
@@ -35,6 +32,7 @@ import { collect, compensationSpec, json, metadataPair, number } from './argumen
 import { EXIT_CODES } from './exit-codes.js';
 import { iso, leaseLines, print, reportError, showLines, taskLine } from './output.js';
 import { readTasks, statsOfTasks } from './reading.js';
+import { withSupervisor } from './supervised.js';
 import { packageVersion } from './version.js';
 
 export { EXIT_CODES };
@@ -46,30 +44,6 @@ const DEFAULT_STORE = '.leasehold/store.json';
  * orchestrator stays held, and 5 s is as long as a person should wait to be told so.
  */
 const DEFAULT_WAIT_MS = 5_000;
-
-/**
- * Compensators that never settle: the compensation's attempt is recorded as running, and
- * when this process closes the store the next supervisor (one with real compensators)
- * continues that same attempt. Without this the CLI, which can run no handler, would
- * quarantine every failed task for a missing compensator.
- */
-const deferred: Record<string, Compensator> = new Proxy(
-  {},
-  {
-    getOwnPropertyDescriptor: () => ({ value: () => new Promise<void>(() => {}), writable: false, enumerable: false, configurable: true }),
-    get: () => () => new Promise<void>(() => {}),
-  },
-);
-
-async function withSupervisor<T>(file: string, lockWaitMs: number, use: (sup: Supervisor) => T | Promise<T>): Promise<T> {
-  // closeTimeoutMs 0: close does not wait for the deferred compensators, which never finish.
-  const sup = await createSupervisor({ store: jsonFileStore(file, { lockWaitMs }), compensators: deferred, closeTimeoutMs: 0 });
-  try {
-    return await use(sup);
-  } finally {
-    await sup.close();
-  }
-}
 
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}`;
 

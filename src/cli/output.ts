@@ -4,7 +4,7 @@
 // as one object `{"error":{code, reason?, message, issues?}}` (the shape the HTTP API answers
 // with), and never a stack trace. Nothing reaches stdout once a command has failed.
 import { CommanderError } from 'commander';
-import { InvalidInputError, LeaseConflictError, LeaseholdError, type Lease } from '../index.js';
+import { InvalidInputError, LeaseConflictError, LeaseholdError, StoreLockedError, type Lease } from '../index.js';
 import { counted } from '../stats/count.js';
 import { EXIT_CODES } from './exit-codes.js';
 import type { Overdue, ReadTaskView } from './reading.js';
@@ -88,7 +88,9 @@ export function reportError(error: unknown, context: ErrorContext): number {
   const hints: string[] = [];
   if (error instanceof CommanderError) {
     hints.push(`run "leasehold${context.command ? ` ${context.command}` : ''} --help" for usage`);
-  } else if (report.code === 'STORE_LOCKED') {
+  } else if (error instanceof StoreLockedError) {
+    // Only a refused lock: a reading command that found the files changing under every read
+    // (same code) took no lock, and trying again soon is all there is to say.
     hints.push(
       'another process (an orchestrator or another leasehold command) is using this store;',
       'the CLI never writes around the lock: try again once that process has closed the store.',
