@@ -109,7 +109,7 @@ async function readOnce(location: string, file: string): Promise<StoreReading | 
     let changed: boolean;
     try {
       bytes = await readAll(journal.handle, journal.info.size, journalCorrupt);
-      changed = identity(await journal.handle.stat()) !== identity(journal.info) || (await sameFile(journalPath, journal.info)) === false;
+      changed = identity(await journal.handle.stat()) !== identity(journal.info) || (await sameFile(journalPath, journal.info)) !== true;
     } finally {
       await journal.handle.close();
     }
