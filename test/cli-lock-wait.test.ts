@@ -1,6 +1,7 @@
 // The built `leasehold` command when several processes want the store at once (issue #12):
 // each waits its turn for the lock instead of exiting 8, and `--wait 0` keeps the old
-// fail-at-once refusal. Every call is a real child process on a real store file.
+// fail-at-once refusal (commands that change tasks: reading ones take no lock, see
+// test/cli-reader.test.ts). Every call is a real child process on a real store file.
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -59,7 +60,7 @@ test('--wait 0 refuses a held store at once with exit 8', async () => {
   const held = await createSupervisor({ store: jsonFileStore(file) });
   try {
     const started = performance.now();
-    const locked = leasehold('--store', file, '--wait', '0', 'list');
+    const locked = leasehold('--store', file, '--wait', '0', 'create', 't2');
     const elapsed = performance.now() - started;
     expect(locked.status).toBe(EXIT_CODES.STORE_LOCKED);
     expect(locked.stderr).toContain('STORE_LOCKED');
@@ -75,7 +76,7 @@ test('a held store is refused with exit 8 only after --wait, and the message say
   const held = await createSupervisor({ store: jsonFileStore(file) });
   try {
     const started = performance.now();
-    const locked = leasehold('--store', file, '--wait', '300', 'list');
+    const locked = leasehold('--store', file, '--wait', '300', 'create', 't2');
     expect(performance.now() - started).toBeGreaterThanOrEqual(300);
     expect(locked.status).toBe(EXIT_CODES.STORE_LOCKED);
     expect(locked.stderr).toContain('waited 300 ms');
@@ -87,7 +88,7 @@ test('a held store is refused with exit 8 only after --wait, and the message say
 test('a --wait that is not a number of milliseconds is a usage error', () => {
   const file = tempStore();
   for (const wait of ['-1', 'soon', '1e12']) {
-    const result = leasehold('--store', file, '--wait', wait, 'list');
+    const result = leasehold('--store', file, '--wait', wait, 'create', 't1');
     expect([wait, result.status]).toEqual([wait, EXIT_CODES.INVALID_INPUT]);
     expect(result.stderr).toMatch(/wait/i);
   }

@@ -51,7 +51,8 @@ test('errors exit with their own code and say what went wrong on stderr', async 
   const held = await createSupervisor({ store: jsonFileStore(h.file) });
   try {
     // --wait 0: refused at once rather than after the CLI's default 5 s wait for the lock.
-    const locked = leasehold('--store', h.file, '--wait', '0', 'list');
+    // A command that changes tasks: reading ones take no lock (test/cli-reader.test.ts).
+    const locked = leasehold('--store', h.file, '--wait', '0', 'create', 'c');
     expect(locked.status).toBe(8);
     expect(locked.stderr).toContain('STORE_LOCKED');
     expect(locked.stderr).toContain(h.file);

@@ -1,17 +1,18 @@
 #!/usr/bin/env node
-// The `leasehold` command: drive and inspect a store from the shell. Every command opens the
-// store through a supervisor, so it takes the store's lock like any other supervisor and
-// never writes around it; a store held by another process is reported plainly. The CLI
+// The `leasehold` command: drive and inspect a store from the shell. Every command that
+// changes tasks opens the store through a supervisor, so it takes the store's lock like any
+// other supervisor and never writes around it; a store held by another process is reported
+// plainly. The reading commands (list, show, stats, diagram --live, trace) read the files
+// without the lock (reading.ts): they work while an orchestrator holds the store, never change
+// a byte of it, and show a deadline that passed as overdue instead of acting on it. The CLI
 // registers no compensators: compensations of a task failed here stay pending, their
-// attempt recorded as started, for the next supervisor that has them (see `deferred`).
+// attempt recorded as started, for the next supervisor that has them (see supervised.ts).
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import {
-  createSupervisor,
-  jsonFileStore,
   LeaseholdError,
+  systemClock,
   TASK_STATES,
-  type Compensator,
   type Json,
   type Supervisor,
   type TaskView,
@@ -30,6 +31,8 @@ import { toTrace } from '../visualize/trace.js';
 import { collect, compensationSpec, json, metadataPair, number } from './arguments.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { iso, leaseLines, print, reportError, showLines, taskLine } from './output.js';
+import { readTasks, statsOfTasks } from './reading.js';
+import { withSupervisor } from './supervised.js';
 import { packageVersion } from './version.js';
 
 export { EXIT_CODES };
@@ -41,30 +44,6 @@ const DEFAULT_STORE = '.leasehold/store.json';
  * orchestrator stays held, and 5 s is as long as a person should wait to be told so.
  */
 const DEFAULT_WAIT_MS = 5_000;
-
-/**
- * Compensators that never settle: the compensation's attempt is recorded as running, and
- * when this process closes the store the next supervisor (one with real compensators)
- * continues that same attempt. Without this the CLI, which can run no handler, would
- * quarantine every failed task for a missing compensator.
- */
-const deferred: Record<string, Compensator> = new Proxy(
-  {},
-  {
-    getOwnPropertyDescriptor: () => ({ value: () => new Promise<void>(() => {}), writable: false, enumerable: false, configurable: true }),
-    get: () => () => new Promise<void>(() => {}),
-  },
-);
-
-async function withSupervisor<T>(file: string, lockWaitMs: number, use: (sup: Supervisor) => T | Promise<T>): Promise<T> {
-  // closeTimeoutMs 0: close does not wait for the deferred compensators, which never finish.
-  const sup = await createSupervisor({ store: jsonFileStore(file, { lockWaitMs }), compensators: deferred, closeTimeoutMs: 0 });
-  try {
-    return await use(sup);
-  } finally {
-    await sup.close();
-  }
-}
 
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}`;
 
@@ -81,7 +60,7 @@ export function program(): Command {
     )
     .addOption(new Option('--store <file>', 'the JSON store file').default(DEFAULT_STORE))
     .option('--json', 'print JSON instead of readable lines', false)
-    .addOption(new Option('--wait <ms>', 'how long to wait for a store another process holds before exit 8 (0: at once)').argParser(number).default(DEFAULT_WAIT_MS))
+    .addOption(new Option('--wait <ms>', 'how long a command that changes tasks waits for a store another process holds before exit 8 (0: at once; reads never wait)').argParser(number).default(DEFAULT_WAIT_MS))
     .exitOverride()
     // Commander prints nothing of its own: its errors (and the help it would print for a
     // missing command) come back as the CommanderError that exitOverride makes it throw, and
@@ -100,16 +79,21 @@ export function program(): Command {
         'leasehold trace fix-login',
       )}
 
+Reading commands (list, show, stats, diagram --live, trace) take no lock: they run while
+another process holds the store, change nothing, and show a passed deadline as overdue.
+
 Exit codes:
-  0 ok, 1 unexpected error, 2 invalid input or usage, 3 task not found, 4 duplicate task,
-  5 lease conflict, 6 terminal task, 7 store corrupt, 8 store locked by another process,
-  9 store write failed, 10 supervisor closed.
+  0 ok, 1 unexpected error, 2 invalid input or usage (also: no store at --store for a
+  reading command), 3 task not found, 4 duplicate task, 5 lease conflict, 6 terminal task,
+  7 store corrupt, 8 store locked by another process, 9 store write failed, 10 supervisor closed.
 Errors go to stderr as "leasehold: CODE: message", or with --json as
 {"error":{"code","reason"?,"message","issues"?}}; stdout stays empty.`,
     );
 
   const opts = () => cli.opts<{ store: string; json: boolean; wait: number }>();
   const on = <T>(use: (sup: Supervisor) => T | Promise<T>) => withSupervisor(opts().store, opts().wait, use);
+  // Reads take no lock (so --wait does not apply) and act on no deadline: `now` only flags overdue ones.
+  const read = () => readTasks(opts().store, systemClock().now());
 
   cli
     .command('create')
@@ -269,7 +253,7 @@ Errors go to stderr as "leasehold: CODE: message", or with --json as
     .addOption(new Option('--state <state>', 'only tasks in this state').choices([...TASK_STATES]))
     .addHelpText('after', examples('leasehold list --state stale --store .leasehold/store.json'))
     .action(async (o: { state?: TaskView['state'] }) => {
-      const tasks = await on((sup) => sup.list(o.state ? { state: o.state } : {}));
+      const tasks = (await read()).tasks.filter((task) => o.state === undefined || task.state === o.state);
       print(tasks, opts().json, () => (tasks.length === 0 ? '(no tasks)' : tasks.map(taskLine)));
     });
 
@@ -281,7 +265,7 @@ Errors go to stderr as "leasehold: CODE: message", or with --json as
     .action(async (id: string) => {
       // A task the retain sweep moved out of the store is read from the archive beside it.
       const archive = archivePathOf(opts().store);
-      const live = await on((sup) => sup.get(id));
+      const live = (await read()).tasks.find((task) => task.id === id);
       const task = live ?? (await archivedTask(archive, id));
       if (!task) throw new LeaseholdError('TASK_NOT_FOUND', `task "${id}" does not exist`, { taskId: id });
       print(task, opts().json, () => [...showLines(task), ...(live ? [] : [`archived in ${archive}`])]);
@@ -291,8 +275,13 @@ Errors go to stderr as "leasehold: CODE: message", or with --json as
     .command('stats')
     .description('count tasks by state')
     .action(async () => {
-      const stats = await on((sup) => sup.stats());
-      print(stats, opts().json, () => [counted(stats.total, 'task'), ...Object.entries(stats.byState).map(([state, n]) => `  ${state.padEnd(12)} ${n}`)]);
+      const now = systemClock().now();
+      const stats = statsOfTasks((await readTasks(opts().store, now)).tasks, now);
+      print(stats, opts().json, () => [
+        counted(stats.total, 'task'),
+        ...Object.entries(stats.byState).map(([state, n]) => `  ${state.padEnd(12)} ${n}`),
+        ...(stats.overdue > 0 ? [`${stats.overdue} overdue (a deadline passed, not yet processed: a supervisor acts on it when it runs)`] : []),
+      ]);
     });
 
   cli
@@ -330,9 +319,10 @@ Errors go to stderr as "leasehold: CODE: message", or with --json as
         let occupancy;
         let caption: string | undefined;
         if (live) {
-          const tasks = await on((sup) => sup.list());
+          const now = systemClock().now();
+          const { tasks } = await readTasks(opts().store, now);
           occupancy = occupancyOf(tasks);
-          caption = `live: ${counted(tasks.length, 'task')} in ${opts().store} at ${iso(Date.now())}`;
+          caption = `live: ${counted(tasks.length, 'task')} in ${opts().store} at ${iso(now)}`;
         }
         const options = { detail: o.detail, ...(occupancy && { occupancy }) };
         if (o.format === 'mermaid') text = toMermaid(graph, { ...options, ...(caption && { caption }) });
@@ -351,7 +341,7 @@ Errors go to stderr as "leasehold: CODE: message", or with --json as
     .option('-o, --out <file>', 'write to this file instead of stdout')
     .addHelpText('after', examples('leasehold trace fix-login --store .leasehold/store.json > fix-login.mmd'))
     .action(async (id: string, o: { out?: string }) => {
-      const task = await on((sup) => sup.get(id));
+      const task = (await read()).tasks.find((task) => task.id === id);
       if (!task) throw new LeaseholdError('TASK_NOT_FOUND', `task "${id}" does not exist`, { taskId: id });
       emit(toTrace(task), o.out, { taskId: id, format: 'mermaid' });
     });

@@ -4,14 +4,19 @@
 // as one object `{"error":{code, reason?, message, issues?}}` (the shape the HTTP API answers
 // with), and never a stack trace. Nothing reaches stdout once a command has failed.
 import { CommanderError } from 'commander';
-import { InvalidInputError, LeaseConflictError, LeaseholdError, type Lease, type TaskView } from '../index.js';
+import { InvalidInputError, LeaseConflictError, LeaseholdError, StoreLockedError, type Lease } from '../index.js';
 import { counted } from '../stats/count.js';
 import { EXIT_CODES } from './exit-codes.js';
+import type { Overdue, ReadTaskView } from './reading.js';
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
-export const taskLine = (task: TaskView) =>
-  [
+/** A deadline that passed, as the reading commands say it: shown, not acted on. */
+export const overdueNote = (overdue: Overdue) =>
+  `${overdue.deadline === 'lease' ? 'lease expired' : 'grace ended'} at ${iso(overdue.at)} (not yet processed)`;
+
+export function taskLine(task: ReadTaskView): string {
+  const line = [
     task.id.padEnd(24),
     task.substate.padEnd(16),
     `epoch ${task.epoch}`.padEnd(9),
@@ -20,13 +25,15 @@ export const taskLine = (task: TaskView) =>
   ]
     .join(' ')
     .trimEnd();
+  return task.overdue ? `${line} — ${overdueNote(task.overdue)}` : line;
+}
 
 export const leaseLines = (lease: Lease) => [
   `${lease.taskId}: leased to ${lease.owner}, epoch ${lease.epoch}, expires ${iso(lease.expiresAt)} (renewals ${lease.renewals})`,
   ...(lease.recovery ? [`  hand-off: ${lease.recovery.instructions}`] : []),
 ];
 
-export function showLines(task: TaskView): string[] {
+export function showLines(task: ReadTaskView): string[] {
   return [
     taskLine(task),
     `${counted(task.attempts, 'attempt')}, expired ${counted(task.staleCount, 'time')}, priority ${task.priority}${task.labels.length > 0 ? `, labels ${task.labels.join(', ')}` : ''}`,
@@ -81,7 +88,9 @@ export function reportError(error: unknown, context: ErrorContext): number {
   const hints: string[] = [];
   if (error instanceof CommanderError) {
     hints.push(`run "leasehold${context.command ? ` ${context.command}` : ''} --help" for usage`);
-  } else if (report.code === 'STORE_LOCKED') {
+  } else if (error instanceof StoreLockedError) {
+    // Only a refused lock: a reading command that found the files changing under every read
+    // (same code) took no lock, and trying again soon is all there is to say.
     hints.push(
       'another process (an orchestrator or another leasehold command) is using this store;',
       'the CLI never writes around the lock: try again once that process has closed the store.',

@@ -1,10 +1,12 @@
 // The archive of retired tasks: terminal tasks the `retain` sweep moved out of the store, kept
 // beside it (`store.json` → `store.archive.json`). The archive is itself a JSON-file store, so
 // it has the store's format, lock, validation and fsync; this module owns its location and
-// the two things done with it: add records, read one back (`leasehold show`).
+// the two things done with it: add records (under its lock), read them back (`leasehold show`,
+// through the reader: no lock, no write, so a show never waits for or disturbs the sweep).
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { jsonFileStore } from '../store/json-file-store.js';
+import { readStore } from '../store/reader.js';
 import { realStorePath } from '../store/real-path.js';
 import type { TaskRecord } from '../store/types.js';
 import { snapshotOf } from '../supervisor/record.js';
@@ -15,7 +17,7 @@ export interface Archive {
   readonly location: string;
   /** Adds (or replaces) records; resolves once they are durable. */
   put(records: Iterable<readonly [string, TaskRecord]>): Promise<void>;
-  /** Every archived record by task id; empty when the file does not exist yet. */
+  /** Every archived record by task id, read without the lock; empty when the file does not exist yet. */
   read(): Promise<Map<string, TaskRecord>>;
 }
 
@@ -53,7 +55,7 @@ export function jsonArchive(path: string): Archive {
   return {
     location,
     async read() {
-      return (await exists(location)) ? using(async (_, tasks) => tasks) : new Map();
+      return (await exists(location)) ? (await readStore(location)).tasks : new Map();
     },
     put(records) {
       const batch = new Map(records);

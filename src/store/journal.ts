@@ -1,8 +1,9 @@
 // The append-only journal beside a JSON snapshot (`store.json.journal`): one NDJSON line per
 // commit, `{"seq":n,"changes":{"<id>":record|null}}` (with `"epochFloor":f` after the seq
 // when the commit raises it). Owns the line format, replaying the lines
-// newer than the snapshot (a torn last line is not part of it), the handle that appends, and
-// dropping the lines a snapshot has taken in.
+// newer than the snapshot (a torn last line is not part of it; from the file, or from bytes a
+// reader without the lock read itself), the handle that appends, and dropping the lines a
+// snapshot has taken in.
 
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -89,6 +90,25 @@ export async function replayJournal(path: string, after: number, apply: (id: str
     if (errorCode(error) === 'ENOENT') return { seq: after, complete: 0, covered: 0, size: 0, exists: false, epochFloor: undefined };
     throw corrupt(`it could not be read (${describe(error)})`, error);
   }
+  return replayJournalBytes(path, bytes, after, apply);
+}
+
+/**
+ * The journal does not reach back to the snapshot: its first line is newer than the entry after
+ * the snapshot's journalSeq. For the store that opened both files it is lost data; for a reader
+ * without the lock it is also what a compaction that ran between reading the snapshot and
+ * reading the journal looks like (the store's error, told apart so that the reader can retry).
+ */
+export class JournalGapError extends StoreCorruptError {
+  constructor(path: string, problem: string) {
+    super(path, problem);
+    this.name = 'StoreCorruptError';
+  }
+}
+
+/** replayJournal on the journal's bytes, read by the caller (`path` names it in errors). */
+export function replayJournalBytes(path: string, bytes: Buffer, after: number, apply: (id: string, record: TaskRecord | null) => void): Replayed {
+  const corrupt = (problem: string, cause?: unknown) => new StoreCorruptError(path, problem, cause);
   const complete = bytes.lastIndexOf(0x0a) + 1;
   let previous: number | undefined;
   let covered = 0;
@@ -113,7 +133,8 @@ export async function replayJournal(path: string, after: number, apply: (id: str
     const { seq } = shape.data;
     if (previous === undefined ? seq > after + 1 : seq !== previous + 1) {
       const expected = previous === undefined ? `at most ${after + 1} (the snapshot holds entries up to ${after})` : `${previous + 1}`;
-      throw corrupt(`${where} has seq ${seq}, expected ${expected}: entries are missing`);
+      const problem = `${where} has seq ${seq}, expected ${expected}: entries are missing`;
+      throw previous === undefined ? new JournalGapError(path, problem) : corrupt(problem);
     }
     previous = seq;
     // Read from the parsed JSON itself: zod's record output leaves out a "__proto__" key.
