@@ -3,8 +3,7 @@
 // holds it, and never change a byte of it — not even when a lease has expired, which they show
 // as overdue instead of processing. A store that does not exist is an error and is not created.
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
@@ -13,6 +12,7 @@ import { archivePathOf, createSupervisor, jsonFileStore, type TaskView } from '.
 import { jsonArchive } from '../src/schedule/archive.js';
 import { createTestClock } from '../src/testing.js';
 import { createHolders } from './store/holder.js';
+import { directoryChecksum } from './support.js';
 
 const bin = join(import.meta.dirname, '..', 'dist', 'src', 'cli', 'main.js');
 const leasehold = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 20_000 });
@@ -30,16 +30,6 @@ function tempDir() {
   return dir;
 }
 
-/** Every file in `dir`, names and bytes: what a read must leave as it was. */
-function checksum(dir: string): string {
-  const hash = createHash('sha256');
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    hash.update(`${name}\0`);
-    if (statSync(path).isFile()) hash.update(readFileSync(path));
-  }
-  return hash.digest('hex');
-}
 
 const HOUR = 3_600_000;
 
@@ -97,11 +87,11 @@ test.each([
     appendFileSync(`${file}.journal`, `${JSON.stringify(line)}\n{"seq":${line.seq + 1},"changes":{"x":`);
   }
   const out = join(tempDir(), 'live.dot');
-  const before = checksum(dir);
+  const before = directoryChecksum(dir);
   for (const args of READS(file, out)) {
     const result = leasehold(...args);
     expect([args.join(' '), result.status, result.stderr]).toEqual([args.join(' '), 0, '']);
-    expect([args.join(' '), checksum(dir)]).toEqual([args.join(' '), before]);
+    expect([args.join(' '), directoryChecksum(dir)]).toEqual([args.join(' '), before]);
   }
 });
 

@@ -2,7 +2,8 @@
 // test clock, plus helpers to compare the stored bytes, read what is durable, and restart on
 // the same file. The store is the plain JSON file, or the journaled one when the environment
 // says LEASEHOLD_TEST_STORE=journal (vitest.config.ts runs the persistence suites both ways).
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
@@ -128,4 +129,15 @@ export function flakyStore(file: string, kind: StoreKind = STORE_KIND) {
     ...(inner.compact && { compact: () => inner.compact!() }),
   };
   return { store, state };
+}
+
+/** Every file in `dir`, names and bytes, as one hash: what a read must leave exactly as it was. */
+export function directoryChecksum(dir: string): string {
+  const hash = createHash('sha256');
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    hash.update(`${name}\0`);
+    if (statSync(path).isFile()) hash.update(readFileSync(path));
+  }
+  return hash.digest('hex');
 }

@@ -3,7 +3,6 @@
 // writing or creating anything, and it keeps reading consistent pictures while a supervisor in
 // another process commits and compacts the store continuously.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readTasks } from '../../src/cli/reading.js';
 import { jsonFileStore } from '../../src/store/json-file-store.js';
 import { readStore } from '../../src/store/reader.js';
-import { rejection } from '../support.js';
+import { directoryChecksum, rejection } from '../support.js';
 import { record } from './conformance.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -31,16 +30,6 @@ function tempDir(): string {
   return dir;
 }
 
-/** Every file in `dir` (names and bytes): a reader must leave it exactly as it was. */
-function checksum(dir: string): string {
-  const hash = createHash('sha256');
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    hash.update(`${name}\0`);
-    if (statSync(path).isFile()) hash.update(readFileSync(path));
-  }
-  return hash.digest('hex');
-}
 
 describe('readStore', () => {
   it('reads the snapshot plus the journal lines it does not hold, like an open, while the store is held, and changes nothing', async () => {
@@ -53,7 +42,7 @@ describe('readStore', () => {
     await store.commit(new Map([['a', record('a', 'done')], ['b', null], ['c', record('c')]]), { epochFloor: 3 });
     // A line being written (or cut back after a failed append): not part of the store.
     appendFileSync(`${file}.journal`, '{"seq":3,"changes":{"d":');
-    const before = checksum(dir);
+    const before = directoryChecksum(dir);
 
     const reading = await readStore(file);
     expect([...reading.tasks]).toEqual([
@@ -62,7 +51,7 @@ describe('readStore', () => {
     ]);
     expect(reading.meta).toEqual({ epochFloor: 3 });
     expect(reading.seq).toBe(2);
-    expect(checksum(dir)).toBe(before);
+    expect(directoryChecksum(dir)).toBe(before);
   });
 
   it('reads a store without a journal (formatVersion 1)', async () => {
