@@ -1,143 +1,29 @@
-// One task's lifecycle, as DESIGN.md's table draws it. Pure: time arrives on events (`at`)
-// and through named delays the runtime supplies from the injected clock; compensations
-// run in the `compensate` actor the runtime provides. Every command either changes the
-// task or emits a `rejected` event saying why not, so the runtime never guesses.
+// One task's lifecycle, as DESIGN.md's table draws it: the diagram, with every guard and
+// action named. What an action does to the context is in task.context.ts, what it emits in
+// task.emitted.ts, how long a backoff lasts in task.durations.ts. Pure: time arrives on events
+// (`at`) and through named delays the runtime supplies from the injected clock; compensations
+// run in the `compensate` actor the runtime provides. Every command either changes the task
+// or emits a `rejected` event saying why not, so the runtime never guesses.
 import { assign, emit, fromPromise, not, setup } from 'xstate';
 import type {
-  AuditEntry,
   CompensationFailure,
   CompensationInput,
   CompensationOutcome,
   GraceOutcome,
-  LeaseRecord,
-  Recovery,
   Rejection,
   TaskContext,
   TaskEmitted,
   TaskEvent,
   TaskInput,
 } from './task.types.js';
-import { compensationDelayMs, retryDelayMs } from './task.durations.js';
+import * as update from './task.context.js';
+import { type EventOf, initialContext, leaseOf, nextCompensation } from './task.context.js';
+import * as emitted from './task.emitted.js';
 
-/** Audit entries kept per task; older ones roll off. */
-const AUDIT_LIMIT = 200;
-/** Heartbeat times kept per lease for cadence decisions. */
-const HEARTBEAT_HISTORY = 20;
-/**
- * Characters of an annotation kept in its audit entry: the JSON of the metadata it set, so an
- * overwritten value stays in the history; longer JSON is cut and ends with `…`.
- */
-export const ANNOTATION_AUDIT_LIMIT = 1_000;
-
-/** What an annotation set, as its audit entry keeps it (bounded, see ANNOTATION_AUDIT_LIMIT). */
-function annotationDetail(metadata: { [key: string]: unknown }): string {
-  const text = JSON.stringify(metadata);
-  return text.length <= ANNOTATION_AUDIT_LIMIT ? text : `${text.slice(0, ANNOTATION_AUDIT_LIMIT - 1)}…`;
-}
-
-type EventOf<T extends TaskEvent['type']> = Extract<TaskEvent, { type: T }>;
-
-const withAudit = (audit: AuditEntry[], entry: AuditEntry): AuditEntry[] => {
-  const next = [...audit, entry];
-  return next.length > AUDIT_LIMIT ? next.slice(next.length - AUDIT_LIMIT) : next;
-};
-
-const leaseOf = (context: TaskContext): LeaseRecord => {
-  if (!context.lease) throw new Error(`task ${context.id} has no lease`);
-  return context.lease;
-};
-
-/** The fencing header of an emitted event, from the task's current lease. */
-const fencedBy = (context: TaskContext, at: number) => {
-  const lease = leaseOf(context);
-  return { taskId: context.id, owner: lease.owner, epoch: lease.epoch, at };
-};
+export { ANNOTATION_AUDIT_LIMIT, nextCompensation } from './task.context.js';
 
 /** The event as the given type; guards on owner calls only run for owner-call events. */
 const as = <T extends TaskEvent['type']>(event: TaskEvent, ..._types: T[]) => event as EventOf<T>;
-
-/** The newest compensation not yet done: compensations unwind newest-registered first. */
-export function nextCompensation(context: TaskContext) {
-  for (let i = context.compensations.length - 1; i >= 0; i--) {
-    const entry = context.compensations[i]!;
-    if (entry.status !== 'done') return entry;
-  }
-  return undefined;
-}
-
-function handOff(context: TaskContext, reason: string, lastSeenAt: number): Recovery {
-  const lease = leaseOf(context);
-  const spec = context.spec;
-  const where: string[] = [];
-  if (spec && typeof spec === 'object' && !Array.isArray(spec)) {
-    if (typeof spec.worktree === 'string') where.push(`worktree ${spec.worktree}`);
-    if (typeof spec.branch === 'string') where.push(`branch ${spec.branch}`);
-  }
-  const said = context.message ? ` Last message: "${context.message}".` : '';
-  const place = where.length > 0 ? ` Their work is in ${where.join(' on ')}.` : '';
-  const next =
-    context.progress > 0
-      ? `Continue from ${context.progress}%, don't start over.`
-      : 'No progress was reported; check for partial work before starting.';
-  return {
-    previousOwner: lease.owner,
-    previousEpoch: lease.epoch,
-    progress: context.progress,
-    message: context.message,
-    timeSpentMs: Math.max(0, lastSeenAt - lease.acquiredAt),
-    reason,
-    instructions: `Task ${context.id} was held by ${lease.owner} (epoch ${lease.epoch}) and ${reason}.${said}${place} ${next}`,
-  };
-}
-
-function newLease(context: TaskContext, event: EventOf<'lease.claim'>): Partial<TaskContext> {
-  const epoch = context.epoch + 1;
-  return {
-    epoch,
-    attempts: context.attempts + 1,
-    notBefore: null,
-    graceEndsAt: null,
-    lease: {
-      owner: event.owner,
-      epoch,
-      acquiredAt: event.at,
-      expiresAt: event.at + event.leaseMs,
-      heartbeatAt: event.at,
-      leaseMs: event.leaseMs,
-      graceMs: event.graceMs,
-      graceExtensions: {},
-      renewals: 0,
-      lateHeartbeats: 0,
-      heartbeats: [],
-    },
-  };
-}
-
-function renewed(context: TaskContext, event: EventOf<'lease.heartbeat'>, late: boolean): Partial<TaskContext> {
-  const lease = leaseOf(context);
-  const progress = event.progress === undefined ? context.progress : Math.max(context.progress, event.progress);
-  return {
-    progress,
-    message: event.message ?? context.message,
-    graceEndsAt: null,
-    lease: {
-      ...lease,
-      expiresAt: event.at + (event.leaseMs ?? lease.leaseMs),
-      graceMs: event.graceMs ?? lease.graceMs,
-      heartbeatAt: event.at,
-      renewals: lease.renewals + 1,
-      lateHeartbeats: lease.lateHeartbeats + (late ? 1 : 0),
-      heartbeats: [...lease.heartbeats, event.at].slice(-HEARTBEAT_HISTORY),
-    },
-    audit: withAudit(context.audit, {
-      at: event.at,
-      event: late ? 'late-heartbeat' : 'heartbeat',
-      owner: lease.owner,
-      epoch: lease.epoch,
-      ...(event.progress === undefined ? {} : { detail: `progress ${event.progress}` }),
-    }),
-  };
-}
 
 const rejection = (state: string, params: Rejection) => ({ type: 'reject' as const, params: { ...params, state } });
 const conflict = (state: string, reason: Extract<Rejection, { code: 'LEASE_CONFLICT' }>['reason']) =>
@@ -228,281 +114,47 @@ export const taskMachine = setup({
       taskId: context.id,
       ...params,
     })),
-    grantLease: assign(({ context, event }) => {
-      const claim = as(event, 'lease.claim');
-      return {
-        ...newLease(context, claim),
-        audit: withAudit(context.audit, { at: claim.at, event: 'claimed', owner: claim.owner, epoch: context.epoch + 1 }),
-      };
-    }),
-    reclaimLease: assign(({ context, event }) => {
-      const claim = as(event, 'lease.claim');
-      const lease = leaseOf(context);
-      return {
-        recovery: handOff(context, 'its lease expired', lease.heartbeatAt),
-        ...newLease(context, claim),
-        audit: withAudit(context.audit, {
-          at: claim.at,
-          event: 'reclaimed',
-          owner: claim.owner,
-          epoch: context.epoch + 1,
-          detail: `from ${lease.owner} (epoch ${lease.epoch})`,
-        }),
-      };
-    }),
-    emitClaimed: emit(({ context }) => ({
-      type: 'claimed' as const,
-      ...fencedBy(context, leaseOf(context).acquiredAt),
-      expiresAt: leaseOf(context).expiresAt,
-    })),
-    emitReclaimed: emit(({ context }) => ({
-      type: 'reclaimed' as const,
-      ...fencedBy(context, leaseOf(context).acquiredAt),
-      previousOwner: context.recovery!.previousOwner,
-      previousEpoch: context.recovery!.previousEpoch,
-    })),
-    emitRecovered: emit(({ context }) => ({
-      type: 'recovered' as const,
-      ...context.recovery!,
-      ...fencedBy(context, leaseOf(context).acquiredAt),
-    })),
-    extendGrace: assign(({ context }, params: { output: unknown }) => {
-      const { at, extension } = params.output as GraceOutcome;
-      const lease = leaseOf(context);
-      const { extendMs, reason } = extension!;
-      return {
-        graceEndsAt: at + extendMs,
-        // hasOwn: a reason such as "constructor" must not read Object.prototype's member.
-        lease: { ...lease, graceExtensions: { ...lease.graceExtensions, [reason]: (Object.hasOwn(lease.graceExtensions, reason) ? lease.graceExtensions[reason]! : 0) + 1 } },
-        audit: withAudit(context.audit, { at, event: 'grace-extended', owner: lease.owner, epoch: lease.epoch, detail: `${reason}: +${extendMs} ms` }),
-      };
-    }),
-    emitGraceExtended: emit(({ context }, params: { output: unknown }) => {
-      const { at, extension } = params.output as GraceOutcome;
-      return { type: 'graceExtended' as const, ...fencedBy(context, at), ...extension!, graceEndsAt: context.graceEndsAt! };
-    }),
-    recordHeartbeat: assign(({ context, event }) => renewed(context, as(event, 'lease.heartbeat'), false)),
-    recordLateHeartbeat: assign(({ context, event }) => renewed(context, as(event, 'lease.heartbeat'), true)),
-    emitHeartbeat: emit(({ context }, params: { late: boolean }) => ({
-      type: 'heartbeat' as const,
-      ...fencedBy(context, leaseOf(context).heartbeatAt),
-      expiresAt: leaseOf(context).expiresAt,
-      progress: context.progress,
-      late: params.late,
-    })),
-    reportStuck: emit(({ context }) => ({
-      type: 'stuck' as const,
-      ...fencedBy(context, leaseOf(context).heartbeatAt),
-      renewals: leaseOf(context).renewals,
-    })),
-    keepLateProgress: assign(({ context, event }) => {
-      const heartbeat = as(event, 'lease.heartbeat');
-      return {
-        progress: Math.max(context.progress, heartbeat.progress ?? 0),
-        message: heartbeat.message ?? context.message,
-        audit: withAudit(context.audit, {
-          at: heartbeat.at,
-          event: 'late-progress',
-          owner: heartbeat.owner,
-          epoch: heartbeat.epoch,
-          detail: `progress ${heartbeat.progress}`,
-        }),
-      };
-    }),
-    extendLease: assign(({ context, event }) => {
-      const extend = as(event, 'lease.extend');
-      const lease = leaseOf(context);
-      return {
-        lease: { ...lease, expiresAt: extend.at + extend.windowMs },
-        audit: withAudit(context.audit, { at: extend.at, event: 'extended', owner: lease.owner, epoch: lease.epoch, detail: `window ${extend.windowMs} ms` }),
-      };
-    }),
-    recordExpiry: assign(({ context }) => {
-      const lease = leaseOf(context);
-      return {
-        staleCount: context.staleCount + 1,
-        graceEndsAt: lease.expiresAt + lease.graceMs,
-        audit: withAudit(context.audit, { at: lease.expiresAt, event: 'expired', owner: lease.owner, epoch: lease.epoch }),
-      };
-    }),
-    emitExpired: emit(({ context }) => ({
-      type: 'expired' as const,
-      ...fencedBy(context, leaseOf(context).expiresAt),
-      staleCount: context.staleCount,
-      graceEndsAt: context.graceEndsAt!,
-    })),
-    recordGraceEnd: assign(({ context }) => ({
-      audit: withAudit(context.audit, { at: context.graceEndsAt!, event: 'grace-ended', owner: leaseOf(context).owner, epoch: context.epoch }),
-    })),
-    releaseLease: assign(({ context, event }) => {
-      const release = as(event, 'lease.release');
-      const lease = leaseOf(context);
-      const reason = release.reason ?? 'released';
-      return {
-        recovery: handOff(context, `was released (${reason})`, release.at),
-        lease: null,
-        graceEndsAt: null,
-        audit: withAudit(context.audit, { at: release.at, event: 'released', owner: lease.owner, epoch: lease.epoch, detail: reason }),
-      };
-    }),
-    emitReleased: emit(({ context, event }) => {
-      const release = as(event, 'lease.release');
-      return { type: 'released' as const, taskId: context.id, owner: release.owner, epoch: release.epoch, at: release.at, reason: release.reason ?? null };
-    }),
-    recordCompletion: assign(({ context, event }) => {
-      const complete = as(event, 'task.complete');
-      return {
-        lease: null,
-        graceEndsAt: null,
-        terminal: { state: 'completed' as const, at: complete.at, by: complete.owner, reason: null, result: complete.result ?? null, failure: null },
-        audit: withAudit(context.audit, { at: complete.at, event: 'completed', owner: complete.owner, epoch: complete.epoch }),
-      };
-    }),
-    emitCompleted: emit(({ context, event }) => {
-      const complete = as(event, 'task.complete');
-      return { type: 'completed' as const, taskId: context.id, owner: complete.owner, epoch: complete.epoch, at: complete.at };
-    }),
-    scheduleRetry: assign(({ context, event }) => {
-      const fail = as(event, 'task.fail');
-      return {
-        recovery: handOff(context, `failed (${fail.error}) and will be retried`, fail.at),
-        lease: null,
-        graceEndsAt: null,
-        notBefore: fail.at + retryDelayMs(context),
-        audit: withAudit(context.audit, { at: fail.at, event: 'failed-retrying', owner: fail.owner, epoch: fail.epoch, detail: fail.error }),
-      };
-    }),
-    recordFailure: assign(({ context, event }) => {
-      const fail = as(event, 'task.fail');
-      return {
-        lease: null,
-        graceEndsAt: null,
-        failure: { owner: fail.owner, epoch: fail.epoch, error: fail.error, retryable: fail.retryable === true, at: fail.at },
-        audit: withAudit(context.audit, { at: fail.at, event: 'failed', owner: fail.owner, epoch: fail.epoch, detail: fail.error }),
-      };
-    }),
-    emitFailed: emit(({ context, event }) => {
-      const fail = as(event, 'task.fail');
-      return {
-        type: 'failed' as const,
-        taskId: context.id,
-        owner: fail.owner,
-        epoch: fail.epoch,
-        at: fail.at,
-        error: fail.error,
-        retryable: fail.retryable === true,
-        retryAt: context.notBefore,
-      };
-    }),
-    registerCompensation: assign(({ context, event }) => {
-      const add = as(event, 'compensation.add');
-      return {
-        compensations: [
-          ...context.compensations,
-          {
-            seq: context.compensations.length + 1,
-            action: add.action,
-            args: add.args ?? null,
-            registeredAt: add.at,
-            owner: add.owner,
-            epoch: add.epoch,
-            status: 'pending' as const,
-            attempts: 0,
-            lastError: null,
-            doneAt: null,
-          },
-        ],
-        audit: withAudit(context.audit, { at: add.at, event: 'compensation-added', owner: add.owner, epoch: add.epoch, detail: add.action }),
-      };
-    }),
-    // Idempotent: re-entered after a restart, an attempt already running continues as the
-    // same attempt, so a restored task looks exactly as it was stored.
-    startCompensation: assign(({ context }) => {
-      const entry = nextCompensation(context)!;
-      if (entry.status === 'running') return {};
-      return {
-        compensations: context.compensations.map((e) =>
-          e === entry ? { ...e, status: 'running' as const, attempts: e.attempts + 1 } : e,
-        ),
-      };
-    }),
-    markCompensationDone: assign(({ context }, params: { output: unknown }) => {
-      const entry = nextCompensation(context)!;
-      const { at } = params.output as CompensationOutcome;
-      return {
-        compensations: context.compensations.map((e) => (e === entry ? { ...e, status: 'done' as const, doneAt: at } : e)),
-        audit: withAudit(context.audit, { at, event: 'compensation-done', detail: entry.action }),
-      };
-    }),
-    recordCompensationFailure: assign(({ context }, params: { error: unknown }) => {
-      const entry = nextCompensation(context)!;
-      const failure = params.error as CompensationFailure;
-      return {
-        compensationRetryAt: failure.at + compensationDelayMs(context, entry.attempts),
-        compensations: context.compensations.map((e) =>
-          e === entry ? { ...e, status: 'failed' as const, lastError: failure.message } : e,
-        ),
-        audit: withAudit(context.audit, { at: failure.at, event: 'compensation-failed', detail: `${entry.action}: ${failure.message}` }),
-      };
-    }),
-    quarantineCompensation: assign(({ context }, params: { error: unknown }) => {
-      const entry = nextCompensation(context)!;
-      const failure = params.error as CompensationFailure;
-      const reason = failure.missingHandler
-        ? `no compensator for action "${entry.action}"`
-        : `compensation "${entry.action}" failed ${entry.attempts} times: ${failure.message}`;
-      return {
-        compensations: context.compensations.map((e) =>
-          e === entry ? { ...e, status: 'failed' as const, lastError: failure.message } : e,
-        ),
-        terminal: { state: 'quarantined' as const, at: failure.at, by: 'supervisor', reason, result: null, failure: context.failure },
-        audit: withAudit(context.audit, { at: failure.at, event: 'quarantined', detail: reason }),
-      };
-    }),
-    recordCompensated: assign(({ context }) => {
-      const at = Math.max(context.failure?.at ?? 0, ...context.compensations.map((e) => e.doneAt ?? 0));
-      return {
-        terminal: { state: 'compensated' as const, at, by: 'supervisor', reason: context.failure?.error ?? null, result: null, failure: context.failure },
-        audit: withAudit(context.audit, { at, event: 'compensated' }),
-      };
-    }),
-    emitCompensated: emit(({ context }) => ({ type: 'compensated' as const, taskId: context.id, at: context.terminal!.at })),
-    quarantinePoison: assign(({ context }) => {
-      const at = context.graceEndsAt!;
-      const reason = `lease expired ${context.staleCount} times (maxStale ${context.limits.maxStale}): poison task`;
-      return {
-        terminal: { state: 'quarantined' as const, at, by: 'supervisor', reason, result: null, failure: null },
-        audit: withAudit(context.audit, { at, event: 'quarantined', detail: reason }),
-      };
-    }),
-    recordQuarantine: assign(({ context, event }) => {
-      const quarantine = as(event, 'task.quarantine');
-      return {
-        graceEndsAt: null,
-        terminal: { state: 'quarantined' as const, at: quarantine.at, by: quarantine.by, reason: quarantine.reason, result: null, failure: context.failure },
-        audit: withAudit(context.audit, { at: quarantine.at, event: 'quarantined', owner: quarantine.by, detail: quarantine.reason }),
-      };
-    }),
-    emitQuarantined: emit(({ context }) => {
-      const terminal = context.terminal!;
-      return {
-        type: 'quarantined' as const,
-        taskId: context.id,
-        at: terminal.at,
-        by: terminal.by ?? 'supervisor',
-        reason: terminal.reason ?? '',
-        owner: context.lease?.owner ?? null,
-        epoch: context.epoch,
-      };
-    }),
+    grantLease: assign(({ context, event }) => update.grantLease(context, as(event, 'lease.claim'))),
+    reclaimLease: assign(({ context, event }) => update.reclaimLease(context, as(event, 'lease.claim'))),
+    emitClaimed: emit(({ context }) => emitted.claimed(context)),
+    emitReclaimed: emit(({ context }) => emitted.reclaimed(context)),
+    emitRecovered: emit(({ context }) => emitted.recovered(context)),
+    extendGrace: assign(({ context }, params: { output: unknown }) => update.extendGrace(context, params.output as GraceOutcome)),
+    emitGraceExtended: emit(({ context }, params: { output: unknown }) => emitted.graceExtended(context, params.output as GraceOutcome)),
+    recordHeartbeat: assign(({ context, event }) => update.renewed(context, as(event, 'lease.heartbeat'), false)),
+    recordLateHeartbeat: assign(({ context, event }) => update.renewed(context, as(event, 'lease.heartbeat'), true)),
+    emitHeartbeat: emit(({ context }, params: { late: boolean }) => emitted.heartbeat(context, params.late)),
+    reportStuck: emit(({ context }) => emitted.stuck(context)),
+    keepLateProgress: assign(({ context, event }) => update.keepLateProgress(context, as(event, 'lease.heartbeat'))),
+    extendLease: assign(({ context, event }) => update.extendLease(context, as(event, 'lease.extend'))),
+    recordExpiry: assign(({ context }) => update.recordExpiry(context)),
+    emitExpired: emit(({ context }) => emitted.expired(context)),
+    recordGraceEnd: assign(({ context }) => update.recordGraceEnd(context)),
+    releaseLease: assign(({ context, event }) => update.releaseLease(context, as(event, 'lease.release'))),
+    emitReleased: emit(({ context, event }) => emitted.released(context, as(event, 'lease.release'))),
+    recordCompletion: assign(({ context, event }) => update.recordCompletion(context, as(event, 'task.complete'))),
+    emitCompleted: emit(({ context, event }) => emitted.completed(context, as(event, 'task.complete'))),
+    scheduleRetry: assign(({ context, event }) => update.scheduleRetry(context, as(event, 'task.fail'))),
+    recordFailure: assign(({ context, event }) => update.recordFailure(context, as(event, 'task.fail'))),
+    emitFailed: emit(({ context, event }) => emitted.failed(context, as(event, 'task.fail'))),
+    registerCompensation: assign(({ context, event }) => update.registerCompensation(context, as(event, 'compensation.add'))),
+    startCompensation: assign(({ context }) => update.startCompensation(context)),
+    markCompensationDone: assign(({ context }, params: { output: unknown }) =>
+      update.markCompensationDone(context, params.output as CompensationOutcome),
+    ),
+    recordCompensationFailure: assign(({ context }, params: { error: unknown }) =>
+      update.recordCompensationFailure(context, params.error as CompensationFailure),
+    ),
+    quarantineCompensation: assign(({ context }, params: { error: unknown }) =>
+      update.quarantineCompensation(context, params.error as CompensationFailure),
+    ),
+    recordCompensated: assign(({ context }) => update.recordCompensated(context)),
+    emitCompensated: emit(({ context }) => emitted.compensated(context)),
+    quarantinePoison: assign(({ context }) => update.quarantinePoison(context)),
+    recordQuarantine: assign(({ context, event }) => update.recordQuarantine(context, as(event, 'task.quarantine'))),
+    emitQuarantined: emit(({ context }) => emitted.quarantined(context)),
     dropLease: assign({ lease: null, graceEndsAt: null }),
-    annotate: assign(({ context, event }) => {
-      const annotate = as(event, 'task.annotate');
-      return {
-        metadata: { ...context.metadata, ...annotate.metadata },
-        audit: withAudit(context.audit, { at: annotate.at, event: 'annotated', detail: annotationDetail(annotate.metadata) }),
-      };
-    }),
+    annotate: assign(({ context, event }) => update.annotate(context, as(event, 'task.annotate'))),
   },
   delays: {
     leaseExpiry: unresolvedDelay,
@@ -520,41 +172,7 @@ export const taskMachine = setup({
   },
 }).createMachine({
   id: 'task',
-  context: ({ input }) => ({
-    id: input.id,
-    spec: input.spec,
-    priority: input.priority,
-    labels: input.labels,
-    limits: input.limits,
-    createdAt: input.createdAt,
-    epoch: input.epochFloor ?? 0,
-    attempts: 0,
-    staleCount: 0,
-    progress: 0,
-    message: null,
-    lease: null,
-    graceEndsAt: null,
-    notBefore: null,
-    recovery: null,
-    compensations: input.compensations.map((c, i) => ({
-      seq: i + 1,
-      action: c.action,
-      args: c.args,
-      registeredAt: input.createdAt,
-      owner: null,
-      epoch: null,
-      status: 'pending' as const,
-      attempts: 0,
-      lastError: null,
-      doneAt: null,
-    })),
-    compensationRetryAt: null,
-    failure: null,
-    terminal: null,
-    metadata: {},
-    audit: [{ at: input.createdAt, event: 'created' }],
-    policy: input.policy ?? null,
-  }),
+  context: ({ input }) => initialContext(input),
   initial: 'planned',
   on: {
     'lease.heartbeat': { actions: conflict('planned', 'no_lease') },
