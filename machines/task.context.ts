@@ -34,8 +34,9 @@ function annotationDetail(metadata: { [key: string]: unknown }): string {
 export type EventOf<T extends TaskEvent['type']> = Extract<TaskEvent, { type: T }>;
 type Update = Partial<TaskContext>;
 
+// concat, not a spread: V8 gives a spread array room for 19 entries, and every task keeps its audit.
 const withAudit = (audit: AuditEntry[], entry: AuditEntry): AuditEntry[] => {
-  const next = [...audit, entry];
+  const next = audit.concat([entry]);
   return next.length > AUDIT_LIMIT ? next.slice(next.length - AUDIT_LIMIT) : next;
 };
 
@@ -116,7 +117,7 @@ export function renewed(context: TaskContext, event: EventOf<'lease.heartbeat'>,
       heartbeatAt: event.at,
       renewals: lease.renewals + 1,
       lateHeartbeats: lease.lateHeartbeats + (late ? 1 : 0),
-      heartbeats: [...lease.heartbeats, event.at].slice(-HEARTBEAT_HISTORY),
+      heartbeats: lease.heartbeats.concat([event.at]).slice(-HEARTBEAT_HISTORY),
     },
     audit: withAudit(context.audit, {
       at: event.at,

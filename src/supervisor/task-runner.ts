@@ -25,8 +25,11 @@ export type InspectionObserver = Observer<InspectionEvent> | ((event: Inspection
 export interface TaskSlot {
   readonly id: string;
   snapshot: TaskSnapshot;
-  /** Delayed events armed on the clock, by XState's send id (null while none are). */
-  timers: Map<string, number> | null;
+  /**
+   * Delayed events armed on the clock, by XState's send id (null while none are). A task has
+   * one or two at a time: a list, as a Map would cost ~0.5 KB a task.
+   */
+  timers: { sendId: string; timer: number }[] | null;
   /** Set once the task is dropped: its timers are cancelled and late work results ignored. */
   stopped: boolean;
 }
@@ -60,6 +63,20 @@ export class RefusedStep extends InternalError {
     const why = cause instanceof Error ? cause.message : String(cause);
     super(taskId, `the step for "${eventType}" would put the task machine in XState's error status (${why}); it was refused and the task stays as it was`, cause);
   }
+}
+
+const tagSets = new Map<string, ReadonlySet<string>>();
+
+/**
+ * Makes the snapshot's tags the one Set every snapshot with those tags shares: XState makes a
+ * Set per snapshot (~150 bytes a task) and never changes one afterwards.
+ */
+export function withSharedTags(snapshot: TaskSnapshot): TaskSnapshot {
+  const key = [...snapshot.tags].join('\n');
+  const shared = tagSets.get(key);
+  if (shared === undefined) tagSets.set(key, snapshot.tags);
+  else (snapshot as { tags: ReadonlySet<string> }).tags = shared;
+  return snapshot;
 }
 
 export function createTaskRunner<S extends TaskSlot>({ logic, work, clock, inspect, emitted, stepped, crashed }: Options<S>) {
@@ -124,27 +141,33 @@ export function createTaskRunner<S extends TaskSlot>({ logic, work, clock, inspe
   const arm = (slot: S, sendId: string, event: Event, delay: number) => {
     disarm(slot, sendId);
     if (windingDown) return;
-    slot.timers ??= new Map();
-    slot.timers.set(
-      sendId,
-      clock.setTimeout(() => {
-        slot.timers?.delete(sendId);
-        if (!slot.stopped) react(slot, event);
-      }, delay),
-    );
+    const timer = clock.setTimeout(() => {
+      forget(slot, sendId);
+      if (!slot.stopped) react(slot, event);
+    }, delay);
+    // A literal, not a push onto [], which would reserve room for 17.
+    if (slot.timers === null) slot.timers = [{ sendId, timer }];
+    else slot.timers.push({ sendId, timer });
+  };
+
+  /** Takes the timer of `sendId` off the task's list; returns it, or undefined when none is armed. */
+  const forget = (slot: S, sendId: string): number | undefined => {
+    const index = slot.timers?.findIndex((armed) => armed.sendId === sendId) ?? -1;
+    if (index < 0) return undefined;
+    const { timer } = slot.timers![index]!;
+    slot.timers!.splice(index, 1);
+    if (slot.timers!.length === 0) slot.timers = null;
+    return timer;
   };
 
   const disarm = (slot: S, sendId: string) => {
-    const timer = slot.timers?.get(sendId);
-    if (timer === undefined) return;
-    clock.clearTimeout(timer);
-    slot.timers!.delete(sendId);
-    if (slot.timers!.size === 0) slot.timers = null;
+    const timer = forget(slot, sendId);
+    if (timer !== undefined) clock.clearTimeout(timer);
   };
 
   /** Cancels every delayed event the task has armed. */
   const cancelTimers = (slot: S) => {
-    for (const timer of slot.timers?.values() ?? []) clock.clearTimeout(timer);
+    for (const { timer } of slot.timers ?? []) clock.clearTimeout(timer);
     slot.timers = null;
   };
 
@@ -188,7 +211,7 @@ export function createTaskRunner<S extends TaskSlot>({ logic, work, clock, inspe
       crashed(slot, error);
       throw error;
     }
-    slot.snapshot = next;
+    slot.snapshot = withSharedTags(next);
     perform(slot, todo);
     observe('@xstate.snapshot', event, next);
     stepped(slot);
@@ -198,7 +221,7 @@ export function createTaskRunner<S extends TaskSlot>({ logic, work, clock, inspe
     /** Puts a new task in its initial state (a restored one is given its snapshot and sent `task.resume`). */
     init(slot: S, input: TaskInput) {
       const [snapshot, todo] = collect(() => logic.getInitialSnapshot(scope, input) as TaskSnapshot);
-      slot.snapshot = snapshot;
+      slot.snapshot = withSharedTags(snapshot);
       perform(slot, todo);
       observe('@xstate.snapshot', { type: 'xstate.init', input } as EventObject, snapshot);
     },

@@ -14,7 +14,7 @@ import type { GroupCommit } from './group-commit.js';
 import { compactContext, recordOf, snapshotOf } from './record.js';
 import { createResumeQueue, type Resumable } from './resume-queue.js';
 import type { createTaskLogic } from './task-logic.js';
-import { RefusedStep, type createTaskRunner, type TaskSlot } from './task-runner.js';
+import { RefusedStep, withSharedTags, type createTaskRunner, type TaskSlot } from './task-runner.js';
 import { resumeDeadline } from './timers.js';
 import type { Logger } from './types.js';
 import { statePath, type TaskSnapshot } from './view.js';
@@ -85,7 +85,7 @@ export function createTaskTable({ location, clock, logger, commit, runner, logic
     if ('snapshot' in source) {
       // Known as committed already: a restored task must not count as changed (that would
       // rewrite the whole store at every open).
-      entry.snapshot = source.snapshot;
+      entry.snapshot = withSharedTags(source.snapshot);
       entry.context = source.snapshot.context;
       entry.path = statePath(source.snapshot.value);
       queueIfClaimable(entry);
