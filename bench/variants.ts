@@ -6,13 +6,13 @@ import type { Variant } from './alternate.js';
 import type { Metrics } from './stats.js';
 
 // ─── The durable JSON store under test ────────────────────────────────────────────────────
-// THE single place that selects it: the journaled JSON store (group commit appends to
-// `<path>.journal`, compacted into the JSON snapshot). With `journaled: true` the plain
-// whole-file store also runs, as a reference; set it to false (and open the plain store here)
-// to judge the targets on the plain store instead.
+// THE single place that selects it: the default JSON store, journaled (group commit appends
+// to `<path>.journal`, compacted into the JSON snapshot). With `journaled: true` the plain
+// whole-file store (`{ journal: false }`) also runs, as a reference; set it to false (and open
+// the plain store here) to judge the targets on the plain store instead.
 const DURABLE_JSON = {
   journaled: true,
-  open: (file: string): Store => jsonFileStore(file, { journal: true }),
+  open: (file: string): Store => jsonFileStore(file),
 };
 // ───────────────────────────────────────────────────────────────────────────────────────────
 
@@ -56,7 +56,7 @@ function storeFor(kind: LeaseholdKind, dir: string): Store {
     case 'leasehold-json':
       return DURABLE_JSON.open(file);
     case 'leasehold-json-plain':
-      return jsonFileStore(file);
+      return jsonFileStore(file, { journal: false });
     case 'leasehold-memory':
       return memoryStore();
   }

@@ -28,7 +28,7 @@ export const STORE_KIND: StoreKind = kindFromEnvironment();
 
 /** A store of `kind` on `file`: what a harness (or a test wrapping its store) opens. */
 export function storeOf(file: string, kind: StoreKind = STORE_KIND): Store {
-  return kind === 'journal' ? jsonFileStore(file, { journal: true }) : jsonFileStore(file);
+  return kind === 'journal' ? jsonFileStore(file) : jsonFileStore(file, { journal: false });
 }
 
 /** A store document as the tests read it. */

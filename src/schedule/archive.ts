@@ -44,7 +44,7 @@ export function jsonArchive(path: string): Archive {
   const location = resolve(path);
   /** Opens the archive store for one operation, always releasing its lock. */
   const using = async <T>(work: (store: ReturnType<typeof jsonFileStore>, tasks: Map<string, TaskRecord>) => Promise<T>) => {
-    const store = jsonFileStore(location);
+    const store = jsonFileStore(location, { journal: false });
     const { tasks } = await store.open();
     try {
       return await work(store, tasks);

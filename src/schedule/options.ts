@@ -21,7 +21,7 @@ export interface ScheduleOptions {
   report?: string | false;
   /**
    * Folds the store's journal into its snapshot (`store.compact()`). Default every 10 minutes
-   * (DEFAULT_SCHEDULE.compact) when the store can compact (`jsonFileStore(path, { journal: true })`),
+   * (DEFAULT_SCHEDULE.compact) when the store can compact (`jsonFileStore(path)`, journaled by default),
    * else off; setting it for a store that cannot is refused.
    */
   compact?: string | false;
@@ -89,7 +89,7 @@ export function scheduleConfig(raw: ScheduleOptions | false | undefined, storeLo
     issues.push('archivePath: must not be the store file itself');
   }
   if (cron.compact !== null && !canCompact) {
-    issues.push(`compact: the store (${storeLocation}) has no journal to compact; use jsonFileStore(path, { journal: true })`);
+    issues.push(`compact: the store (${storeLocation}) has no journal to compact; use jsonFileStore(path) without { journal: false }`);
   }
   if (cron.retain !== null && archivePath === null) {
     issues.push(`retain: the store (${storeLocation}) is not a file, so there is nowhere beside it to archive to; set schedule.archivePath`);

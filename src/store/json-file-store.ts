@@ -1,5 +1,6 @@
 // The default store: every task in one JSON snapshot written atomically through steno (lowdb's
-// writer), optionally with a journal that commits append to and compaction folds back; guarded
+// writer), with a journal that commits append to and compaction folds back (or, with
+// `journal: false`, a snapshot rewritten by every commit); guarded
 // by a lock directory plus an owner sidecar naming its process (store-lock.ts). Owns the store's
 // life (open, close), commits and their durability, and compaction, which runs beside the
 // commits instead of in front of them. Beside it: the options (store-options.ts), reading at
@@ -35,7 +36,8 @@ export { DEFAULT_COMPACT_BYTES, type JsonFileStoreOptions } from './store-option
  */
 export type JournaledStore = Store & { compact(): Promise<void> };
 
-export function jsonFileStore(path: string, options: JsonFileStoreOptions & { journal: true }): JournaledStore;
+export function jsonFileStore(path: string, options: JsonFileStoreOptions & { journal: false }): Store;
+export function jsonFileStore(path: string, options?: JsonFileStoreOptions & { journal?: true }): JournaledStore;
 export function jsonFileStore(path: string, options?: JsonFileStoreOptions): Store;
 export function jsonFileStore(path: string, options: JsonFileStoreOptions = {}): Store {
   const settings = storeSettings(path, options);

@@ -12,14 +12,15 @@ export interface JsonFileStoreOptions {
    */
   staleLockMs?: number;
   /**
-   * Append each commit as one line to `<path>.journal` (one fsync of a small write) instead of
-   * rewriting the whole snapshot, and fold the journal into the snapshot now and then
-   * (compaction, which runs beside later commits: they are appended and acknowledged
-   * meanwhile). Default false: every commit rewrites the snapshot.
+   * Default true: each commit is appended as one line to `<path>.journal` (one fsync of a small
+   * write), and the journal is folded into the snapshot now and then (compaction, which runs
+   * beside later commits: they are appended and acknowledged meanwhile). false: every commit
+   * rewrites the whole snapshot, and the store is that one file (slower by an order of
+   * magnitude once it holds thousands of tasks; for small stores and archives).
    */
   journal?: boolean;
   /**
-   * With `journal`: compact once the journal is larger than both this many bytes (default
+   * With the journal: compact once the journal is larger than both this many bytes (default
    * 8 MiB) and the snapshot, so that rewriting the snapshot costs O(1) bytes per byte committed
    * however many tasks it holds. 0 compacts as soon as the journal outgrows the snapshot.
    */
@@ -66,7 +67,7 @@ export function storeSettings(path: string, options: JsonFileStoreOptions): Stor
   return {
     path: resolve(path),
     staleMs: Math.max(stale, MIN_STALE_MS),
-    compactBytes: options.journal === true ? compactBytes : null,
+    compactBytes: options.journal === false ? null : compactBytes,
     lockWaitMs,
   };
 }

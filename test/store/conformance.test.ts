@@ -11,20 +11,20 @@ describeStoreConformance('memoryStore', () => {
   return Promise.resolve({ connect: () => store, cleanup: () => store.close() });
 });
 
-describeStoreConformance('jsonFileStore', async () => {
+describeStoreConformance('jsonFileStore({ journal: false })', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'leasehold-store-'));
   const file = join(dir, 'nested', 'store.json');
   return {
-    connect: () => jsonFileStore(file),
+    connect: () => jsonFileStore(file, { journal: false }),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 });
 
-describeStoreConformance('jsonFileStore with a journal', async () => {
+describeStoreConformance('jsonFileStore (journaled, the default)', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'leasehold-store-'));
   const file = join(dir, 'nested', 'store.json');
   return {
-    connect: () => jsonFileStore(file, { journal: true }),
+    connect: () => jsonFileStore(file),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 });
