@@ -1,10 +1,11 @@
-// The default store: every task in one JSON snapshot written atomically through steno (lowdb's
-// writer), with a journal that commits append to and compaction folds back (or, with
-// `journal: false`, a snapshot rewritten by every commit); guarded
-// by a lock directory plus an owner sidecar naming its process (store-lock.ts). Owns the store's
-// life (open, close), commits and their durability, and compaction, which runs beside the
-// commits instead of in front of them. Beside it: the options (store-options.ts), reading at
-// open (load.ts), the places of the task texts (places.ts), the journal's files (journal-file.ts).
+// The default store: every task in one JSON snapshot, a lowdb document read and written through
+// the snapshot adapter (snapshot-adapter.ts: streamed, atomic, fsynced), with a journal that
+// commits append to and compaction folds back (or, with `journal: false`, a snapshot rewritten
+// by every commit); guarded by a lock directory plus an owner sidecar naming its process
+// (store-lock.ts). Owns the store's life (open, close), commits and their durability, and
+// compaction, which runs beside the commits instead of in front of them. Beside it: the options
+// (store-options.ts), reading at open (load.ts), the places of the task texts (places.ts), the
+// journal's files (journal-file.ts).
 //
 // Each task's entry text (`"<id>":<record JSON>`) is made once, when it is committed: the
 // journal line of a commit is those texts pasted together, and from then on the store keeps
@@ -12,18 +13,18 @@
 // The next snapshot is pasted together from those places, so neither a commit nor a compaction
 // serialises a task again, and the store holds neither a second object graph nor the texts.
 
-import { Writer } from 'steno';
-import { StoreLockedError, StoreWriteError } from '../errors.js';
+import { Low } from 'lowdb';
+import { StoreCorruptError, StoreLockedError, StoreWriteError } from '../errors.js';
 import { entryText } from './document.js';
 import { describe } from './files.js';
 import { JournalFile } from './journal-file.js';
 import { journalLine, journalPathOf } from './journal.js';
 import { loadStore } from './load.js';
 import type { LockWaitTime } from './lock-wait.js';
-import { Places, type Picture } from './places.js';
+import type { Places } from './places.js';
 import { realStorePath } from './real-path.js';
 import { checkedMeta, recordTexts } from './records.js';
-import { writeSnapshot, type Written } from './snapshot-file.js';
+import { emptyDocument, SnapshotAdapter, type StoreDocument } from './snapshot-adapter.js';
 import { StoreLock } from './store-lock.js';
 import { storeSettings, type JsonFileStoreOptions } from './store-options.js';
 import type { Store, StoreChanges, StoreContents, StoreMeta, TaskRecord } from './types.js';
@@ -66,10 +67,9 @@ type Phase = 'closed' | 'opening' | 'open' | 'closing';
 /** What a compaction writes: the tasks as of journal entry `seq`, when the journal held `journalBytes`. */
 interface CompactionPlan {
   seq: number;
-  epochFloor: number;
   journalBytes: number;
-  /** Undefined when the snapshot holds `seq` already and only the journal is cut. */
-  tasks: Picture | undefined;
+  /** The snapshot being written; undefined when the snapshot holds `seq` already and only the journal is cut. */
+  writing: Promise<void> | undefined;
 }
 
 const ignore = () => undefined;
@@ -81,8 +81,11 @@ class JsonFileStore implements Store {
   /** Only with a journal: a store without one has nothing to fold (and gets no `compact` sweep). */
   declare readonly compact?: () => Promise<void>;
   readonly #lock: StoreLock;
-  /** Writes a temp file beside the snapshot and renames it into place (it does not fsync). */
-  readonly #snapshotWriter: Writer;
+  /** The document (see snapshot-adapter.ts): lowdb reads it from the snapshot file and writes it back. */
+  readonly #db: Low<StoreDocument>;
+  readonly #adapter: SnapshotAdapter;
+  /** STORE_CORRUPT naming the store as the caller did. */
+  readonly #corrupt: (problem: string, cause?: unknown) => StoreCorruptError;
   readonly #journal: JournalFile;
   /** The journal size that triggers compaction, or null when commits rewrite the snapshot. */
   readonly #compactBytes: number | null;
@@ -90,16 +93,10 @@ class JsonFileStore implements Store {
   #phase: Phase = 'closed';
   #opening: Promise<unknown> | undefined;
   #closing: Promise<void> | undefined;
-  /** Every task's entry text or its place, and the snapshot file open for reading (see places.ts). */
-  readonly #places = new Places();
   /** Commits, and the short steps of a compaction that must not overlap one: one at a time, in order. */
   #queue: Promise<void> = Promise.resolve();
   /** Compactions, one at a time; each takes its turn in #queue only to start and to finish. */
   #compactions: Promise<void> = Promise.resolve();
-  /** The newest journal entry #places reflects. */
-  #seq = 0;
-  /** StoreMeta's epochFloor as of #seq. */
-  #epochFloor = 0;
   /** What the snapshot on disk is: formatVersion 1 predates any journal; `seq` is its journalSeq. */
   #snapshot: { journaled: boolean; seq: number } = { journaled: false, seq: 0 };
   /** A size-triggered compaction is waiting or running: commits do not ask for another. */
@@ -116,11 +113,18 @@ class JsonFileStore implements Store {
     this.#lock = new StoreLock(this.#file, file, staleMs, lockWaitMs);
     this.#journal = new JournalFile(journalPathOf(this.#file));
     this.#compactBytes = compactBytes;
-    this.#snapshotWriter = new Writer(this.#file);
+    this.#corrupt = (problem, cause) => new StoreCorruptError(file, problem, cause);
+    this.#adapter = new SnapshotAdapter({ file: this.#file, corrupt: this.#corrupt, journal: () => this.#journal.reader });
+    this.#db = new Low(this.#adapter, emptyDocument(false));
     if (compactBytes !== null) {
       this.compact = () =>
         this.#phase === 'open' ? this.#compact() : Promise.reject(new StoreWriteError(`store file ${this.location} is not open`));
     }
+  }
+
+  /** Every task's entry text or its place, and the snapshot file open for reading (see places.ts). */
+  get #places(): Places {
+    return this.#db.data.places;
   }
 
   static settled(store: JsonFileStore): Promise<void> {
@@ -152,7 +156,7 @@ class JsonFileStore implements Store {
       const tasks = await this.#load();
       this.#phase = 'open';
       // Parsed for this call alone: the store keeps texts, so the caller owns these objects.
-      return { tasks, meta: { epochFloor: this.#epochFloor } };
+      return { tasks, meta: { epochFloor: this.#db.data.epochFloor } };
     } catch (error) {
       await this.#places.clear();
       await this.#journal.close();
@@ -221,9 +225,10 @@ class JsonFileStore implements Store {
 
   async #apply(changes: Map<string, string | null>, epochFloor: number | undefined): Promise<void> {
     this.#assertWritable();
-    const floor = epochFloor === undefined || epochFloor === this.#epochFloor ? undefined : epochFloor;
+    const document = this.#db.data;
+    const floor = epochFloor === undefined || epochFloor === document.epochFloor ? undefined : epochFloor;
     if (changes.size === 0 && floor === undefined) return;
-    const floorBefore = this.#epochFloor;
+    const floorBefore = document.epochFloor;
     const undo = this.#places.set(changes);
     // A formatVersion 1 snapshot is rewritten once before any line goes to the journal, so that
     // a file with a journal beside it always says so.
@@ -231,12 +236,12 @@ class JsonFileStore implements Store {
     try {
       if (append) await this.#append(changes, floor);
       else {
-        if (floor !== undefined) this.#epochFloor = floor;
+        if (floor !== undefined) document.epochFloor = floor;
         await this.#writeSnapshotNow();
       }
       this.#written = true;
     } catch (error) {
-      this.#epochFloor = floorBefore;
+      document.epochFloor = floorBefore;
       // Memory must not run ahead of the disk: the next write would otherwise persist a batch
       // whose commit the caller saw fail.
       undo();
@@ -255,11 +260,12 @@ class JsonFileStore implements Store {
   }
 
   async #append(changes: Map<string, string | null>, epochFloor: number | undefined): Promise<void> {
-    const seq = this.#seq + 1;
+    const document = this.#db.data;
+    const seq = document.seq + 1;
     const line = journalLine(seq, changes, epochFloor);
     const at = await this.#journal.append(line.bytes);
-    this.#seq = seq;
-    if (epochFloor !== undefined) this.#epochFloor = epochFloor;
+    document.seq = seq;
+    if (epochFloor !== undefined) document.epochFloor = epochFloor;
     // The texts are on disk now: the store keeps where they lie instead.
     this.#places.placeInJournal(changes, line.places, at);
   }
@@ -287,18 +293,13 @@ class JsonFileStore implements Store {
         failed = false;
         return;
       }
-      let written: Written | undefined;
-      if (plan.tasks !== undefined) {
-        this.#assertWritable();
-        written = await writeSnapshot(this.#snapshotWriter, this.#file, plan.tasks.entries, { journalSeq: plan.seq, epochFloor: plan.epochFloor }, {
-          snapshot: this.#places.snapshotFile,
-          journal: this.#journal.reader,
-        });
+      if (plan.writing !== undefined) {
+        await plan.writing;
         this.#snapshot = { journaled: true, seq: plan.seq };
         this.#journal.covered = plan.journalBytes;
       }
       await this.#enqueue(async () => {
-        if (written !== undefined) await this.#places.adopt(plan.tasks!, written);
+        if (plan.writing !== undefined) await this.#places.adoptStaged();
         await this.#dropCoveredLines();
       });
       failed = false;
@@ -311,13 +312,16 @@ class JsonFileStore implements Store {
 
   async #planCompaction(): Promise<CompactionPlan | undefined> {
     this.#assertWritable();
-    if (this.#snapshot.seq === this.#seq) {
+    const { seq } = this.#db.data;
+    if (this.#snapshot.seq === seq) {
       const covered = this.#journal.covered;
-      return covered > 0 ? { seq: this.#seq, epochFloor: this.#epochFloor, journalBytes: covered, tasks: undefined } : undefined;
+      return covered > 0 ? { seq, journalBytes: covered, writing: undefined } : undefined;
     }
     // In the queue, where the journal is never being replaced.
     await this.#journal.openReader();
-    return { seq: this.#seq, epochFloor: this.#epochFloor, journalBytes: this.#journal.size, tasks: this.#places.picture() };
+    // lowdb hands the document to the adapter at once, which pictures it here, in the queue:
+    // the tasks as of entry `seq`. The write itself goes on beside later commits.
+    return { seq, journalBytes: this.#journal.size, writing: this.#db.write() };
   }
 
   /** Drops the journal's head that the snapshot holds, keeping the lines appended since. */
@@ -349,16 +353,10 @@ class JsonFileStore implements Store {
 
   /** The snapshot of every task now, as the write of a store without a journal (or its first write). */
   async #writeSnapshotNow(): Promise<void> {
-    // Once any journal entry exists the snapshot must say how many it holds, or a store that
-    // reopens would replay them twice; a store that never had a journal keeps formatVersion 1.
-    const journaled = this.#compactBytes !== null || this.#seq > 0;
-    const picture = this.#places.picture();
-    // Only texts and places in the snapshot: a store writes its snapshot here only before its
-    // first append (to the journal it opened, or without a journal at all).
-    const sources = { snapshot: this.#places.snapshotFile, journal: undefined };
-    const head = { journalSeq: journaled ? this.#seq : null, epochFloor: this.#epochFloor };
-    await this.#places.adopt(picture, await writeSnapshot(this.#snapshotWriter, this.#file, picture.entries, head, sources));
-    this.#snapshot = { journaled, seq: this.#seq };
+    const document = this.#db.data;
+    await this.#db.write();
+    await document.places.adoptStaged();
+    this.#snapshot = { journaled: document.journaled, seq: document.seq };
   }
 
   /**
@@ -367,10 +365,11 @@ class JsonFileStore implements Store {
    * with a journal, cutting a torn last line so that the next append starts a line of its own.
    */
   async #load(): Promise<Map<string, TaskRecord>> {
-    const { records, snapshot, replayed } = await loadStore({ file: this.#file, location: this.location, journalPath: this.#journal.path }, this.#places);
-    this.#seq = replayed.seq;
-    this.#epochFloor = replayed.epochFloor ?? snapshot?.epochFloor ?? 0;
-    this.#snapshot = { journaled: snapshot !== undefined && snapshot.journalSeq !== null, seq: snapshot?.journalSeq ?? 0 };
+    const { records, snapshot, replayed } = await loadStore({ journalPath: this.#journal.path, corrupt: this.#corrupt }, this.#db, this.#adapter);
+    // Once any journal entry exists the snapshot must say how many it holds, or a store that
+    // reopens would replay them twice; a store that never had a journal keeps formatVersion 1.
+    this.#db.data.journaled = this.#compactBytes !== null || this.#db.data.seq > 0;
+    this.#snapshot = snapshot ?? { journaled: false, seq: 0 };
     this.#journal.reset(replayed);
     this.#compactionDue = false;
     this.#written = false;

@@ -34,6 +34,8 @@ export class Places {
   #snapshotFile: FileHandle | undefined;
   /** The snapshot's size in bytes. */
   #snapshotBytes = 0;
+  /** A snapshot written (see stage) and not made the snapshot file yet. */
+  #staged: { picture: Picture; written: Written } | undefined;
 
   get snapshotFile(): FileHandle | undefined {
     return this.#snapshotFile;
@@ -126,13 +128,24 @@ export class Places {
     return { slots, entries };
   }
 
+  /** A snapshot just written from `picture`, kept until adoptStaged makes it the snapshot file. */
+  stage(picture: Picture, written: Written): void {
+    const replaced = this.#staged;
+    this.#staged = { picture, written };
+    void replaced?.written.file.close().catch(ignore);
+  }
+
   /**
-   * Makes a snapshot just written the snapshot file: each task still as pictured becomes its
+   * Makes the snapshot staged last the snapshot file: each task still as pictured becomes its
    * place in the new file, a task changed since keeps its text. The caller runs it in its
    * commit queue, so that no commit is under way that a failure could roll back to a place in
    * the file replaced here.
    */
-  async adopt(picture: Picture, written: Written): Promise<void> {
+  async adoptStaged(): Promise<void> {
+    const staged = this.#staged;
+    if (staged === undefined) throw new Error('no snapshot was written to adopt');
+    this.#staged = undefined;
+    const { picture, written } = staged;
     for (let index = 0; index < picture.slots.length; index++) {
       const slot = picture.slots[index]!;
       if (slot.kept === picture.entries[index]) slot.kept = written.ranges[index]!;
@@ -145,11 +158,12 @@ export class Places {
     await previous?.close().catch(ignore);
   }
 
-  /** Forgets every task and closes the snapshot file. */
+  /** Forgets every task and closes the snapshot file (and one written but not adopted). */
   async clear(): Promise<void> {
     this.#entries = new Map();
-    const file = this.#snapshotFile;
+    const files = [this.#snapshotFile, this.#staged?.written.file];
     this.#snapshotFile = undefined;
-    await file?.close().catch(ignore);
+    this.#staged = undefined;
+    await Promise.all(files.map((file) => file?.close().catch(ignore)));
   }
 }

@@ -122,7 +122,8 @@ export async function replayPath(variant: ModelVariant, path: ModelPath, inspect
   const work: Held = { compensator: held('compensation handler'), probe: held('extension probe') };
   const open = () =>
     createSupervisor({
-      store: jsonFileStore(file),
+      // The single-file store: the checks below compare the one file's bytes.
+      store: jsonFileStore(file, { journal: false }),
       clock,
       defaults: MODEL_LIMITS,
       compensators: { [HANDLED]: work.compensator.run },

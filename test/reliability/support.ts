@@ -93,7 +93,7 @@ function hasJournal(): boolean {
 
 /** Every store kind this build has: the plain JSON file, and the journaled one when present. */
 export function storeKinds(): StoreKind[] {
-  const kinds: StoreKind[] = [{ name: 'json', make: (path) => api.jsonFileStore(path, { staleLockMs: STALE_LOCK_MS }) }];
+  const kinds: StoreKind[] = [{ name: 'json', make: (path) => api.jsonFileStore(path, { staleLockMs: STALE_LOCK_MS, journal: false } as never) }];
   if (hasJournal()) {
     kinds.push({
       name: 'journal',

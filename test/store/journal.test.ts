@@ -132,7 +132,7 @@ describe('a torn last line', () => {
     const image = await crashImage();
     await writeFile(journalOf(image), `${await text(journalOf(image))}{"seq":2,`);
     const before = await bothFiles(image);
-    const plain = jsonFileStore(image);
+    const plain = jsonFileStore(image, { journal: false });
     opened.push(plain);
     expect(Object.keys(await tasksOf(image, plain))).toEqual(['a']);
     await plain.close();
@@ -167,7 +167,7 @@ describe('damage other than a torn last line', () => {
       const before = await bothFiles(file);
       const listing = (await readdir(dir)).sort();
 
-      for (const store of [journaled(), jsonFileStore(file)]) {
+      for (const store of [journaled(), jsonFileStore(file, { journal: false })]) {
         const error = await rejection(store.open());
         expect(error.code).toBe('STORE_CORRUPT');
         expect((error as unknown as { file: string }).file).toBe(journalOf(file));
@@ -362,7 +362,7 @@ describe('formats and modes', () => {
     await store.commit(new Map([['b', record('b')]]));
     const image = await crashImage();
 
-    const plain = jsonFileStore(image);
+    const plain = jsonFileStore(image, { journal: false });
     opened.push(plain);
     expect(Object.keys(await tasksOf(image, plain)).sort()).toEqual(['a', 'b']);
     await plain.commit(new Map([['a', null]]));
@@ -372,7 +372,7 @@ describe('formats and modes', () => {
   });
 
   it('a store that never had a journal keeps writing formatVersion 1', async () => {
-    const plain = jsonFileStore(file);
+    const plain = jsonFileStore(file, { journal: false });
     opened.push(plain);
     await plain.open();
     await plain.commit(new Map([['a', record('a')]]));

@@ -16,7 +16,7 @@ const opened: Store[] = [];
 const holders = createHolders();
 
 function store(options?: JsonFileStoreOptions): Store {
-  const created = jsonFileStore(file, options);
+  const created = jsonFileStore(file, { journal: false, ...options });
   opened.push(created);
   return created;
 }
