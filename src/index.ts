@@ -3,7 +3,7 @@ export { createSupervisor } from './supervisor/supervisor.js';
 export { COMPENSATION_TIMEOUT_MS, DEFAULT_LIMITS, LIFECYCLE_EVENTS, PROBE_TIMEOUT_MS } from './supervisor/options.js';
 export type { Compensator, Logger, OwnerProof, Supervisor, SupervisorOptions, SupervisorStats } from './supervisor/options.js';
 export type { CreateInput, LeaseProof } from './supervisor/inputs.js';
-export type { Lease, TaskView } from './supervisor/view.js';
+export type { Lease, TaskView } from './task/view.js';
 export { DEFAULT_EXPIRING_SOON_MS, DEFAULT_HISTORY_LIMIT, statsLine } from './stats/index.js';
 export type { LateReport, LeaseHistoryEntry, StatsOptions, SweepName, SweepStats } from './stats/index.js';
 export { archivePathOf, DEFAULT_RETENTION_MS, DEFAULT_SCHEDULE } from './schedule/index.js';

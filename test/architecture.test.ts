@@ -54,6 +54,30 @@ function importCycles(graph: Map<string, string[]>): string[] {
 const files = [...sourceFiles('src'), ...sourceFiles('machines')];
 const graph = new Map(files.map((file) => [file, importsOf(file)]));
 
+/** `src/supervisor` for src/supervisor/task-table.ts; `src` for src/errors.ts; `machines`. */
+function folderOf(file: string): string {
+  const parts = file.split('/');
+  return parts.length > 2 ? parts.slice(0, 2).join('/') : parts[0]!;
+}
+
+/** Entry files re-export every room, so they stand above the folder graph, not in it. */
+const ENTRY_FILES = new Set(['src/index.ts', 'src/testing.ts']);
+
+/** Folder of importer → folders it imports (itself left out), over every non-entry file. */
+const folderGraph = new Map<string, string[]>();
+for (const [file, imports] of graph) {
+  if (ENTRY_FILES.has(file)) continue;
+  const from = folderOf(file);
+  const targets = new Set(folderGraph.get(from) ?? []);
+  for (const imported of imports) {
+    if (!ENTRY_FILES.has(imported) && folderOf(imported) !== from) targets.add(folderOf(imported));
+  }
+  folderGraph.set(from, [...targets].sort());
+}
+
+/** What src/task/ (a task as data) may build on: nothing that runs, schedules or reads tasks. */
+const TASK_MAY_IMPORT = ['machines/', 'src/errors.ts', 'src/clock/', 'src/store/', 'src/task/'];
+
 describe('architecture', () => {
   it('has no import cycle in src/ or machines/ (type-only imports included)', () => {
     expect(importCycles(graph)).toEqual([]);
@@ -64,6 +88,18 @@ describe('architecture', () => {
       .filter(([file]) => file.startsWith('machines/'))
       .flatMap(([file, imports]) => imports.filter((i) => i.startsWith('src/')).map((i) => `${file} → ${i}`));
     expect(reachesIntoSrc).toEqual([]);
+  });
+
+  it('has no import cycle between the folders of src/', () => {
+    expect(importCycles(folderGraph)).toEqual([]);
+  });
+
+  it('keeps src/task/ low: it imports only machines/, src/errors.ts, src/clock/, src/store/ and itself', () => {
+    const reachesUp = [...graph]
+      .filter(([file]) => file.startsWith('src/task/'))
+      .flatMap(([file, imports]) => imports.filter((i) => !TASK_MAY_IMPORT.some((allowed) => i.startsWith(allowed))).map((i) => `${file} → ${i}`));
+    expect(reachesUp).toEqual([]);
+    expect([...graph.keys()].filter((file) => file.startsWith('src/task/')).length).toBeGreaterThan(0);
   });
 
   it('reads the imports it checks (the regex still matches this codebase)', () => {

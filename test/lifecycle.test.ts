@@ -18,7 +18,7 @@ import {
   type SupervisorOptions,
   type TaskView,
 } from '../src/index.js';
-import { copyJson, statePath } from '../src/supervisor/view.js';
+import { copyJson, statePath } from '../src/task/view.js';
 import { createInvariantChecker } from './invariants.js';
 import { harness, rejection, T0, type Harness } from './support.js';
 

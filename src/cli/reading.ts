@@ -13,8 +13,8 @@ import {
 } from '../index.js';
 import { countTasks, createStatsStore, statsOf } from '../stats/index.js';
 import { readStore } from '../store/reader.js';
-import { snapshotOf } from '../supervisor/record.js';
-import { taskView } from '../supervisor/view.js';
+import { snapshotOf } from '../task/record.js';
+import { taskView } from '../task/view.js';
 
 /** A deadline that has passed but that no supervisor has processed yet. */
 export interface Overdue {

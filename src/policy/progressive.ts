@@ -7,7 +7,7 @@
 // gets the shortest, so a worker that died on start-up is noticed early.
 import { z } from 'zod';
 import { PRIORITIES, type Priority } from '../../machines/task.types.js';
-import type { TaskView } from '../supervisor/view.js';
+import type { TaskView } from '../task/view.js';
 import { duration, multiplier, parseOptions, positiveDuration } from './options.js';
 import type { GraceMsInput, LeaseInput, LeasePolicy } from './types.js';
 

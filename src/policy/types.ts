@@ -1,7 +1,7 @@
 // What a lease policy is: pure decisions about lease durations and about what happens when
 // a lease's grace ends. Policies see the task as data (its view, the time, its heartbeat
 // history) and never do I/O; extension probes are the async, I/O-doing counterpart.
-import type { TaskView } from '../supervisor/view.js';
+import type { TaskView } from '../task/view.js';
 
 /** One more grace period for the holder, and why (the reason is counted in stats). */
 export interface GraceExtension {

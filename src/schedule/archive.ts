@@ -9,8 +9,8 @@ import { jsonFileStore } from '../store/json-file-store.js';
 import { readStore } from '../store/reader.js';
 import { realStorePath } from '../store/real-path.js';
 import type { TaskRecord } from '../store/types.js';
-import { snapshotOf } from '../supervisor/record.js';
-import { taskView, type TaskView } from '../supervisor/view.js';
+import { snapshotOf } from '../task/record.js';
+import { taskView, type TaskView } from '../task/view.js';
 
 export interface Archive {
   /** The archive file's absolute path. */

@@ -4,9 +4,9 @@
 // `run(job)` runs one now, which is how tests and operators trigger them without cron.
 import { schedule, type Logger as CronLogger, type ScheduledTask } from 'node-cron';
 import { InvalidInputError, SupervisorClosedError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { statsLine } from '../stats/line.js';
 import { SWEEPS, type SupervisorStats, type SweepName } from '../stats/types.js';
-import type { Logger } from '../supervisor/types.js';
 import { jsonArchive } from './archive.js';
 import type { ScheduleConfig } from './options.js';
 import type { RetainCandidate } from './sweeps.js';

@@ -2,9 +2,9 @@
 // supervisor's mailbox (dispatch), synchronously, like any command.
 import type { Clock } from '../clock/clock.js';
 import type { TaskRecord } from '../store/types.js';
-import { recordOf } from '../supervisor/record.js';
-import { resumeDeadline } from '../supervisor/timers.js';
-import { copyJson, type TaskSnapshot } from '../supervisor/view.js';
+import { resumeDeadline } from '../task/deadlines.js';
+import { recordOf } from '../task/record.js';
+import { copyJson, type TaskSnapshot } from '../task/view.js';
 
 interface SweptTask {
   snapshot: TaskSnapshot;

@@ -4,9 +4,9 @@
 import type { TaskEvent, TaskInput, TaskLimits } from '../../machines/task.types.js';
 import type { ConflictReason } from '../errors.js';
 import type { LeasePolicy } from '../policy/types.js';
+import { taskView, type TaskSnapshot } from '../task/view.js';
 import type * as inputs from './inputs.js';
 import type { createLeaseTerms } from './lease-terms.js';
-import { taskView, type TaskSnapshot } from './view.js';
 
 export const conflictText: Record<ConflictReason, string> = {
   held: 'the task is already leased',

@@ -5,7 +5,7 @@
 // has its rejection caught, and both are reported through logger.warn naming the hook. Left
 // alone, an async listener's rejection is an unhandled rejection, and Node exits with code 1.
 // Compensators, the lease policy and probes are awaited where they run (task-logic.ts).
-import type { Logger } from './types.js';
+import type { Logger } from '../logger.js';
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';

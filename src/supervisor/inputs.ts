@@ -3,11 +3,9 @@
 import { z } from 'zod';
 import { PRIORITIES, TASK_STATES, type Json } from '../../machines/task.types.js';
 import { InvalidInputError } from '../errors.js';
+import { duration, limitsSchema, limitsShape } from '../task/limits.js';
+import type { Lease } from '../task/view.js';
 import { boundedJson, jsonLimitIssue, MAX_JSON_DEPTH } from './json-limits.js';
-import type { Lease } from './view.js';
-
-/** Ten years: longer durations are almost certainly unit mistakes. */
-const MAX_DURATION_MS = 10 * 365 * 24 * 3600 * 1000;
 
 /** C0 and C1 control characters and DEL (Unicode category Cc): tabs, newlines, NUL, escapes. */
 const CONTROL = /\p{Cc}/u;
@@ -23,10 +21,6 @@ const name = z
   .max(512)
   .refine((value) => /\S/.test(value), 'must not be whitespace only')
   .refine((value) => !CONTROL.test(value), 'must not contain control characters (U+0000–U+001F, U+007F–U+009F)');
-// At least 1 ms: a shorter positive duration vanishes in an epoch-ms timestamp (now + 5e-324 === now),
-// which would acknowledge a lease that is already expired.
-const duration = z.number().min(1, 'must be at least 1 ms').max(MAX_DURATION_MS);
-const count = z.number().int().positive().max(1_000_000);
 const epoch = z.number().int().positive();
 // Bounded in depth and size before zod walks it (see json-limits.ts).
 const json = boundedJson;
@@ -34,19 +28,6 @@ const text = z.string().max(10_000);
 
 export const taskId = name;
 
-/** Timing and retry bounds a supervisor or a single task may set. */
-const limitsShape = {
-  leaseMs: duration,
-  graceMs: z.number().min(0).max(MAX_DURATION_MS),
-  maxAttempts: count,
-  maxStale: count,
-  maxRenewals: count,
-  retryBackoffMs: z.number().min(0).max(MAX_DURATION_MS),
-  maxRetryBackoffMs: z.number().min(0).max(MAX_DURATION_MS),
-  compensationAttempts: count,
-  compensationBackoffMs: z.number().min(0).max(MAX_DURATION_MS),
-};
-export const limitsSchema = z.strictObject(limitsShape);
 /** Supervisor `defaults`: any limit; built once, since compiling a zod schema is not free. */
 export const defaultsInput = limitsSchema.partial();
 

@@ -4,10 +4,10 @@
 // throw, is logged and replaced by what the fixed policy gives (the task's own limits), so
 // it never reaches a record; a record the store cannot write would fail every call batched
 // with it.
+import type { Logger } from '../logger.js';
 import { fixedPolicy } from '../policy/fixed.js';
 import { MAX_DURATION_MS } from '../policy/options.js';
 import type { GraceExtension, LeaseInput, LeasePolicy } from '../policy/types.js';
-import type { Logger } from './types.js';
 
 const fallback = fixedPolicy();
 

@@ -4,16 +4,17 @@
 import type { Json, LifecycleEvent, LifecycleEventType, TaskLimits, TaskState } from '../../machines/task.types.js';
 import type { Clock } from '../clock/clock.js';
 import { InvalidInputError } from '../errors.js';
-import type { Store } from '../store/types.js';
-import * as inputs from './inputs.js';
+import type { Logger } from '../logger.js';
 import { fixedPolicy, resolvePolicy } from '../policy/index.js';
 import type { ExtensionProbe, LeasePolicy } from '../policy/types.js';
-import type { Compensator, Logger } from './types.js';
+import type { JobName, JobResult, ScheduleOptions } from '../schedule/index.js';
+import type { StatsOptions, SupervisorStats } from '../stats/index.js';
+import type { Store } from '../store/types.js';
+import type { Lease, TaskView } from '../task/view.js';
+import * as inputs from './inputs.js';
+import type { Compensator } from './types.js';
 import { isDuration } from './lease-terms.js';
 import type { InspectionObserver } from './task-runner.js';
-import type { Lease, TaskView } from './view.js';
-import type { StatsOptions, SupervisorStats } from '../stats/index.js';
-import type { JobName, JobResult, ScheduleOptions } from '../schedule/index.js';
 
 export type { Compensator, Logger, SupervisorStats };
 

@@ -2,8 +2,8 @@
 // what the clock's settle and the tests wait for) and the wait at close for compensations
 // already running, so their outcome reaches the ledger on disk.
 import type { Clock, TimerHandle } from '../clock/clock.js';
+import type { Logger } from '../logger.js';
 import type { GroupCommit } from './group-commit.js';
-import type { Logger } from './types.js';
 
 /** Event-loop turns without progress after which a running compensation counts as waiting. */
 const SETTLE_TURNS = 50;

@@ -12,13 +12,14 @@ import type {
   TaskContext,
 } from '../../machines/task.types.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
+import type { Logger } from '../logger.js';
 import type { ExtensionProbe, GraceExtension, GraceInput, LeasePolicy } from '../policy/types.js';
+import { taskDelays } from '../task/deadlines.js';
+import { copyJson, type TaskView } from '../task/view.js';
 import type { GroupCommit } from './group-commit.js';
 import type { TaskWork } from './task-runner.js';
-import type { Compensator, Logger } from './types.js';
+import type { Compensator } from './types.js';
 import { createLeaseTerms, UNUSABLE } from './lease-terms.js';
-import { taskDelays } from './timers.js';
-import { copyJson, type TaskView } from './view.js';
 
 interface Dependencies {
   clock: Clock;

@@ -17,7 +17,7 @@ import type { TaskMachine } from '../../machines/task.machine.js';
 import type { TaskEmitted, TaskEvent, TaskInput } from '../../machines/task.types.js';
 import type { Clock } from '../clock/clock.js';
 import { InternalError } from '../errors.js';
-import type { TaskSnapshot } from './view.js';
+import type { TaskSnapshot } from '../task/view.js';
 
 export type InspectionObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 

@@ -5,19 +5,19 @@
 import type { TaskContext, TaskEmitted, TaskEvent, TaskInput } from '../../machines/task.types.js';
 import type { Clock } from '../clock/clock.js';
 import { LeaseConflictError, TaskNotFoundError, TerminalTaskError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import type { StatsFeed } from '../stats/index.js';
 import { lateReportOf } from '../stats/index.js';
 import type { Store, TaskRecord } from '../store/types.js';
+import { resumeDeadline } from '../task/deadlines.js';
+import { compactContext, recordOf, snapshotOf } from '../task/record.js';
+import { statePath, type TaskSnapshot } from '../task/view.js';
 import { createClaimQueue } from './claim-queue.js';
 import { conflictText } from './commands.js';
 import type { GroupCommit } from './group-commit.js';
-import { compactContext, recordOf, snapshotOf } from './record.js';
 import { createResumeQueue, type Resumable } from './resume-queue.js';
 import type { createTaskLogic } from './task-logic.js';
 import { RefusedStep, withSharedTags, type createTaskRunner, type TaskSlot } from './task-runner.js';
-import { resumeDeadline } from './timers.js';
-import type { Logger } from './types.js';
-import { statePath, type TaskSnapshot } from './view.js';
 
 /** How long a task whose record the store refused waits before its timers or work move it again. */
 const REFUSED_RETRY_MS = 5_000;

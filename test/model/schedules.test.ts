@@ -33,7 +33,7 @@ import {
   type TaskLimits,
   type TaskView,
 } from '../../src/index.js';
-import { statePath } from '../../src/supervisor/view.js';
+import { statePath } from '../../src/task/view.js';
 import { createTestClock, type TestClock } from '../../src/testing.js';
 import { createInvariantChecker, type InvariantChecker } from '../invariants.js';
 

@@ -1,6 +1,6 @@
 // Plain task views for policy tests: policies are pure functions of a TaskView, so the tests
 // build the views directly instead of running a supervisor, and pass `now` explicitly.
-import type { Lease, TaskView } from '../../src/supervisor/view.js';
+import type { Lease, TaskView } from '../../src/task/view.js';
 
 export const NOW = Date.UTC(2026, 0, 1, 12);
 export const S = 1000;

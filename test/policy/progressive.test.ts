@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/errors.js';
 import { progressivePolicy, type ProgressiveOptions } from '../../src/policy/index.js';
-import type { TaskView } from '../../src/supervisor/view.js';
+import type { TaskView } from '../../src/task/view.js';
 import { lease, NOW, S, task, thrown } from './fixtures.js';
 
 const policy = progressivePolicy();

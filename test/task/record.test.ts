@@ -5,7 +5,7 @@ import type { AnyStateNode } from 'xstate';
 import { taskMachine } from '../../machines/task.machine.js';
 import type { TaskContext } from '../../machines/task.types.js';
 import { createSupervisor, memoryStore } from '../../src/index.js';
-import { compactContext, resolvedSnapshot, snapshotOf } from '../../src/supervisor/record.js';
+import { compactContext, resolvedSnapshot, snapshotOf } from '../../src/task/record.js';
 import type { TaskRecord } from '../../src/store/types.js';
 import { createTestClock } from '../../src/testing.js';
 

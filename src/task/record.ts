@@ -6,7 +6,7 @@ import { taskMachine } from '../../machines/task.machine.js';
 import { PRIORITIES, TERMINAL_STATES, type Json, type TaskContext } from '../../machines/task.types.js';
 import { StoreCorruptError } from '../errors.js';
 import type { TaskRecord } from '../store/types.js';
-import { limitsSchema } from './inputs.js';
+import { limitsSchema } from './limits.js';
 import { brokenRule } from './record-rules.js';
 import { statePath, type TaskSnapshot } from './view.js';
 
