@@ -12,7 +12,7 @@
 // outcome occurred. A failure prints fast-check's seed and path, the shrunk command list,
 // the step that failed and why, and the command line that replays it
 // (LEASEHOLD_SEED=… LEASEHOLD_PATH=memory:… or json:…).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -36,6 +36,7 @@ import {
 import { statePath } from '../../src/task/view.js';
 import { createTestClock, type TestClock } from '../../src/testing.js';
 import { createInvariantChecker, type InvariantChecker } from '../invariants.js';
+import { durableDocument, storeBytes } from '../support.js';
 
 // ---------------------------------------------------------------------------------------
 // configuration
@@ -329,8 +330,10 @@ interface Recorder {
   readonly commits: number;
   /** What the store durably holds: task id → record as JSON. */
   readonly records: ReadonlyMap<string, string>;
-  /** The file's bytes, for the JSON store. */
+  /** The store files' bytes (snapshot and journal), for the JSON store. */
   bytes(): string | undefined;
+  /** The tasks a store opening the JSON store now would read. */
+  durableTasks(): Record<string, unknown>;
   dispose(): void;
 }
 
@@ -374,7 +377,8 @@ function recorder(kind: 'memory' | 'json', violation: (message: string) => void)
     get records() {
       return records;
     },
-    bytes: () => (file ? readFileSync(file, 'utf8') : undefined),
+    bytes: () => (file ? storeBytes(file) : undefined),
+    durableTasks: () => (file ? durableDocument(file).tasks : {}),
     dispose: () => {
       if (dir) rmSync(dir, { recursive: true, force: true });
     },
@@ -710,8 +714,7 @@ function lateProgressOnly(w: World, before: Fingerprint, pre: TaskView, progress
   const added = now.audit.slice(pre.audit.length);
   if (added.length !== 1 || added[0]!.event !== 'late-progress') fail(`${what}: audit gained ${JSON.stringify(added)}`);
   if (before.bytes !== undefined) {
-    const file = JSON.parse(w.recorder.bytes()!) as { tasks: Record<string, unknown> };
-    if (JSON.stringify(file.tasks[pre.id]) !== w.recorder.records.get(pre.id)) fail(`${what}: the file does not hold the captured progress`);
+    if (JSON.stringify(w.recorder.durableTasks()[pre.id]) !== w.recorder.records.get(pre.id)) fail(`${what}: the file does not hold the captured progress`);
   }
   matchesStore(w, now);
 }
