@@ -115,7 +115,7 @@ class JsonFileStore implements Store {
     this.#compactBytes = compactBytes;
     this.#corrupt = (problem, cause) => new StoreCorruptError(file, problem, cause);
     this.#adapter = new SnapshotAdapter({ file: this.#file, corrupt: this.#corrupt, journal: () => this.#journal.reader });
-    this.#db = new Low(this.#adapter, emptyDocument(false));
+    this.#db = new Low(this.#adapter, emptyDocument());
     if (compactBytes !== null) {
       this.compact = () =>
         this.#phase === 'open' ? this.#compact() : Promise.reject(new StoreWriteError(`store file ${this.location} is not open`));

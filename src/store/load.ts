@@ -27,7 +27,7 @@ interface StoreFiles {
  * last complete line). Everything is validated before the store writes anything.
  */
 export async function loadStore(files: StoreFiles, db: Low<StoreDocument>, adapter: SnapshotAdapter): Promise<Loaded> {
-  const empty = emptyDocument(false);
+  const empty = emptyDocument();
   db.data = empty;
   await db.read();
   const document = db.data;

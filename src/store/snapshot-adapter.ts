@@ -29,8 +29,8 @@ export interface StoreDocument {
   journaled: boolean;
 }
 
-export function emptyDocument(journaled: boolean): StoreDocument {
-  return { places: new Places(), seq: 0, epochFloor: 0, journaled };
+export function emptyDocument(): StoreDocument {
+  return { places: new Places(), seq: 0, epochFloor: 0, journaled: false };
 }
 
 interface SnapshotFiles {

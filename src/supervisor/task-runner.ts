@@ -72,7 +72,8 @@ const tagSets = new Map<string, ReadonlySet<string>>();
  * Set per snapshot (~150 bytes a task) and never changes one afterwards.
  */
 export function withSharedTags(snapshot: TaskSnapshot): TaskSnapshot {
-  const key = [...snapshot.tags].join('\n');
+  // Most states have no tags: no key to build for them.
+  const key = snapshot.tags.size === 0 ? '' : [...snapshot.tags].join('\n');
   const shared = tagSets.get(key);
   if (shared === undefined) tagSets.set(key, snapshot.tags);
   else (snapshot as { tags: ReadonlySet<string> }).tags = shared;
