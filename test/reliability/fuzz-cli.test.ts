@@ -10,12 +10,13 @@
 //
 // Runs: LEASEHOLD_CLI_FUZZ_RUNS (default 100), four at a time; LEASEHOLD_SEED replays them.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSupervisor, jsonFileStore } from '../../src/index.js';
 import { createTestClock } from '../../src/testing.js';
+import { durableDocument } from '../support.js';
 import { countFromEnv, filesOf, lockHeld, report, seedFromEnv, tempDir } from './support.js';
 
 const RUNS = countFromEnv('LEASEHOLD_CLI_FUZZ_RUNS', 100);
@@ -258,9 +259,11 @@ async function runOne(index: number, sample: { where: string; args: string[] }):
     return undefined;
   }
   if (store.endsWith('store.json')) {
-    const text = existsSync(store) ? readText(store) : '';
-    // As a key only: "__proto__" is a fine label or string value (found by this fuzzer: --label __proto__).
-    if (/"__proto__"\s*:/.test(text)) return `${where}: a "__proto__" key was stored`;
+    // As a key in a task's data only: "__proto__" is a fine label or string value (found by this
+    // fuzzer: --label __proto__), and a fine task id (`create __proto__`), which is a key of the
+    // snapshot's `tasks` and of a journal line's `changes`, read back with JSON.parse as its own key.
+    const tasks = existsSync(store) ? durableDocument<unknown>(store).tasks : {};
+    if (Object.values(tasks).some((record) => /"__proto__"\s*:/.test(JSON.stringify(record)))) return `${where}: a "__proto__" key was stored`;
     try {
       const sup = await createSupervisor({ store: jsonFileStore(store), schedule: false, logger: { warn: () => {} } });
       await sup.close();
@@ -290,10 +293,6 @@ function explained(stderr: string) {
 function sameFiles(a: Map<string, string>, b: Map<string, string>) {
   // A diagram written with -o would be a new file; none of the fuzzed options write one.
   return a.size === b.size && [...a].every(([name, bytes]) => b.get(name) === bytes);
-}
-
-function readText(path: string) {
-  return readFileSync(path, 'utf8');
 }
 
 /** Rebuilds dist/ when a source file is newer than the built CLI (npm test builds first anyway). */
