@@ -62,6 +62,17 @@ export function registerMetrics(app: FastifyInstance, options: MetricsOptions): 
     },
   });
   new Gauge({
+    name: 'leasehold_tasks_by_substate',
+    help: 'Tasks by full state path (planned.ready, stale.grace, completed, ...); only paths some task is in.',
+    labelNames: ['substate'],
+    registers: [registry],
+    collect() {
+      // Reset first: a path no task is in any more disappears rather than staying at its last value.
+      this.reset();
+      for (const [substate, n] of Object.entries(read().bySubstate)) this.set({ substate }, n);
+    },
+  });
+  new Gauge({
     name: 'leasehold_leases_expiring_soon',
     help: 'Leased tasks whose lease expires within stats.expiringSoonMs (default 5 min).',
     registers: [registry],

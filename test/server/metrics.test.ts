@@ -1,7 +1,7 @@
-// GET /metrics on real loopback HTTP: the text parses line by line, the gauges equal
-// sup.stats() after a few calls, the counters move with claims and expiries (driven by the
-// test clock), the HTTP histogram counts the scrape's own route, and default process metrics
-// are there beside the leasehold_ ones.
+// GET /metrics on real loopback HTTP: the text parses line by line, the gauges (by state and
+// by substate) equal sup.stats() after a few calls, the counters move with claims and expiries
+// (driven by the test clock), the HTTP histogram counts the scrape's own route, and default
+// process metrics are there beside the leasehold_ ones.
 import { describe, expect, it } from 'vitest';
 import { LIFECYCLE_EVENTS, TASK_STATES, type Supervisor } from '../../src/index.js';
 import { registerMetrics } from '../../src/server/metrics.js';
@@ -74,6 +74,9 @@ describe('GET /metrics', () => {
     const stats = sup.stats();
     for (const state of TASK_STATES) expect(valueOf(samples, 'leasehold_tasks', { state }), state).toBe(stats.byState[state]);
     expect(stats.byState).toMatchObject({ leased: 2, planned: 1, completed: 1 });
+    const bySubstate = Object.fromEntries(samples.filter((s) => s.name === 'leasehold_tasks_by_substate').map((s) => [s.labels.substate!, s.value]));
+    expect(bySubstate).toEqual(stats.bySubstate);
+    expect(Object.keys(bySubstate).length).toBeGreaterThanOrEqual(3);
     expect(valueOf(samples, 'leasehold_leases_expiring_soon')).toBe(stats.expiringSoon);
     expect(valueOf(samples, 'leasehold_claims_total')).toBe(stats.events.claimed);
     expect(valueOf(samples, 'leasehold_claims_total')).toBeGreaterThanOrEqual(4);
