@@ -15,7 +15,10 @@
 // sequence: no gap, no duplicate. A stream whose socket buffer is full waits for `drain`
 // without buffering more; one that falls so far behind that its next event has left the ring
 // is dropped (socket destroyed) — it may reconnect with `Last-Event-ID` and gets `reset`.
-// Memory is then the ring (shared) plus about one socket high-water mark per stream.
+// Memory is then the ring (shared) plus about one socket high-water mark per stream. The ring
+// is bounded in events, not bytes: events are a few hundred bytes, but a `failed`, `released`
+// or `quarantined` event carries its text (up to 10,000 characters), so the worst case at the
+// default is about 100 MB.
 //
 // No authentication here: the route expects the server core's auth hook, which covers every
 // `/v1` route (any token may read events).

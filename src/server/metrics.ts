@@ -5,8 +5,8 @@
 // the stats say, and a restart starts counters again at zero (Prometheus' rate() handles it).
 //
 // Cost: the gauges and counters are filled at scrape time (prom-client `collect`) from one
-// `sup.stats()` read per scrape, which is O(1) in the number of tasks (the read model keeps
-// its counts incrementally); nothing walks tasks, and nothing runs per lifecycle event.
+// `sup.stats()` read per scrape, whose cost does not grow with the number of tasks (the read
+// model keeps its counts incrementally); nothing walks tasks, nothing runs per lifecycle event.
 // The HTTP metrics come from an onResponse hook on the app it is given, so register it on the
 // root instance to time every route (SSE streams are hijacked replies, timed by no hook).
 //
