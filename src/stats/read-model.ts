@@ -117,7 +117,7 @@ export type StatsStore = ReturnType<typeof createStatsStore>;
 
 /** The full stats: the store's counters joined with the task counts, as of `at`. */
 export function statsOf(context: StatsContext, tasks: TaskCounts, at: number, options: StatsFeedOptions): SupervisorStats {
-  const { total, byState, expiringSoon } = tasks;
+  const { total, byState, bySubstate, expiringSoon } = tasks;
   const events = Object.fromEntries(options.eventTypes.map((type) => [type, context.events[type] ?? 0])) as Record<LifecycleEventType, number>;
   let graceTotal = 0;
   for (const n of context.graceExtensions.values()) graceTotal += n;
@@ -126,6 +126,7 @@ export function statsOf(context: StatsContext, tasks: TaskCounts, at: number, op
     since: context.since,
     total,
     byState,
+    bySubstate,
     expiringSoon,
     expiringSoonMs: options.expiringSoonMs,
     stuck: events.stuck,

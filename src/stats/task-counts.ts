@@ -1,6 +1,6 @@
-// The task-derived part of the stats: how many tasks there are, by state, and how many leased
-// tasks expire soon. Kept incrementally from the changes the supervisor reports for each task
-// it touches, so reading (on every commit, for subscribers) costs O(what changed), not
+// The task-derived part of the stats: how many tasks there are, by state and by full state
+// path (substate), and how many leased tasks expire soon. Kept incrementally from the changes
+// the supervisor reports for each task it touches, so reading (on every commit, for subscribers) costs O(what changed), not
 // O(tasks). `countTasks` is the full walk it must always agree with (tests compare the two).
 import { createTimerQueue } from '../clock/timer-queue.js';
 import type { TaskState } from '../../machines/task.types.js';
@@ -15,6 +15,8 @@ export interface TaskSample {
 export interface TaskCounts {
   total: number;
   byState: Record<TaskState, number>;
+  /** Tasks by full state path (`planned.ready`, `stale.grace`, `completed`); only paths some task is in. */
+  bySubstate: Record<string, number>;
   expiringSoon: number;
 }
 
@@ -35,19 +37,22 @@ const expiresSoon = (expiresAt: number, at: number, expiringSoonMs: number) => e
 /** The counts by walking every task (O(tasks)): the reference the incremental counts match. */
 export function countTasks(tasks: Iterable<TaskSample>, at: number, options: CountOptions): TaskCounts {
   const byState = Object.fromEntries(options.states.map((s) => [s, 0])) as Record<TaskState, number>;
+  const bySubstate = new Map<string, number>();
   let total = 0;
   let expiringSoon = 0;
   for (const task of tasks) {
     total++;
     const state = stateOf(task.path) as TaskState;
     byState[state] = (byState[state] ?? 0) + 1;
+    bySubstate.set(task.path, (bySubstate.get(task.path) ?? 0) + 1);
     if (state === 'leased' && task.lease && expiresSoon(task.lease.expiresAt, at, options.expiringSoonMs)) expiringSoon++;
   }
-  return { total, byState, expiringSoon };
+  return { total, byState, bySubstate: Object.fromEntries(bySubstate), expiringSoon };
 }
 
 interface Counted {
   state: string;
+  path: string;
   /** The lease's expiry while the task is leased, else null. */
   expiresAt: number | null;
   /** Its entry in `waiting` while it does not count as expiring soon yet. */
@@ -67,6 +72,7 @@ interface Counted {
 export function createTaskCounts(options: CountOptions) {
   const counted = new Map<string, Counted>();
   const byState = new Map<string, number>();
+  const bySubstate = new Map<string, number>();
   const waiting = createTimerQueue();
   let soon = 0;
   let horizon = -Infinity;
@@ -82,6 +88,9 @@ export function createTaskCounts(options: CountOptions) {
 
   const forget = (entry: Counted) => {
     byState.set(entry.state, byState.get(entry.state)! - 1);
+    const left = bySubstate.get(entry.path)! - 1;
+    if (left === 0) bySubstate.delete(entry.path);
+    else bySubstate.set(entry.path, left);
     if (entry.soon) soon--;
     else if (entry.timer !== undefined) waiting.remove(entry.timer);
   };
@@ -95,9 +104,10 @@ export function createTaskCounts(options: CountOptions) {
         return;
       }
       const state = stateOf(sample.path);
-      const entry: Counted = { state, expiresAt: state === 'leased' && sample.lease ? sample.lease.expiresAt : null, timer: undefined, soon: false };
+      const entry: Counted = { state, path: sample.path, expiresAt: state === 'leased' && sample.lease ? sample.lease.expiresAt : null, timer: undefined, soon: false };
       counted.set(id, entry);
       byState.set(state, (byState.get(state) ?? 0) + 1);
+      bySubstate.set(sample.path, (bySubstate.get(sample.path) ?? 0) + 1);
       if (entry.expiresAt !== null) wait(entry);
     },
     read(at: number): TaskCounts {
@@ -114,7 +124,7 @@ export function createTaskCounts(options: CountOptions) {
       const counts = Object.fromEntries(options.states.map((s) => [s, byState.get(s) ?? 0])) as Record<TaskState, number>;
       // A state the list does not name (none today) is still shown, as the walk would.
       for (const [state, n] of byState) if (n > 0 && !Object.hasOwn(counts, state)) counts[state as TaskState] = n;
-      return { total: counted.size, byState: counts, expiringSoon: soon };
+      return { total: counted.size, byState: counts, bySubstate: Object.fromEntries(bySubstate), expiringSoon: soon };
     },
     get size() {
       return counted.size;

@@ -50,6 +50,8 @@ export interface SupervisorStats {
   since: number;
   total: number;
   byState: Record<TaskState, number>;
+  /** Tasks by full state path, as TaskView's `substate` (`planned.ready`, `stale.grace`, `completed`); only paths some task is in. */
+  bySubstate: Record<string, number>;
   /** Leased tasks whose lease expires within `expiringSoonMs` of `at` (boundary included). */
   expiringSoon: number;
   expiringSoonMs: number;

@@ -165,6 +165,10 @@ describe('expiring soon', () => {
     // Expired leases are stale, not expiring.
     await h.clock.advance(60 * S);
     expect(h.sup.stats()).toMatchObject({ expiringSoon: 0, byState: { leased: 1, stale: 2 } });
+    // By full state path too: only the paths some task is in, as TaskView's substate.
+    const paths = h.sup.list().map((task) => task.substate);
+    expect(h.sup.stats().bySubstate).toEqual(Object.fromEntries([...new Set(paths)].map((path) => [path, paths.filter((p) => p === path).length])));
+    expect(Object.values(h.sup.stats().bySubstate).reduce((sum, n) => sum + n, 0)).toBe(3);
   });
 
   it('defaults to 5 minutes, not an hour', async () => {
