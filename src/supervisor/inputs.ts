@@ -27,6 +27,8 @@ const json = boundedJson;
 const text = z.string().max(10_000);
 
 export const taskId = name;
+/** `sup.touch(owner)`: an owner's name. */
+export const ownerName = name;
 
 /** Supervisor `defaults`: any limit; built once, since compiling a zod schema is not free. */
 export const defaultsInput = limitsSchema.partial();

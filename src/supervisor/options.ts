@@ -130,6 +130,12 @@ export interface Supervisor {
   complete(id: string, input: OwnerProof & { result?: Json }): Promise<TaskView>;
   fail(id: string, input: OwnerProof & { error: string; retryable?: boolean }): Promise<TaskView>;
   release(id: string, input: OwnerProof & { reason?: string }): Promise<TaskView>;
+  /**
+   * Renews every live lease of `owner` by what its lease policy grants, as a heartbeat without
+   * `leaseMs` would (a lease in its grace is revived, as by a late heartbeat). Leases that are
+   * not live, or that the policy would not extend, are skipped. Durable before it resolves.
+   */
+  touch(owner: string): Promise<Lease[]>;
   quarantine(id: string, input: { by: string; reason: string }): Promise<TaskView>;
   annotate(id: string, metadata: { [key: string]: Json }): Promise<TaskView>;
   get(id: string): TaskView | undefined;
