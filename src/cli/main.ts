@@ -85,7 +85,8 @@ another process holds the store, change nothing, and show a passed deadline as o
 Exit codes:
   0 ok, 1 unexpected error, 2 invalid input or usage (also: no store at --store for a
   reading command), 3 task not found, 4 duplicate task, 5 lease conflict, 6 terminal task,
-  7 store corrupt, 8 store locked by another process, 9 store write failed, 10 supervisor closed.
+  7 store corrupt, 8 store locked by another process, 9 store write failed, 10 supervisor closed,
+  11 unauthorized (daemon token), 12 forbidden, 13 agent not found, 14 duplicate agent.
 Errors go to stderr as "leasehold: CODE: message", or with --json as
 {"error":{"code","reason"?,"message","issues"?}}; stdout stays empty.`,
     );
