@@ -120,6 +120,8 @@ export type Listener<T extends LifecycleEventType> = (event: Extract<LifecycleEv
 export type OwnerProof = { owner: string; epoch: number } & inputs.LeaseProof;
 
 export interface Supervisor {
+  /** Where its store lives: the store file's path, or `memory` (the store's `location`). */
+  readonly location: string;
   create(input: inputs.CreateInput): Promise<TaskView>;
   claim(id: string, input: { owner: string; leaseMs?: number }): Promise<Lease>;
   claimNext(input: { owner: string; leaseMs?: number; labels?: string[] }): Promise<Lease | null>;

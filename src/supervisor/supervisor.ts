@@ -193,6 +193,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   const leaseOf = (snapshot: TaskSnapshot) => leaseView(snapshot.context)!;
 
   return {
+    location: store.location,
     create(raw) {
       return guarded(() => {
         const input = inputs.parse(inputs.createInput, raw, 'create input');
