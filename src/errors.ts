@@ -1,5 +1,7 @@
 // The typed errors every public call rejects with. Each carries a stable `code`; lease
-// conflicts also carry the `reason` an owner's call bounced for.
+// conflicts also carry the `reason` an owner's call bounced for. Also owns how an error
+// travels over HTTP: its body `{ error: { code, reason?, message, issues? } }`, its status,
+// and the error rebuilt from a body (the same class, code and reason on the client's side).
 import type { ConflictReason } from '../machines/task.types.js';
 
 export type ErrorCode =
@@ -12,7 +14,14 @@ export type ErrorCode =
   | 'STORE_LOCKED'
   | 'STORE_WRITE_FAILED'
   | 'SUPERVISOR_CLOSED'
-  | 'INTERNAL_ERROR';
+  | 'INTERNAL_ERROR'
+  // The service's (leasehold/server and leasehold/client): HTTP calls refused before they reach the supervisor.
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'AGENT_NOT_FOUND'
+  | 'DUPLICATE_AGENT'
+  | 'PAYLOAD_TOO_LARGE';
 
 // The task machine decides why a call bounces, so it owns the reasons; re-exported here
 // because LeaseConflictError carries one and the package entry exports both from this file.
@@ -114,4 +123,136 @@ export class InternalError extends LeaseholdError {
   constructor(taskId: string, message: string, cause?: unknown) {
     super('INTERNAL_ERROR', `task "${taskId}": ${message}`, { taskId, cause });
   }
+}
+
+/** No token, or one the server does not know (never issued, or revoked). The token is never echoed. */
+export class UnauthorizedError extends LeaseholdError {
+  constructor(message = 'a valid bearer token is required (Authorization: Bearer TOKEN)') {
+    super('UNAUTHORIZED', message);
+  }
+}
+
+/** A known token calling what its role or owner may not: another owner's lease, a write as a viewer, an admin route. */
+export class ForbiddenError extends LeaseholdError {
+  constructor(message: string) {
+    super('FORBIDDEN', message);
+  }
+}
+
+/** No such route. */
+export class NotFoundError extends LeaseholdError {
+  constructor(message: string) {
+    super('NOT_FOUND', message);
+  }
+}
+
+export class AgentNotFoundError extends LeaseholdError {
+  readonly owner: string | undefined;
+
+  constructor(owner: string | undefined, message = `no live token for agent "${owner}"`) {
+    super('AGENT_NOT_FOUND', message);
+    this.owner = owner;
+  }
+}
+
+export class DuplicateAgentError extends LeaseholdError {
+  readonly owner: string | undefined;
+
+  constructor(owner: string | undefined, role: string, message = `agent "${owner}" already has a live ${role} token; revoke it first`) {
+    super('DUPLICATE_AGENT', message);
+    this.owner = owner;
+  }
+}
+
+export class PayloadTooLargeError extends LeaseholdError {
+  constructor(message: string) {
+    super('PAYLOAD_TOO_LARGE', message);
+  }
+}
+
+/** An error as it travels over HTTP (and as the CLI prints it with --json): inside `{ error }`. */
+export interface ErrorBody {
+  code: ErrorCode;
+  reason?: ConflictReason;
+  message: string;
+  issues?: string[];
+}
+
+export function errorBody(error: LeaseholdError): ErrorBody {
+  return {
+    code: error.code,
+    ...(error instanceof LeaseConflictError && { reason: error.reason }),
+    message: error.message,
+    ...(error instanceof InvalidInputError && { issues: error.issues }),
+  };
+}
+
+const STATUS: Record<ErrorCode, number> = {
+  INVALID_INPUT: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  TASK_NOT_FOUND: 404,
+  NOT_FOUND: 404,
+  AGENT_NOT_FOUND: 404,
+  DUPLICATE_TASK: 409,
+  LEASE_CONFLICT: 409,
+  TERMINAL_TASK: 409,
+  DUPLICATE_AGENT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  STORE_CORRUPT: 500,
+  INTERNAL_ERROR: 500,
+  STORE_WRITE_FAILED: 503,
+  SUPERVISOR_CLOSED: 503,
+  STORE_LOCKED: 503,
+};
+
+/** The HTTP status the service answers `error` with. */
+export function httpStatusOf(error: LeaseholdError): number {
+  return STATUS[error.code] ?? 500;
+}
+
+/** What a body that is not an error body stands for, by its status alone. */
+const CODE_OF_STATUS: Record<number, ErrorCode> = { 400: 'INVALID_INPUT', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE' };
+
+/** Each code's class, built from a body (the taskId or owner is not in a body: undefined). */
+const REBUILD: Record<ErrorCode, (body: ErrorBody) => LeaseholdError> = {
+  TASK_NOT_FOUND: () => new TaskNotFoundError(''),
+  DUPLICATE_TASK: () => new DuplicateTaskError(''),
+  LEASE_CONFLICT: (body) => new LeaseConflictError('', body.reason ?? 'held', ''),
+  TERMINAL_TASK: (body) => new TerminalTaskError('', /\bis (\w+)/.exec(body.message)?.[1] ?? ''),
+  INVALID_INPUT: (body) => new InvalidInputError('input', body.issues ?? []),
+  STORE_CORRUPT: () => new StoreCorruptError('', ''),
+  STORE_LOCKED: () => new StoreLockedError(''),
+  STORE_WRITE_FAILED: (body) => new StoreWriteError(body.message),
+  SUPERVISOR_CLOSED: () => new SupervisorClosedError(),
+  INTERNAL_ERROR: () => new LeaseholdError('INTERNAL_ERROR', ''),
+  UNAUTHORIZED: () => new UnauthorizedError(),
+  FORBIDDEN: (body) => new ForbiddenError(body.message),
+  NOT_FOUND: (body) => new NotFoundError(body.message),
+  AGENT_NOT_FOUND: () => new AgentNotFoundError(undefined),
+  DUPLICATE_AGENT: () => new DuplicateAgentError(undefined, 'agent'),
+  PAYLOAD_TOO_LARGE: (body) => new PayloadTooLargeError(body.message),
+};
+
+const REASONS = new Set<string>(['held', 'in_grace', 'not_owner', 'stale_epoch', 'expired', 'no_lease', 'not_extending', 'backoff']);
+
+/**
+ * The error an HTTP answer carries, rebuilt as the class the server threw (same code, reason,
+ * message and issues). A body that is not an error body gets the code its status stands for
+ * (INTERNAL_ERROR for any other), with a message naming the status.
+ */
+export function errorFromBody(status: number, body: unknown): LeaseholdError {
+  const sent = (body as { error?: unknown } | null)?.error as Partial<Record<keyof ErrorBody, unknown>> | undefined;
+  const known = sent !== null && typeof sent === 'object' && typeof sent.code === 'string' && sent.code in REBUILD && typeof sent.message === 'string';
+  const parsed: ErrorBody = known
+    ? {
+        code: sent.code as ErrorCode,
+        message: sent.message as string,
+        ...(typeof sent.reason === 'string' && REASONS.has(sent.reason) && { reason: sent.reason as ConflictReason }),
+        ...(Array.isArray(sent.issues) && { issues: sent.issues.map(String) }),
+      }
+    : { code: CODE_OF_STATUS[status] ?? 'INTERNAL_ERROR', message: `the server answered HTTP ${status} without an error body` };
+  const error = REBUILD[parsed.code](parsed);
+  error.message = parsed.message;
+  return error;
 }

@@ -102,6 +102,17 @@ describe('architecture', () => {
     expect([...graph.keys()].filter((file) => file.startsWith('src/task/')).length).toBeGreaterThan(0);
   });
 
+  it('keeps src/server/ at the top: only the CLI (an entry) imports it, and it imports no entry', () => {
+    const intoServer = [...graph]
+      .filter(([file]) => !file.startsWith('src/server/') && !file.startsWith('src/cli/'))
+      .flatMap(([file, imports]) => imports.filter((i) => i.startsWith('src/server/')).map((i) => `${file} → ${i}`));
+    expect(intoServer).toEqual([]);
+    const serverOut = [...graph]
+      .filter(([file]) => file.startsWith('src/server/'))
+      .flatMap(([file, imports]) => imports.filter((i) => ENTRY_FILES.has(i) || i.startsWith('src/cli/')).map((i) => `${file} → ${i}`));
+    expect(serverOut).toEqual([]);
+  });
+
   it('reads the imports it checks (the regex still matches this codebase)', () => {
     expect(graph.get('src/index.ts')).toContain('machines/task.types.ts');
     expect(graph.size).toBeGreaterThan(50);

@@ -12,4 +12,9 @@ export const EXIT_CODES: Record<string, number> = {
   STORE_LOCKED: 8,
   STORE_WRITE_FAILED: 9,
   SUPERVISOR_CLOSED: 10,
+  // Through a daemon's API (agent add / revoke, commands over HTTP):
+  UNAUTHORIZED: 11,
+  FORBIDDEN: 12,
+  AGENT_NOT_FOUND: 13,
+  DUPLICATE_AGENT: 14,
 };

@@ -32,6 +32,7 @@ import { collect, compensationSpec, json, metadataPair, number } from './argumen
 import { EXIT_CODES } from './exit-codes.js';
 import { iso, leaseLines, print, reportError, showLines, taskLine } from './output.js';
 import { readTasks, statsOfTasks } from './reading.js';
+import { addServiceCommands } from './service.js';
 import { withSupervisor } from './supervised.js';
 import { packageVersion } from './version.js';
 
@@ -85,7 +86,8 @@ another process holds the store, change nothing, and show a passed deadline as o
 Exit codes:
   0 ok, 1 unexpected error, 2 invalid input or usage (also: no store at --store for a
   reading command), 3 task not found, 4 duplicate task, 5 lease conflict, 6 terminal task,
-  7 store corrupt, 8 store locked by another process, 9 store write failed, 10 supervisor closed.
+  7 store corrupt, 8 store locked by another process, 9 store write failed, 10 supervisor closed,
+  11 unauthorized (daemon token), 12 forbidden, 13 agent not found, 14 duplicate agent.
 Errors go to stderr as "leasehold: CODE: message", or with --json as
 {"error":{"code","reason"?,"message","issues"?}}; stdout stays empty.`,
     );
@@ -345,6 +347,8 @@ Errors go to stderr as "leasehold: CODE: message", or with --json as
       if (!task) throw new LeaseholdError('TASK_NOT_FOUND', `task "${id}" does not exist`, { taskId: id });
       emit(toTrace(task), o.out, { taskId: id, format: 'mermaid' });
     });
+
+  addServiceCommands(cli, opts);
 
   function emit(text: string, out: string | undefined, about: Record<string, unknown>) {
     if (out) {

@@ -4,7 +4,7 @@
 // as one object `{"error":{code, reason?, message, issues?}}` (the shape the HTTP API answers
 // with), and never a stack trace. Nothing reaches stdout once a command has failed.
 import { CommanderError } from 'commander';
-import { InvalidInputError, LeaseConflictError, LeaseholdError, StoreLockedError, type Lease } from '../index.js';
+import { errorBody, LeaseholdError, StoreLockedError, type Lease } from '../index.js';
 import { counted } from '../stats/count.js';
 import { EXIT_CODES } from './exit-codes.js';
 import type { Overdue, ReadTaskView } from './reading.js';
@@ -101,14 +101,7 @@ export function reportError(error: unknown, context: ErrorContext): number {
 }
 
 function errorReport(error: unknown): ErrorReport {
-  if (error instanceof LeaseholdError) {
-    return {
-      code: error.code,
-      ...(error instanceof LeaseConflictError && { reason: error.reason }),
-      message: error.message,
-      ...(error instanceof InvalidInputError && { issues: error.issues }),
-    };
-  }
+  if (error instanceof LeaseholdError) return errorBody(error);
   if (error instanceof CommanderError) {
     // A usage error: an unknown command or option, a missing or malformed argument, found by
     // commander or by one of our option parsers. Commander's message starts "error: ".

@@ -15,18 +15,20 @@ const CONTROL = /\p{Cc}/u;
  * empty or whitespace-only names, and control characters, which no terminal, log line or CLI
  * argument shows faithfully.
  */
-const name = z
+export const name = z
   .string()
   .min(1, 'must not be empty')
   .max(512)
   .refine((value) => /\S/.test(value), 'must not be whitespace only')
   .refine((value) => !CONTROL.test(value), 'must not contain control characters (U+0000–U+001F, U+007F–U+009F)');
-const epoch = z.number().int().positive();
+export const epoch = z.number().int().positive();
 // Bounded in depth and size before zod walks it (see json-limits.ts).
-const json = boundedJson;
-const text = z.string().max(10_000);
+export const json = boundedJson;
+export const text = z.string().max(10_000);
 
 export const taskId = name;
+/** `sup.touch(owner)`: an owner's name. */
+export const ownerName = name;
 
 /** Supervisor `defaults`: any limit; built once, since compiling a zod schema is not free. */
 export const defaultsInput = limitsSchema.partial();
@@ -60,12 +62,11 @@ export interface CreateInput {
   compensationBackoffMs?: number;
 }
 
-export const claimInput = z.strictObject({ owner: name, leaseMs: duration.optional() });
-export const claimNextInput = z.strictObject({
-  owner: name,
-  leaseMs: duration.optional(),
-  labels: z.array(name).max(64).optional(),
-});
+/** The fields of a claim and a claim-next besides `owner` (the HTTP bodies reuse them). */
+export const claimShape = { leaseMs: duration.optional() };
+export const claimNextShape = { leaseMs: duration.optional(), labels: z.array(name).max(64).optional() };
+export const claimInput = z.strictObject({ owner: name, ...claimShape });
+export const claimNextInput = z.strictObject({ owner: name, ...claimNextShape });
 
 /**
  * A lease is its holder's proof: an owner call may carry the whole Lease (`sup.complete(id,
@@ -73,7 +74,7 @@ export const claimNextInput = z.strictObject({
  * ignored, except `taskId`, which must name the task called (checked by the supervisor).
  */
 export type LeaseProof = Partial<Omit<Lease, 'owner' | 'epoch'>>;
-const leaseProof = {
+export const leaseProof = {
   taskId: z.string().optional(),
   acquiredAt: z.unknown().optional(),
   expiresAt: z.unknown().optional(),
@@ -114,18 +115,24 @@ export function carriesLease(raw: unknown): boolean {
   return (raw as { acquiredAt?: unknown }).acquiredAt !== undefined;
 }
 
-export const heartbeatInput = ownerCall({
-  leaseMs: duration.optional(),
-  progress: z.number().min(0).max(100).optional(),
-  message: text.optional(),
-});
+/** Each owner call's own fields (besides owner, epoch and the lease proof): the HTTP bodies reuse them. */
+export const ownerCallShapes = {
+  heartbeat: { leaseMs: duration.optional(), progress: z.number().min(0).max(100).optional(), message: text.optional() },
+  extend: { windowMs: duration },
+  release: { reason: text.optional() },
+  complete: { result: json.optional() },
+  fail: { error: text.min(1), retryable: z.boolean().optional() },
+  addCompensation: { action: name, args: json.optional() },
+};
+export const heartbeatInput = ownerCall(ownerCallShapes.heartbeat);
 export type HeartbeatInput = z.output<typeof heartbeatInput>;
-export const extendInput = ownerCall({ windowMs: duration });
-export const releaseInput = ownerCall({ reason: text.optional() });
-export const completeInput = ownerCall({ result: json.optional() });
-export const failInput = ownerCall({ error: text.min(1), retryable: z.boolean().optional() });
-export const compensationInput = ownerCall({ action: name, args: json.optional() });
-export const quarantineInput = z.strictObject({ by: name, reason: text.min(1) });
+export const extendInput = ownerCall(ownerCallShapes.extend);
+export const releaseInput = ownerCall(ownerCallShapes.release);
+export const completeInput = ownerCall(ownerCallShapes.complete);
+export const failInput = ownerCall(ownerCallShapes.fail);
+export const compensationInput = ownerCall(ownerCallShapes.addCompensation);
+export const quarantineReason = text.min(1);
+export const quarantineInput = z.strictObject({ by: name, reason: quarantineReason });
 /** Each value is a bounded JSON field; all of them together are bounded as one (1 MiB). */
 export const metadataInput = z.record(z.string(), json).superRefine((metadata, ctx) => {
   const issue = jsonLimitIssue(metadata);

@@ -120,6 +120,8 @@ export type Listener<T extends LifecycleEventType> = (event: Extract<LifecycleEv
 export type OwnerProof = { owner: string; epoch: number } & inputs.LeaseProof;
 
 export interface Supervisor {
+  /** Where its store lives: the store file's path, or `memory` (the store's `location`). */
+  readonly location: string;
   create(input: inputs.CreateInput): Promise<TaskView>;
   claim(id: string, input: { owner: string; leaseMs?: number }): Promise<Lease>;
   claimNext(input: { owner: string; leaseMs?: number; labels?: string[] }): Promise<Lease | null>;
@@ -130,6 +132,13 @@ export interface Supervisor {
   complete(id: string, input: OwnerProof & { result?: Json }): Promise<TaskView>;
   fail(id: string, input: OwnerProof & { error: string; retryable?: boolean }): Promise<TaskView>;
   release(id: string, input: OwnerProof & { reason?: string }): Promise<TaskView>;
+  /**
+   * Renews every live lease of `owner` by what its lease policy grants, as a heartbeat without
+   * `leaseMs` would (a lease in its grace is revived, as by a late heartbeat). A live lease the
+   * policy would not lengthen right now is answered as it is; leases that are not live are
+   * skipped. Durable before it resolves.
+   */
+  touch(owner: string): Promise<Lease[]>;
   quarantine(id: string, input: { by: string; reason: string }): Promise<TaskView>;
   annotate(id: string, metadata: { [key: string]: Json }): Promise<TaskView>;
   get(id: string): TaskView | undefined;

@@ -6,7 +6,7 @@ import { createActor, fromPromise, waitFor, type InspectionEvent } from 'xstate'
 import { supervisorMachine } from '../../machines/supervisor.machine.js';
 import { TASK_STATES, type LifecycleEvent, type LifecycleEventType, type TaskEvent } from '../../machines/task.types.js';
 import { systemClock } from '../clock/clock.js';
-import { DuplicateTaskError, InvalidInputError, TaskNotFoundError } from '../errors.js';
+import { DuplicateTaskError, InvalidInputError, LeaseConflictError, LeaseholdError, TaskNotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { resolvePolicy } from '../policy/index.js';
 import type { LeasePolicy } from '../policy/types.js';
@@ -193,6 +193,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   const leaseOf = (snapshot: TaskSnapshot) => leaseView(snapshot.context)!;
 
   return {
+    location: store.location,
     create(raw) {
       return guarded(() => {
         const input = inputs.parse(inputs.createInput, raw, 'create input');
@@ -245,6 +246,29 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     },
     release(id, raw) {
       return ownerCall(id, raw, inputs.releaseInput, 'release', (input) => ({ type: 'lease.release', ...input }), taskView);
+    },
+    touch(raw) {
+      return guarded(() => {
+        const owner = inputs.parse(inputs.ownerName, raw, 'touch owner');
+        return dispatch(() => {
+          const renewed = [];
+          for (const entry of tasks.values()) {
+            const lease = entry.snapshot.context.lease;
+            // Only a live lease is renewed: leased, or stale but still in its grace (a late heartbeat).
+            if (lease?.owner !== owner || (entry.path !== 'leased' && entry.path !== 'stale.grace')) continue;
+            const event = heartbeatEvent(entry.snapshot, { owner, epoch: lease.epoch }, false, rules);
+            try {
+              renewed.push(leaseOf(deliver(entry.id, { ...event, at: now() })));
+            } catch (error) {
+              // A live lease the policy would not lengthen now is answered as it is; a task that
+              // refused the step otherwise (logged by the table) is skipped, not an error.
+              if (error instanceof LeaseConflictError && error.reason === 'not_extending') renewed.push(leaseOf(entry.snapshot));
+              else if (!(error instanceof LeaseholdError)) throw error;
+            }
+          }
+          return renewed;
+        });
+      });
     },
     quarantine(id, raw) {
       return ownerCall(id, raw, inputs.quarantineInput, 'quarantine', (input) => ({ type: 'task.quarantine', ...input }), taskView);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { jsonFileStore, type Supervisor } from '../../src/index.js';
 import { registerEvents } from '../../src/server/events.js';
-import { openEvents, serveApp, supervisorOn, within, type SseFrame } from './support.js';
+import { openEvents, serveApp, supervisorOn, within, type SseFrame } from './plugin-support.js';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { LIFECYCLE_EVENTS, TASK_STATES, type Supervisor } from '../../src/index.js';
 import { registerMetrics } from '../../src/server/metrics.js';
-import { serveApp, supervisorOn, within } from './support.js';
+import { serveApp, supervisorOn, within } from './plugin-support.js';
 
 interface Sample {
   name: string;

@@ -1,141 +1,73 @@
-// Fixtures for the server plugin tests: a supervisor on the test clock, a bare Fastify app on
-// loopback (closed after each test), and an SSE reader over Node's fetch that reads the body
-// incrementally. Every wait is bounded.
-import Fastify, { type FastifyInstance } from 'fastify';
+// A supervisor on a real store file (test/support.ts harness, test clock) served on loopback
+// with port 0, and a small fetch helper: what the server tests call through real HTTP.
 import { afterEach } from 'vitest';
-import { createSupervisor, memoryStore, type Store, type Supervisor } from '../../src/index.js';
-import { createTestClock, type TestClock } from '../../src/testing.js';
+import { serve, type ServeOptions } from '../../src/server/index.js';
+import type { SupervisorOptions } from '../../src/index.js';
+import { harness, type Harness } from '../support.js';
 
-export const T0 = Date.UTC(2026, 0, 1);
-export const WAIT_MS = 5_000;
-
-const cleanups: (() => Promise<unknown>)[] = [];
+const servers: (() => Promise<void>)[] = [];
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+  for (const close of servers.splice(0).reverse()) await close();
 });
 
-export async function supervisorOn(store: Store = memoryStore()): Promise<{ sup: Supervisor; clock: TestClock }> {
-  const clock = createTestClock(T0);
-  const sup = await createSupervisor({ store, clock, schedule: false, defaults: { graceMs: 0 } });
-  cleanups.push(() => sup.close());
-  return { sup, clock };
-}
+export const ADMIN = 'admin-token-for-tests-0123456789';
 
-/** A bare Fastify app with `register` applied, listening on 127.0.0.1 at a free port. */
-export async function serveApp(register: (app: FastifyInstance) => void): Promise<{ app: FastifyInstance; url: string }> {
-  const app = Fastify();
-  register(app);
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  cleanups.push(() => app.close());
-  return { app, url };
-}
-
-/** Rejects after `ms` with `what` in the message; the timer never outlives the race. */
-export async function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-export interface SseFrame {
-  id?: string;
-  event?: string;
-  data?: string;
-  /** Comment lines (`: keep-alive`), without the colon. */
-  comments: string[];
-}
-
-export interface SseReader {
+export interface Answer {
   status: number;
-  headers: Headers;
-  /** The next frame that is not only a comment. */
-  next(what?: string): Promise<SseFrame>;
-  /** The next `n` frames that are not only comments. */
-  take(n: number, what?: string): Promise<SseFrame[]>;
-  /** The next frame, comments included. */
-  nextRaw(what?: string): Promise<SseFrame>;
-  /** Resolves when the server ended the body. */
-  ended(): Promise<void>;
-  cancel(): Promise<void>;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  text: string;
 }
 
-function parseFrame(block: string): SseFrame {
-  const frame: SseFrame = { comments: [] };
-  for (const line of block.split('\n')) {
-    if (line.startsWith(':')) frame.comments.push(line.slice(1).trim());
-    else {
-      const colon = line.indexOf(':');
-      const field = colon < 0 ? line : line.slice(0, colon);
-      const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-      if (field === 'id' || field === 'event') frame[field] = value;
-      else if (field === 'data') frame.data = frame.data === undefined ? value : `${frame.data}\n${value}`;
-    }
-  }
-  return frame;
+export interface Served extends Harness {
+  url: string;
+  /** One HTTP call: `body` is sent as JSON (or `raw` as is), with the bearer `token` when given. */
+  call(method: string, path: string, options?: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<Answer>;
+  /** Mints an agent (or viewer) token through the admin route. */
+  mint(owner: string, role?: 'agent' | 'viewer'): Promise<string>;
+  /** Restarts the supervisor and the server on the same files. */
+  restartServer(): Promise<void>;
+  closeServer(): Promise<void>;
 }
 
-export async function openEvents(url: string, headers: Record<string, string> = {}): Promise<SseReader> {
-  const abort = new AbortController();
-  const response = await within(fetch(`${url}`, { headers, signal: abort.signal }), 'the event stream to open');
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let text = '';
-  let done = false;
-  const frames: SseFrame[] = [];
-  const readFrame = async (): Promise<SseFrame | null> => {
-    for (;;) {
-      if (frames.length > 0) return frames.shift()!;
-      if (done) return null;
-      const chunk = await reader.read();
-      if (chunk.done) done = true;
-      else {
-        text += chunk.value;
-        let end: number;
-        while ((end = text.indexOf('\n\n')) >= 0) {
-          frames.push(parseFrame(text.slice(0, end)));
-          text = text.slice(end + 2);
-        }
+export async function served(options: Partial<SupervisorOptions> = {}, serveOptions: ServeOptions = {}): Promise<Served> {
+  const h = await harness(options);
+  let server = await serve(h.sup, { port: 0, adminToken: ADMIN, logger: { warn: () => {} }, ...serveOptions });
+  let closed = false;
+  const close = async () => {
+    if (!closed) await server.close();
+    closed = true;
+  };
+  servers.push(close);
+  const s: Served = Object.assign(h, {
+    url: server.url,
+    async call(method: string, path: string, o: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) {
+      const headers: Record<string, string> = { ...o.headers };
+      if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`;
+      const payload = o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body));
+      if (payload !== undefined) headers['content-type'] ??= 'application/json';
+      const response = await fetch(`${s.url}${path}`, { method, headers, ...(payload !== undefined && { body: payload }), signal: AbortSignal.timeout(10_000) });
+      const text = await response.text();
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
       }
-    }
-  };
-  const nextRaw = async (what = 'an SSE frame') => {
-    const frame = await within(readFrame(), what);
-    if (frame === null) throw new Error(`the stream ended while waiting for ${what}`);
-    return frame;
-  };
-  const next = async (what = 'an SSE event') => {
-    for (;;) {
-      const frame = await nextRaw(what);
-      if (frame.event !== undefined || frame.data !== undefined) return frame;
-    }
-  };
-  const sse: SseReader = {
-    status: response.status,
-    headers: response.headers,
-    nextRaw,
-    next,
-    async take(n, what = `${n} SSE events`) {
-      const out: SseFrame[] = [];
-      while (out.length < n) out.push(await next(what));
-      return out;
+      return { status: response.status, body, text };
     },
-    ended: () =>
-      within(
-        (async () => {
-          while ((await readFrame()) !== null);
-        })(),
-        'the stream to end',
-      ),
-    cancel: async () => {
-      abort.abort();
-      await reader.cancel().catch(() => {});
+    async mint(owner: string, role: 'agent' | 'viewer' = 'agent') {
+      const answer = await s.call('POST', '/v1/agents', { token: ADMIN, body: { owner, role } });
+      if (answer.status !== 201) throw new Error(`mint failed: ${answer.text}`);
+      return answer.body.token as string;
     },
-  };
-  cleanups.push(() => sse.cancel());
-  return sse;
+    async restartServer() {
+      await close();
+      await h.restart();
+      server = await serve(h.sup, { port: 0, adminToken: ADMIN, logger: { warn: () => {} }, ...serveOptions });
+      closed = false;
+      s.url = server.url;
+    },
+    closeServer: close,
+  });
+  return s;
 }
