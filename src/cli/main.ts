@@ -32,6 +32,7 @@ import { collect, compensationSpec, json, metadataPair, number } from './argumen
 import { EXIT_CODES } from './exit-codes.js';
 import { iso, leaseLines, print, reportError, showLines, taskLine } from './output.js';
 import { readTasks, statsOfTasks } from './reading.js';
+import { addServiceCommands } from './service.js';
 import { withSupervisor } from './supervised.js';
 import { packageVersion } from './version.js';
 
@@ -346,6 +347,8 @@ Errors go to stderr as "leasehold: CODE: message", or with --json as
       if (!task) throw new LeaseholdError('TASK_NOT_FOUND', `task "${id}" does not exist`, { taskId: id });
       emit(toTrace(task), o.out, { taskId: id, format: 'mermaid' });
     });
+
+  addServiceCommands(cli, opts);
 
   function emit(text: string, out: string | undefined, about: Record<string, unknown>) {
     if (out) {

@@ -18,9 +18,14 @@ const deferred: Record<string, Compensator> = new Proxy(
   },
 );
 
-export async function withSupervisor<T>(file: string, lockWaitMs: number, use: (sup: Supervisor) => T | Promise<T>): Promise<T> {
+/** A supervisor on `file` as the CLI runs one (also `leasehold serve`): no compensators of its own. */
+export function openSupervisor(file: string, lockWaitMs: number): Promise<Supervisor> {
   // closeTimeoutMs 0: close does not wait for the deferred compensators, which never finish.
-  const sup = await createSupervisor({ store: jsonFileStore(file, { lockWaitMs }), compensators: deferred, closeTimeoutMs: 0 });
+  return createSupervisor({ store: jsonFileStore(file, { lockWaitMs }), compensators: deferred, closeTimeoutMs: 0 });
+}
+
+export async function withSupervisor<T>(file: string, lockWaitMs: number, use: (sup: Supervisor) => T | Promise<T>): Promise<T> {
+  const sup = await openSupervisor(file, lockWaitMs);
   try {
     return await use(sup);
   } finally {

@@ -56,6 +56,12 @@ export async function buildApp({ sup, tokens, bodyLimitBytes, requestTimeoutMs, 
     throw new NotFoundError(`no route ${request.method} ${request.url.split('?')[0]}`);
   });
 
+  // While closing, every answer ends its connection: a keep-alive connection busy when close()
+  // began would otherwise stay open after its answer and hold the close for its idle timeout.
+  let closing = false;
+  app.addHook('preClose', async () => void (closing = true));
+  app.addHook('onSend', async (_request, reply) => void (closing && reply.header('connection', 'close')));
+
   registerAuth(app, tokens);
   registerRoutes(app, API_ROUTES, { sup, tokens });
 

@@ -134,8 +134,9 @@ export interface Supervisor {
   release(id: string, input: OwnerProof & { reason?: string }): Promise<TaskView>;
   /**
    * Renews every live lease of `owner` by what its lease policy grants, as a heartbeat without
-   * `leaseMs` would (a lease in its grace is revived, as by a late heartbeat). Leases that are
-   * not live, or that the policy would not extend, are skipped. Durable before it resolves.
+   * `leaseMs` would (a lease in its grace is revived, as by a late heartbeat). A live lease the
+   * policy would not lengthen right now is answered as it is; leases that are not live are
+   * skipped. Durable before it resolves.
    */
   touch(owner: string): Promise<Lease[]>;
   quarantine(id: string, input: { by: string; reason: string }): Promise<TaskView>;

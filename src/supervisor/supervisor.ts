@@ -6,7 +6,7 @@ import { createActor, fromPromise, waitFor, type InspectionEvent } from 'xstate'
 import { supervisorMachine } from '../../machines/supervisor.machine.js';
 import { TASK_STATES, type LifecycleEvent, type LifecycleEventType, type TaskEvent } from '../../machines/task.types.js';
 import { systemClock } from '../clock/clock.js';
-import { DuplicateTaskError, InvalidInputError, LeaseholdError, TaskNotFoundError } from '../errors.js';
+import { DuplicateTaskError, InvalidInputError, LeaseConflictError, LeaseholdError, TaskNotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { resolvePolicy } from '../policy/index.js';
 import type { LeasePolicy } from '../policy/types.js';
@@ -260,8 +260,10 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
             try {
               renewed.push(leaseOf(deliver(entry.id, { ...event, at: now() })));
             } catch (error) {
-              // A lease the policy would not extend (or a task that refused the step) is skipped, not an error.
-              if (!(error instanceof LeaseholdError)) throw error;
+              // A live lease the policy would not lengthen now is answered as it is; a task that
+              // refused the step otherwise (logged by the table) is skipped, not an error.
+              if (error instanceof LeaseConflictError && error.reason === 'not_extending') renewed.push(leaseOf(entry.snapshot));
+              else if (!(error instanceof LeaseholdError)) throw error;
             }
           }
           return renewed;

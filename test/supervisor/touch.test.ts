@@ -55,6 +55,14 @@ describe('sup.touch', () => {
     for (const lease of leases) expect(sup.get(lease.taskId)!.lease!.expiresAt).toBe(lease.expiresAt);
   });
 
+  it('answers a live lease it cannot lengthen right now (same instant) as it is', async () => {
+    const h = await threeTasks();
+    const before = h.sup.get('a1')!.lease!;
+    const leases = await h.sup.touch('alice');
+    expect(leases.find((l) => l.taskId === 'a1')!.expiresAt).toBe(before.expiresAt);
+    expect(leases).toHaveLength(2);
+  });
+
   it('answers an empty list, and writes nothing, for an owner holding no lease', async () => {
     const h = await threeTasks();
     const before = h.bytes();
