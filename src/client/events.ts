@@ -38,11 +38,12 @@ export function createEventStream(transport: Transport, logger: Logger): EventSt
     }
   };
 
-  /** Reads one connection to its end; resolves when it ends or breaks. */
-  async function follow(stop: AbortSignal) {
+  /** Reads one connection to its end; `opened` once the server accepted it. Resolves or throws when it ends. */
+  async function follow(stop: AbortSignal, opened: () => void) {
     const headers: Record<string, string> = { accept: 'text/event-stream' };
     if (lastId !== undefined) headers['last-event-id'] = String(lastId);
     const response = await transport.open('/v1/events', headers, stop);
+    opened();
     const decode = sseDecoder();
     let reset = false;
     response.setEncoding('utf8');
@@ -73,11 +74,11 @@ export function createEventStream(transport: Transport, logger: Logger): EventSt
   }
 
   async function run(stop: AbortSignal) {
+    /** Openings that failed in a row: the wait before the next grows with them. */
     let failures = 0;
     while (!stop.aborted) {
       try {
-        await follow(stop);
-        failures = 0;
+        await follow(stop, () => (failures = 0));
       } catch (error) {
         if (stop.aborted) return;
         // The server refused the stream (a bad or revoked token, no such route): retrying cannot help.
@@ -89,7 +90,7 @@ export function createEventStream(transport: Transport, logger: Logger): EventSt
       }
       if (stop.aborted) return;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, RECONNECT_MS[Math.min(failures, RECONNECT_MS.length - 1)]);
+        const timer = setTimeout(resolve, RECONNECT_MS[Math.min(Math.max(failures - 1, 0), RECONNECT_MS.length - 1)]);
         stop.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
       });
     }
