@@ -110,7 +110,7 @@ describe('architecture', () => {
     expect([...graph.keys()].filter((file) => file.startsWith('src/task/')).length).toBeGreaterThan(0);
   });
 
-  it('keeps src/client/ apart: it imports only errors.ts and the library\'s types, and only entry files import it', () => {
+  it('keeps src/client/ apart: it imports only errors.ts and the library\'s types, and only entries (the CLI among them) import it', () => {
     const clientFiles = [...graph.keys()].filter((file) => file.startsWith('src/client/'));
     expect(clientFiles.length).toBeGreaterThan(0);
     const reachesOut = clientFiles.flatMap((file) =>
@@ -119,9 +119,20 @@ describe('architecture', () => {
     expect(reachesOut).toEqual([]);
     expect(clientFiles.filter((file) => CLIENT_TYPES_ONLY.test(readFileSync(join(ROOT, file), 'utf8')))).toEqual([]);
     const importers = [...graph]
-      .filter(([file]) => !file.startsWith('src/client/') && !ENTRY_FILES.has(file))
+      .filter(([file]) => !file.startsWith('src/client/') && !file.startsWith('src/cli/') && !ENTRY_FILES.has(file))
       .flatMap(([file, imports]) => imports.filter((i) => i.startsWith('src/client/')).map((i) => `${file} → ${i}`));
     expect(importers).toEqual([]);
+  });
+
+  it('keeps src/server/ at the top: only the CLI (an entry) imports it, and it imports no entry', () => {
+    const intoServer = [...graph]
+      .filter(([file]) => !file.startsWith('src/server/') && !file.startsWith('src/cli/'))
+      .flatMap(([file, imports]) => imports.filter((i) => i.startsWith('src/server/')).map((i) => `${file} → ${i}`));
+    expect(intoServer).toEqual([]);
+    const serverOut = [...graph]
+      .filter(([file]) => file.startsWith('src/server/'))
+      .flatMap(([file, imports]) => imports.filter((i) => ENTRY_FILES.has(i) || i.startsWith('src/cli/')).map((i) => `${file} → ${i}`));
+    expect(serverOut).toEqual([]);
   });
 
   it('reads the imports it checks (the regex still matches this codebase)', () => {

@@ -30,7 +30,8 @@ export function registerAuth(app: FastifyInstance, tokens: TokenRegistry) {
   app.addHook('onRequest', async (request) => {
     const path = request.url.split('?')[0]!;
     const who = request.routeOptions.config?.who ?? (path === '/v1' || path.startsWith('/v1/') ? 'any' : 'none');
-    if (who === 'none' || OPEN.has(path)) return;
+    // An unknown route is answered 404 NOT_FOUND, token or not (the document lists them all anyway).
+    if (who === 'none' || OPEN.has(path) || request.is404) return;
     const match = BEARER.exec(request.headers.authorization ?? '');
     const identity = match ? tokens.identify(match[1]!) : undefined;
     if (!identity) throw new UnauthorizedError(match ? 'unknown or revoked token' : undefined);

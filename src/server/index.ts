@@ -3,6 +3,7 @@
 // `close()` takes it down again: no new calls, in-flight ones finish (durable when answered),
 // the daemon file goes. The supervisor stays open: its caller owns it.
 import { z } from 'zod';
+import { InvalidInputError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { parse } from '../supervisor/inputs.js';
 import type { Supervisor } from '../supervisor/options.js';
@@ -74,7 +75,13 @@ export async function serve(sup: Supervisor, options: ServeOptions = {}): Promis
     eventBuffer: given.eventBuffer ?? 10_000,
     logger,
   });
-  await app.listen({ host, port: given.port ?? DEFAULT_PORT });
+  try {
+    await app.listen({ host, port: given.port ?? DEFAULT_PORT });
+  } catch (error) {
+    await app.close();
+    const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+    throw new InvalidInputError('serve options', [`host/port: cannot listen on ${host}:${given.port ?? DEFAULT_PORT} (${reason})`]);
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : given.port ?? DEFAULT_PORT;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;

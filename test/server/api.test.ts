@@ -140,6 +140,8 @@ describe('HTTP API v1: refusals', () => {
     expect([claim.status, errorOf(claim)]).toEqual([404, 'TASK_NOT_FOUND']);
     const route = await s.call('GET', '/v1/nowhere', { token: alice });
     expect([route.status, errorOf(route)]).toEqual([404, 'NOT_FOUND']);
+    const untokened = await s.call('POST', '/v1/nowhere', { body: {} });
+    expect([untokened.status, errorOf(untokened)]).toEqual([404, 'NOT_FOUND']);
     const outside = await s.call('GET', '/nowhere');
     expect([outside.status, errorOf(outside)]).toEqual([404, 'NOT_FOUND']);
     const agent = await s.call('DELETE', '/v1/agents/nobody', { token: ADMIN });
@@ -176,6 +178,18 @@ describe('HTTP API v1: refusals', () => {
     expect([big.status, errorOf(big)]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
     expect(s.sup.get('big')).toBeUndefined();
     expect(s.bytes()).toBe(before);
+  });
+
+  it('a port already in use is INVALID_INPUT naming it', async () => {
+    const s = await served();
+    const port = Number(new URL(s.url).port);
+    const { serve } = await import('../../src/server/index.js');
+    const refused = await serve(s.sup, { port, daemonFile: false, tokensFile: false }).then(
+      () => undefined,
+      (error: Error & { code?: string }) => error,
+    );
+    expect(refused?.code).toBe('INVALID_INPUT');
+    expect(refused?.message).toContain(`127.0.0.1:${port}`);
   });
 
   it('503 SUPERVISOR_CLOSED once the supervisor is closed under a running server', async () => {

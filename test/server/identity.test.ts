@@ -62,6 +62,20 @@ describe('identity', () => {
     expect((await s.call('GET', '/v1/tasks', { token: dash })).status).toBe(401);
   });
 
+  it('a change made to the tokens file by another process (the CLI without a daemon) is honoured at once', async () => {
+    const s = await served();
+    const alice = await s.mint('alice');
+    const { createTokenRegistry, newToken } = await import('../../src/server/tokens.js');
+    const other = createTokenRegistry({ adminToken: newToken(), file: `${s.file}.tokens.json` });
+    const { token: bob } = await other.mint('bob', 'agent');
+    await other.revoke('alice');
+    expect((await s.call('GET', '/v1/tasks', { token: alice })).status).toBe(401);
+    expect((await s.call('GET', '/v1/tasks', { token: bob })).status).toBe(200);
+    // And the server's own changes build on the file as it is now, losing none of the other's.
+    await s.mint('carol');
+    expect((await s.call('GET', '/v1/agents', { token: ADMIN })).body.map((a: { owner: string }) => a.owner)).toEqual(['bob', 'carol']);
+  });
+
   it('a memory store keeps its tokens in memory, and writes no file', async () => {
     const { createSupervisor, memoryStore } = await import('../../src/index.js');
     const { serve } = await import('../../src/server/index.js');

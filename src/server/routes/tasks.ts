@@ -18,6 +18,16 @@ function asOwner<B extends { owner?: string }>({ request, body }: Pick<Call<B, u
 
 type Body<K extends keyof typeof bodies> = z.output<(typeof bodies)[K]>;
 
+/** The owner calls on a leased task: the supervisor method of the same name, the owner from the token. */
+type OwnerCall = 'heartbeat' | 'extend' | 'addCompensation' | 'complete' | 'fail' | 'release';
+
+function ownerCallRoute<K extends OwnerCall>(call: K, path: string, summary: string, answer: string) {
+  return route<{ owner?: string }>({
+    method: 'POST', url: `/v1/tasks/:id/${path}`, who: 'agent', body: bodies[call] as z.ZodType<Body<OwnerCall>>, summary, answer,
+    run: (given) => (given.sup[call] as (id: string, input: OwnerProof) => Promise<unknown>)(given.params.id, asOwner(given)),
+  });
+}
+
 export const taskRoutes = [
   route<Body<'create'>>({
     method: 'POST', url: '/v1/tasks', who: 'admin', status: 201, body: bodies.create,
@@ -51,36 +61,12 @@ export const taskRoutes = [
     summary: 'claim the highest-priority, then oldest, claimable task with all labels', answer: 'Lease or null',
     run: (call) => call.sup.claimNext(asOwner(call)),
   }),
-  route<Body<'heartbeat'>>({
-    method: 'POST', url: '/v1/tasks/:id/heartbeat', who: 'agent', body: bodies.heartbeat,
-    summary: 'renew your lease; report progress', answer: 'Lease',
-    run: (call) => call.sup.heartbeat(call.params.id, asOwner(call)),
-  }),
-  route<Body<'extend'>>({
-    method: 'POST', url: '/v1/tasks/:id/extend', who: 'agent', body: bodies.extend,
-    summary: 'expiry = max(current, now + windowMs)', answer: 'Lease',
-    run: (call) => call.sup.extend(call.params.id, asOwner(call)),
-  }),
-  route<Body<'addCompensation'>>({
-    method: 'POST', url: '/v1/tasks/:id/compensations', who: 'agent', body: bodies.addCompensation,
-    summary: 'add a compensation to the ledger', answer: 'TaskView',
-    run: (call) => call.sup.addCompensation(call.params.id, asOwner(call)),
-  }),
-  route<Body<'complete'>>({
-    method: 'POST', url: '/v1/tasks/:id/complete', who: 'agent', body: bodies.complete,
-    summary: 'complete the task', answer: 'TaskView',
-    run: (call) => call.sup.complete(call.params.id, asOwner(call)),
-  }),
-  route<Body<'fail'>>({
-    method: 'POST', url: '/v1/tasks/:id/fail', who: 'agent', body: bodies.fail,
-    summary: 'fail the task (retry with backoff, or compensate)', answer: 'TaskView',
-    run: (call) => call.sup.fail(call.params.id, asOwner(call)),
-  }),
-  route<Body<'release'>>({
-    method: 'POST', url: '/v1/tasks/:id/release', who: 'agent', body: bodies.release,
-    summary: 'give the task back, with a recovery hand-off', answer: 'TaskView',
-    run: (call) => call.sup.release(call.params.id, asOwner(call)),
-  }),
+  ownerCallRoute('heartbeat', 'heartbeat', 'renew your lease; report progress', 'Lease'),
+  ownerCallRoute('extend', 'extend', 'expiry = max(current, now + windowMs)', 'Lease'),
+  ownerCallRoute('addCompensation', 'compensations', 'add a compensation to the ledger', 'TaskView'),
+  ownerCallRoute('complete', 'complete', 'complete the task', 'TaskView'),
+  ownerCallRoute('fail', 'fail', 'fail the task (retry with backoff, or compensate)', 'TaskView'),
+  ownerCallRoute('release', 'release', 'give the task back, with a recovery hand-off', 'TaskView'),
   route<Body<'quarantine'>>({
     method: 'POST', url: '/v1/tasks/:id/quarantine', who: 'admin', body: bodies.quarantine,
     summary: 'operator kill switch (by "admin")', answer: 'TaskView',
