@@ -8,7 +8,7 @@ import type { LifecycleEvent, LifecycleEventType } from '../../machines/task.typ
 import { LeaseholdError } from '../errors.js';
 import type { Listener, Logger } from '../supervisor/options.js';
 import { sseDecoder } from './sse-frames.js';
-import type { Transport } from './transport.js';
+import { delay, type Transport } from './transport.js';
 
 /** Waits between reconnections: short at first, then at most this. */
 const RECONNECT_MS = [50, 250, 1_000, 2_000];
@@ -89,10 +89,7 @@ export function createEventStream(transport: Transport, logger: Logger): EventSt
         failures++;
       }
       if (stop.aborted) return;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, RECONNECT_MS[Math.min(Math.max(failures - 1, 0), RECONNECT_MS.length - 1)]);
-        stop.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-      });
+      await delay(RECONNECT_MS[Math.min(Math.max(failures - 1, 0), RECONNECT_MS.length - 1)]!, stop);
     }
   }
 

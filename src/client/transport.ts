@@ -65,10 +65,16 @@ interface Answer {
   body: unknown;
 }
 
-const delay = (ms: number, signal: AbortSignal) =>
+/** Waits `ms`, or less when `signal` aborts first (never rejects). */
+export const delay = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 
 export function createTransport({ urls, token, timeoutMs }: TransportOptions): Transport {
@@ -157,9 +163,7 @@ export function createTransport({ urls, token, timeoutMs }: TransportOptions): T
       const label = `${method} ${path.split('?')[0]}`;
       const answer = await attempt(label, signal, method === 'GET', async (base) => {
         const response = await send(base, method, path, headers, payload, signal);
-        const answered = await read(response, base);
-        if (answered.status === 503 && errorCodeOf(answered.body) === 'NOT_LEADER') throw new NotLeader(leaderOf(answered));
-        return answered;
+        return notFromStandby(await read(response, base));
       });
       if (answer.status >= 200 && answer.status < 300) return (answer.body ?? null) as T;
       throw errorFromBody(answer.status, answer.body);
@@ -170,8 +174,7 @@ export function createTransport({ urls, token, timeoutMs }: TransportOptions): T
       const response = await attempt(`GET ${path}`, both, true, async (base) => {
         const opened = await send(base, 'GET', path, headersFor(headers), undefined, both);
         if (opened.statusCode === 200) return opened;
-        const answered = await read(opened, base);
-        if (answered.status === 503 && errorCodeOf(answered.body) === 'NOT_LEADER') throw new NotLeader(leaderOf(answered));
+        const answered = notFromStandby(await read(opened, base));
         throw errorFromBody(answered.status, answered.body);
       });
       return response;
@@ -184,12 +187,13 @@ export function createTransport({ urls, token, timeoutMs }: TransportOptions): T
   };
 }
 
-function errorCodeOf(body: unknown): unknown {
-  return (body as { error?: { code?: unknown } } | undefined)?.error?.code;
-}
-
-/** The leader a standby names: `error.leader` in its body, or its `Location` header. */
-function leaderOf({ body, headers }: Answer): string | undefined {
-  const named = (body as { error?: { leader?: unknown } }).error?.leader ?? headers.location;
-  return typeof named === 'string' && /^https?:\/\//.test(named) ? named : undefined;
+/**
+ * The answer as it is, unless a standby gave it (503 NOT_LEADER): then NotLeader, with the
+ * leader it names in `error.leader` or its `Location` header.
+ */
+function notFromStandby(answer: Answer): Answer {
+  const error = (answer.body as { error?: { code?: unknown; leader?: unknown } } | undefined)?.error;
+  if (answer.status !== 503 || error?.code !== 'NOT_LEADER') return answer;
+  const named = error.leader ?? answer.headers.location;
+  throw new NotLeader(typeof named === 'string' && /^https?:\/\//.test(named) ? named : undefined);
 }
