@@ -10,6 +10,10 @@ import {
   TaskNotFoundError,
   TerminalTaskError,
   UnauthorizedError,
+  UnavailableError,
+  errorFromBody,
+  errorBody,
+  httpStatusOf,
 } from '../../src/index.js';
 import { rejection } from '../support.js';
 import { connected, withClients } from './support.js';
@@ -113,5 +117,13 @@ describe('leasehold/client errors', () => {
     expect(error).toBeInstanceOf(InvalidInputError);
     expect(error).toBeInstanceOf(LeaseholdError);
     expect((error as unknown as InvalidInputError).issues).toEqual(['owner: required with the admin token']);
+  });
+
+  it('UNAVAILABLE (the client\'s own) has a status and survives a body like the others', () => {
+    const error = new UnavailableError('GET /v1/stats: no answer within 10 ms');
+    expect(httpStatusOf(error)).toBe(503);
+    const back = errorFromBody(503, JSON.parse(JSON.stringify({ error: errorBody(error) })));
+    expect(back).toBeInstanceOf(UnavailableError);
+    expect([back.code, back.message]).toEqual(['UNAVAILABLE', error.message]);
   });
 });

@@ -8,6 +8,7 @@ import { createServer, get, type IncomingMessage, type ServerResponse } from 'no
 import { connect as connectNet, createServer as createNetServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LifecycleEvent } from '../../src/index.js';
+import { sseDecoder } from '../../src/client/sse-frames.js';
 import { ADMIN, connected, withClients } from './support.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -199,5 +200,16 @@ describe('client.on over a connection that drops', () => {
     expect(server.open.size).toBe(1);
     offCompleted();
     await expect.poll(() => server.open.size, { timeout: 5_000 }).toBe(0);
+  });
+});
+
+describe('SSE framing', () => {
+  it('splits frames at blank lines over any line ending, joins data lines, skips comments, waits for a split \\r\\n', () => {
+    const decode = sseDecoder();
+    expect(decode(': keep-alive\r\n\r\nid: 1\r\nevent: claimed\r\ndata: {"a":\r')).toEqual([]);
+    expect(decode('\ndata: 1}\r\n\r\nid:2\nevent:reset\ndata\n\n')).toEqual([
+      { id: '1', event: 'claimed', data: '{"a":\n1}' },
+      { id: '2', event: 'reset', data: '' },
+    ]);
   });
 });
