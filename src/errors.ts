@@ -21,7 +21,9 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'AGENT_NOT_FOUND'
   | 'DUPLICATE_AGENT'
-  | 'PAYLOAD_TOO_LARGE';
+  | 'PAYLOAD_TOO_LARGE'
+  // The client's (leasehold/client): no answer from any server (refused, reset, timed out).
+  | 'UNAVAILABLE';
 
 // The task machine decides why a call bounces, so it owns the reasons; re-exported here
 // because LeaseConflictError carries one and the package entry exports both from this file.
@@ -170,6 +172,17 @@ export class PayloadTooLargeError extends LeaseholdError {
   }
 }
 
+/**
+ * The client got no answer it could use: every server refused the connection, a connection
+ * broke, or the call timed out. Never sent by a server. A write that meets it may have landed
+ * (the message says when it surely did not): look before repeating it.
+ */
+export class UnavailableError extends LeaseholdError {
+  constructor(message: string, cause?: unknown) {
+    super('UNAVAILABLE', message, { cause });
+  }
+}
+
 /** An error as it travels over HTTP (and as the CLI prints it with --json): inside `{ error }`. */
 export interface ErrorBody {
   code: ErrorCode;
@@ -204,6 +217,7 @@ const STATUS: Record<ErrorCode, number> = {
   STORE_WRITE_FAILED: 503,
   SUPERVISOR_CLOSED: 503,
   STORE_LOCKED: 503,
+  UNAVAILABLE: 503,
 };
 
 /** The HTTP status the service answers `error` with. */
@@ -232,6 +246,7 @@ const REBUILD: Record<ErrorCode, (body: ErrorBody) => LeaseholdError> = {
   AGENT_NOT_FOUND: () => new AgentNotFoundError(undefined),
   DUPLICATE_AGENT: () => new DuplicateAgentError(undefined, 'agent'),
   PAYLOAD_TOO_LARGE: (body) => new PayloadTooLargeError(body.message),
+  UNAVAILABLE: (body) => new UnavailableError(body.message),
 };
 
 const REASONS = new Set<string>(['held', 'in_grace', 'not_owner', 'stale_epoch', 'expired', 'no_lease', 'not_extending', 'backoff']);

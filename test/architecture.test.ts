@@ -78,6 +78,14 @@ for (const [file, imports] of graph) {
 /** What src/task/ (a task as data) may build on: nothing that runs, schedules or reads tasks. */
 const TASK_MAY_IMPORT = ['machines/', 'src/errors.ts', 'src/clock/', 'src/store/', 'src/task/'];
 
+/**
+ * What src/client/ (leasehold/client, run in agents' processes) may build on: the errors, and
+ * the library's types; it never loads the supervisor, a store or the server.
+ */
+const CLIENT_MAY_IMPORT = ['src/client/', 'src/errors.ts', 'machines/task.types.ts', 'src/task/view.ts', 'src/supervisor/options.ts'];
+/** Of those, the ones it may import types from only (`import type`): nothing of them runs in a client. */
+const CLIENT_TYPES_ONLY = /^\s*import\s+(?!type\b)[^;]*from\s*'\.\.\/(?:\.\.\/machines\/task\.types|task\/view|supervisor\/options)\.js'/m;
+
 describe('architecture', () => {
   it('has no import cycle in src/ or machines/ (type-only imports included)', () => {
     expect(importCycles(graph)).toEqual([]);
@@ -100,6 +108,20 @@ describe('architecture', () => {
       .flatMap(([file, imports]) => imports.filter((i) => !TASK_MAY_IMPORT.some((allowed) => i.startsWith(allowed))).map((i) => `${file} → ${i}`));
     expect(reachesUp).toEqual([]);
     expect([...graph.keys()].filter((file) => file.startsWith('src/task/')).length).toBeGreaterThan(0);
+  });
+
+  it('keeps src/client/ apart: it imports only errors.ts and the library\'s types, and only entries (the CLI among them) import it', () => {
+    const clientFiles = [...graph.keys()].filter((file) => file.startsWith('src/client/'));
+    expect(clientFiles.length).toBeGreaterThan(0);
+    const reachesOut = clientFiles.flatMap((file) =>
+      graph.get(file)!.filter((i) => !CLIENT_MAY_IMPORT.some((allowed) => i.startsWith(allowed))).map((i) => `${file} → ${i}`),
+    );
+    expect(reachesOut).toEqual([]);
+    expect(clientFiles.filter((file) => CLIENT_TYPES_ONLY.test(readFileSync(join(ROOT, file), 'utf8')))).toEqual([]);
+    const importers = [...graph]
+      .filter(([file]) => !file.startsWith('src/client/') && !file.startsWith('src/cli/') && !ENTRY_FILES.has(file))
+      .flatMap(([file, imports]) => imports.filter((i) => i.startsWith('src/client/')).map((i) => `${file} → ${i}`));
+    expect(importers).toEqual([]);
   });
 
   it('keeps src/server/ at the top: only the CLI (an entry) imports it, and it imports no entry', () => {

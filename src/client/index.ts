@@ -1,0 +1,5 @@
+// leasehold/client: `connect({ url, token })` — the supervisor's methods over the HTTP API v1
+// of a daemon (`leasehold serve`, or `serve(sup)` in another process), with the library's
+// types and errors. Only `connect` and its types leave this entry.
+export { connect } from './connect.js';
+export type { Client, ConnectOptions, Lease, LifecycleEventType, ListFilter, Listener, Logger, Owned, OwnerProof, SupervisorStats, TaskState, TaskView } from './types.js';

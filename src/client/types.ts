@@ -1,0 +1,68 @@
+// What `connect` is given and what it returns: the Client is the Supervisor's interface with
+// the network in between — the same method names, arguments and results, but every read is
+// async, `owner` may be left out (the token's), and `close()` ends the connections. Types only.
+import type { LifecycleEventType, TaskState } from '../../machines/task.types.js';
+import type { Listener, Logger, OwnerProof, Supervisor, SupervisorStats } from '../supervisor/options.js';
+import type { Lease, TaskView } from '../task/view.js';
+
+export type { Lease, LifecycleEventType, Listener, Logger, SupervisorStats, TaskState, TaskView };
+
+export interface ConnectOptions {
+  /** The daemon's base URL, `http://HOST:PORT` (as `serve()` and `leasehold serve` print it). */
+  url?: string;
+  /**
+   * Several daemons, tried in order (issue 15's leader and standbys); `url`, when also given,
+   * goes first. A call moves to the next one when a server cannot be reached or answers 503
+   * `NOT_LEADER` (a standby: it changed nothing); a `leader` URL in that answer is tried next.
+   */
+  urls?: string[];
+  /** The bearer token: an agent's (owner calls act for its owner), a viewer's, or the admin's. */
+  token: string;
+  /** How long one call may take, retries and failover included (default 30 s); then UNAVAILABLE. */
+  timeoutMs?: number;
+  /** Where the event stream reports what it cannot deliver (a listener that threw, a refused stream). Default console. */
+  logger?: Logger;
+}
+
+/** An owner call's input: the library's, with `owner` optional (the token's). A whole Lease is a proof too. */
+export type Owned<I> = Omit<I, 'owner'> & { owner?: string };
+
+type OwnerCall<K extends keyof Supervisor> = Supervisor[K] extends (id: string, input: infer I) => infer R ? (id: string, input: Owned<I>) => R : never;
+
+/** `list`'s filter: the library's `state`, and what the API also filters on. */
+export interface ListFilter {
+  state?: TaskState;
+  /** The current lease's owner. */
+  owner?: string;
+  /** Tasks that carry this label. */
+  label?: string;
+}
+
+export interface Client {
+  /** The admin token only. */
+  create: Supervisor['create'];
+  claim(id: string, input?: Owned<Parameters<Supervisor['claim']>[1]>): Promise<Lease>;
+  claimNext(input?: Owned<Parameters<Supervisor['claimNext']>[0]>): Promise<Lease | null>;
+  heartbeat: OwnerCall<'heartbeat'>;
+  extend: OwnerCall<'extend'>;
+  addCompensation: OwnerCall<'addCompensation'>;
+  complete: OwnerCall<'complete'>;
+  fail: OwnerCall<'fail'>;
+  release: OwnerCall<'release'>;
+  /** Renews every live lease of `owner` (default: the token's, see README "Client"). */
+  touch(owner?: string): Promise<Lease[]>;
+  /** The admin token only; `by` is recorded as "admin" whatever is given. */
+  quarantine(id: string, input: { by?: string; reason: string }): Promise<TaskView>;
+  annotate: Supervisor['annotate'];
+  /** Undefined for an unknown task, as in the library (async here). */
+  get(id: string): Promise<TaskView | undefined>;
+  list(filter?: ListFilter): Promise<TaskView[]>;
+  stats(): Promise<SupervisorStats>;
+  /** Lifecycle events over Server-Sent Events; resumes after a dropped connection. Returns the unsubscribe. */
+  on<T extends LifecycleEventType>(type: T, listener: Listener<T>): () => void;
+  /** Ends the event stream and every keep-alive connection; calls in flight reject with UNAVAILABLE. */
+  close(): Promise<void>;
+}
+
+/** The proof every owner call carries (re-exported for callers that build one). */
+export type { OwnerProof };
