@@ -3,9 +3,9 @@
 // second and the latency of each call from the moment its owner issues it to the answer
 // (for SQLite that includes waiting behind the other owners' synchronous calls).
 import { join } from 'node:path';
-import type { Supervisor } from '../src/index.js';
+import type { Lease, Supervisor } from '../src/index.js';
 import { alternate } from './alternate.js';
-import { SqliteLeases } from './sqlite-baseline.js';
+import { SqliteLeases, type SqliteLease } from './sqlite-baseline.js';
 import { latencySummary } from './stats.js';
 import { benchTasks, inChunks, removeDir, scratchDir, type BenchTask } from './tasks.js';
 import { openSupervisor, variantsOf, type LeaseholdKind } from './variants.js';
@@ -26,18 +26,19 @@ export interface W1Metrics {
 }
 
 /** Long enough that no lease expires during a run (real clock). */
-const LEASE_MS = 30 * 60_000;
+export const LEASE_MS = 30 * 60_000;
 const HEARTBEATS = 3;
 
-/** The three calls of the workload, whatever answers them. */
-interface LeaseApi {
-  claimNext(owner: string): Promise<{ taskId: string; epoch: number } | null>;
+/** The three calls of the workload, whatever answers them; `L` is what a claim hands back (the holder's proof). */
+export interface LeaseApi<L> {
+  claimNext(owner: string): Promise<L | null>;
   /** `beat` counts 1…3; each asks for a slightly longer lease so that it always extends. */
-  heartbeat(taskId: string, owner: string, epoch: number, beat: number): Promise<unknown>;
-  complete(taskId: string, owner: string, epoch: number): Promise<unknown>;
+  heartbeat(lease: L, owner: string, beat: number): Promise<unknown>;
+  complete(lease: L, owner: string): Promise<unknown>;
 }
 
-async function drive(api: LeaseApi, owners: number, expectedTasks: number): Promise<W1Metrics> {
+/** Runs the workload: `owners` concurrent loops (`owner-0`, `owner-1`, …) until no task is left. */
+export async function drive<L>(api: LeaseApi<L>, owners: number, expectedTasks: number): Promise<W1Metrics> {
   const latencies: number[] = [];
   const timed = async <T>(call: () => Promise<T>): Promise<T> => {
     const issued = performance.now();
@@ -50,8 +51,8 @@ async function drive(api: LeaseApi, owners: number, expectedTasks: number): Prom
     for (;;) {
       const lease = await timed(() => api.claimNext(owner));
       if (lease === null) return;
-      for (let beat = 1; beat <= HEARTBEATS; beat++) await timed(() => api.heartbeat(lease.taskId, owner, lease.epoch, beat));
-      await timed(() => api.complete(lease.taskId, owner, lease.epoch));
+      for (let beat = 1; beat <= HEARTBEATS; beat++) await timed(() => api.heartbeat(lease, owner, beat));
+      await timed(() => api.complete(lease, owner));
       completed++;
     }
   };
@@ -63,30 +64,35 @@ async function drive(api: LeaseApi, owners: number, expectedTasks: number): Prom
   return { opsPerSec: latencies.length / seconds, p50Ms, p99Ms, maxMs, seconds };
 }
 
-function leaseholdApi(sup: Supervisor): LeaseApi {
+/** The three methods W1 calls, as a supervisor has them and the client (leasehold/client) too. */
+export type LeaseCalls = Pick<Supervisor, 'claimNext' | 'heartbeat' | 'complete'>;
+
+/** Leasehold's answers; `callsOf(owner)` is what that owner calls (one supervisor, or its own client). */
+export function leaseholdApi(callsOf: (owner: string) => LeaseCalls): LeaseApi<Lease> {
   return {
-    claimNext: (owner) => sup.claimNext({ owner, leaseMs: LEASE_MS }),
-    heartbeat: (taskId, owner, epoch, beat) => sup.heartbeat(taskId, { owner, epoch, leaseMs: LEASE_MS + beat, progress: 25 * beat }),
-    complete: (taskId, owner, epoch) => sup.complete(taskId, { owner, epoch, result: { ok: true } }),
+    claimNext: (owner) => callsOf(owner).claimNext({ owner, leaseMs: LEASE_MS }),
+    heartbeat: ({ taskId, epoch }, owner, beat) => callsOf(owner).heartbeat(taskId, { owner, epoch, leaseMs: LEASE_MS + beat, progress: 25 * beat }),
+    complete: ({ taskId, epoch }, owner) => callsOf(owner).complete(taskId, { owner, epoch, result: { ok: true } }),
   };
 }
 
 /** Each call waits for its turn on the event loop (as a request from a socket would), then runs synchronously. */
-function sqliteApi(db: SqliteLeases): LeaseApi {
+function sqliteApi(db: SqliteLeases): LeaseApi<SqliteLease> {
   const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
   return {
     claimNext: (owner) => turn().then(() => db.claimNext(owner, LEASE_MS)),
-    heartbeat: (taskId, owner, epoch, beat) => turn().then(() => db.heartbeat(taskId, owner, epoch, LEASE_MS + beat, 25 * beat)),
-    complete: (taskId, owner, epoch) => turn().then(() => db.complete(taskId, owner, epoch, { ok: true })),
+    heartbeat: ({ taskId, epoch }, owner, beat) => turn().then(() => db.heartbeat(taskId, owner, epoch, LEASE_MS + beat, 25 * beat)),
+    complete: ({ taskId, epoch }, owner) => turn().then(() => db.complete(taskId, owner, epoch, { ok: true })),
   };
 }
 
-async function runLeasehold(kind: LeaseholdKind, tasks: BenchTask[], owners: number): Promise<W1Metrics> {
+/** The in-process run of one leasehold variant, on a fresh store (W4 runs it too, as its reference). */
+export async function runLeasehold(kind: LeaseholdKind, tasks: BenchTask[], owners: number): Promise<W1Metrics> {
   const dir = scratchDir('w1');
   const sup = await openSupervisor(kind, dir);
   try {
     await inChunks(tasks, 1_000, (task) => sup.create(task));
-    return await drive(leaseholdApi(sup), owners, tasks.length);
+    return await drive(leaseholdApi(() => sup), owners, tasks.length);
   } finally {
     await sup.close();
     removeDir(dir);
