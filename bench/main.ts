@@ -1,36 +1,44 @@
 // `npm run bench` (full sizes, writes bench/results.json) and `npm run bench -- --quick` (smoke
-// sizes, writes only with --out FILE). Runs W1–W3, each with leasehold and its baselines
+// sizes, writes only with --out FILE). Runs W1–W4, each with leasehold and its baselines
 // alternating in this one run, and prints the tables and the targets (Markdown with
-// --markdown). `--from FILE` prints the tables of a saved results file without running.
+// --markdown). `--only w4` (or `w1,w3`, …) runs those workloads alone and writes only with
+// --out. `--from FILE` prints the tables of a saved results file without running.
+// Only the full run may install software: W4's redis-server (see redis.ts); --quick never does.
 // Progress goes to stderr, the tables to stdout.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { describeMachine, type MachineInfo } from './machine.js';
-import { ratios, tables, targets, type BenchResults } from './report.js';
+import { ratios, tables, targets, type BenchResults, type SkippedVariants } from './report.js';
 import { renderMarkdown, renderText } from './table.js';
 import { JSON_STORE_KIND } from './variants.js';
 import { runW1, type W1Config } from './w1-throughput.js';
 import { runW2, type W2Config } from './w2-scale.js';
 import { runW3, type W3Config } from './w3-timers.js';
+import { runW4, type W4Config } from './w4-service.js';
 
 type Mode = 'full' | 'quick';
 interface Sizes {
   w1: W1Config;
   w2: W2Config;
   w3: W3Config;
+  w4: W4Config;
 }
+type Workload = keyof Sizes;
+const WORKLOADS: readonly Workload[] = ['w1', 'w2', 'w3', 'w4'];
 
 const SIZES: Record<Mode, Sizes> = {
   full: {
     w1: { tasks: 10_000, owners: 64, repeats: 3 },
     w2: { tasks: 100_000, repeats: 1 },
     w3: { leases: 10_000, minLeaseMs: 2_000, maxLeaseMs: 10_000, repeats: 3 },
+    w4: { tasks: 10_000, owners: 64, repeats: 3 },
   },
   quick: {
     w1: { tasks: 400, owners: 16, repeats: 1 },
     w2: { tasks: 2_000, repeats: 1 },
     w3: { leases: 400, minLeaseMs: 300, maxLeaseMs: 1_000, repeats: 1 },
+    w4: { tasks: 200, owners: 16, repeats: 1 },
   },
 };
 
@@ -44,6 +52,8 @@ interface Report {
   jsonStore: string;
   sizes: Sizes;
   workloads: BenchResults;
+  /** Variants that could not run, and why (W4's BullMQ ones without redis-server). */
+  skipped: SkippedVariants;
   ratios: ReturnType<typeof ratios>;
   targets: ReturnType<typeof targets>;
 }
@@ -51,30 +61,44 @@ interface Report {
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 const count = (n: number) => n.toLocaleString('en-US');
 
-function describeSizes({ w1, w2, w3 }: Sizes) {
+function describeSizes({ w1, w2, w3, w4 }: Sizes) {
   const rounds = (n: number) => (n === 1 ? 'one run' : `median of ${n} (the plain store: one run)`);
   return {
     w1: `${count(w1.tasks)} tasks × (claimNext, 3 heartbeats, complete), ${w1.owners} owners, ${rounds(w1.repeats)}`,
     w2: `${count(w2.tasks)} leased tasks with live timers, ${rounds(w2.repeats)}`,
     w3: `${count(w3.leases)} leases over ${w3.minLeaseMs / 1000}–${w3.maxLeaseMs / 1000} s, grace 0, ${rounds(w3.repeats)}`,
+    w4: `W1's workload (${count(w4.tasks)} tasks, ${w4.owners} owners) in-process, over HTTP and on BullMQ, ${w4.repeats === 1 ? 'one run' : `median of ${w4.repeats}`}`,
   };
 }
 
-async function run(mode: Mode): Promise<Report> {
+async function run(mode: Mode, only: readonly Workload[]): Promise<Report> {
   const sizes = SIZES[mode];
   const machine = describeMachine();
   const loadAtStart = loadavg()[0]!;
   progress(`leasehold bench (${mode}) on ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, load ${loadAtStart.toFixed(2)}`);
-  progress(`W1 throughput: ${sizes.w1.tasks} tasks, ${sizes.w1.owners} owners, ${sizes.w1.repeats} round(s)`);
-  const w1 = await runW1(sizes.w1, progress);
-  progress(`W2 scale: ${sizes.w2.tasks} leased tasks, ${sizes.w2.repeats} round(s)`);
-  const w2 = await runW2(sizes.w2, progress);
-  progress(`W3 timers: ${sizes.w3.leases} leases over ${sizes.w3.minLeaseMs}–${sizes.w3.maxLeaseMs} ms, ${sizes.w3.repeats} round(s)`);
-  const w3 = await runW3(sizes.w3, progress);
-  const workloads: BenchResults = { w1, w2, w3 };
+  const workloads: BenchResults = {};
+  const skipped: SkippedVariants = {};
+  if (only.includes('w1')) {
+    progress(`W1 throughput: ${sizes.w1.tasks} tasks, ${sizes.w1.owners} owners, ${sizes.w1.repeats} round(s)`);
+    workloads.w1 = await runW1(sizes.w1, progress);
+  }
+  if (only.includes('w2')) {
+    progress(`W2 scale: ${sizes.w2.tasks} leased tasks, ${sizes.w2.repeats} round(s)`);
+    workloads.w2 = await runW2(sizes.w2, progress);
+  }
+  if (only.includes('w3')) {
+    progress(`W3 timers: ${sizes.w3.leases} leases over ${sizes.w3.minLeaseMs}–${sizes.w3.maxLeaseMs} ms, ${sizes.w3.repeats} round(s)`);
+    workloads.w3 = await runW3(sizes.w3, progress);
+  }
+  if (only.includes('w4')) {
+    progress(`W4 service: ${sizes.w4.tasks} tasks, ${sizes.w4.owners} owners, in-process / HTTP / BullMQ, ${sizes.w4.repeats} round(s)`);
+    const w4 = await runW4(sizes.w4, mode === 'full', progress);
+    workloads.w4 = w4.results;
+    if (Object.keys(w4.skipped).length > 0) skipped.w4 = w4.skipped;
+  }
   return {
     mode,
-    command: mode === 'full' ? 'npm run bench' : 'npm run bench -- --quick',
+    command: ['npm run bench', ...(mode === 'quick' || only.length < WORKLOADS.length ? ['--'] : []), ...(mode === 'quick' ? ['--quick'] : []), ...(only.length < WORKLOADS.length ? [`--only ${only.join(',')}`] : [])].join(' '),
     date: new Date().toISOString().slice(0, 10),
     machine,
     // Other work on the machine skews every figure: the 1-minute load average before and after.
@@ -82,6 +106,7 @@ async function run(mode: Mode): Promise<Report> {
     jsonStore: JSON_STORE_KIND,
     sizes,
     workloads,
+    skipped,
     ratios: ratios(workloads),
     targets: targets(workloads),
   };
@@ -93,14 +118,25 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     markdown: { type: 'boolean', default: false },
     from: { type: 'string' },
+    only: { type: 'string' },
   },
 });
 const mode: Mode = args.quick ? 'quick' : 'full';
-const report = args.from === undefined ? await run(mode) : (JSON.parse(readFileSync(args.from, 'utf8')) as Report);
+const only = (args.only?.split(',').map((name) => name.trim().toLowerCase()) ?? WORKLOADS) as Workload[];
+const unknown = only.filter((name) => !WORKLOADS.includes(name));
+if (unknown.length > 0 || only.length === 0) {
+  process.stderr.write(`--only takes workloads among ${WORKLOADS.join(', ')} (comma-separated); got ${args.only}\n`);
+  process.exit(2);
+}
+const report = args.from === undefined ? await run(mode, only) : (JSON.parse(readFileSync(args.from, 'utf8')) as Report);
 const render = args.markdown ? renderMarkdown : renderText;
-process.stdout.write(`${tables(report.workloads, describeSizes(report.sizes), report.mode === 'quick', report.jsonStore).map(render).join('\n\n')}\n`);
+// A saved report from before W4 has neither its sizes nor `skipped`.
+const sizes = describeSizes({ ...SIZES[report.mode], ...report.sizes });
+process.stdout.write(`${tables(report.workloads, sizes, report.mode === 'quick', report.jsonStore, report.skipped).map(render).join('\n\n')}\n`);
 
-const out = args.from === undefined ? (args.out ?? (mode === 'full' ? 'bench/results.json' : undefined)) : undefined;
+// Only a full run of every workload replaces bench/results.json by default.
+const everything = args.only === undefined;
+const out = args.from === undefined ? (args.out ?? (mode === 'full' && everything ? 'bench/results.json' : undefined)) : undefined;
 if (out !== undefined) {
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   progress(`wrote ${out}`);

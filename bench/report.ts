@@ -1,21 +1,28 @@
 // Turns the workloads' medians into what the bench reports: ratios against the baselines,
 // each target of the issue as met or not, and the tables (text for the terminal, Markdown
-// for the README).
+// for the README). A workload that did not run (`--only`, or a results file from before it
+// existed) has no ratios, targets or table.
 import type { VariantResult } from './alternate.js';
 import { ratio } from './stats.js';
 import type { Cell, Table } from './table.js';
-import { labelOf, type VariantKey } from './variants.js';
+import { labelOf, type ServiceKey, type VariantKey } from './variants.js';
 import type { W1Metrics } from './w1-throughput.js';
 import type { W2Metrics } from './w2-scale.js';
 import type { W3Metrics } from './w3-timers.js';
 
-type Results<M extends W1Metrics | W2Metrics | W3Metrics> = { [variant: string]: VariantResult<M> };
+type AnyMetrics = W1Metrics | W2Metrics | W3Metrics;
+type Results<M extends AnyMetrics> = { [variant: string]: VariantResult<M> };
 
 export interface BenchResults {
-  w1: Results<W1Metrics>;
-  w2: Results<W2Metrics>;
-  w3: Results<W3Metrics>;
+  w1?: Results<W1Metrics>;
+  w2?: Results<W2Metrics>;
+  w3?: Results<W3Metrics>;
+  /** W1's workload as a service: in-process, over HTTP, BullMQ on Redis. */
+  w4?: Results<W1Metrics>;
 }
+
+/** Variants a workload did not run, with the reason (W4's BullMQ ones without redis-server). */
+export type SkippedVariants = { [workload: string]: { [variant: string]: string } };
 
 export interface Target {
   target: string;
@@ -24,67 +31,115 @@ export interface Target {
   met: boolean;
 }
 
-const medianOf = <M extends W1Metrics | W2Metrics | W3Metrics>(results: Results<M>, variant: VariantKey): M => {
+const medianOf = <M extends AnyMetrics>(results: Results<M>, variant: VariantKey | ServiceKey): M => {
   const result = results[variant];
   if (result === undefined) throw new Error(`no results for ${variant}`);
   return result.median;
 };
 
-/** Every ratio the report shows, per leasehold variant (the baselines compare as 1). */
-export function ratios(results: BenchResults) {
-  const sqlite = { w1: medianOf(results.w1, 'sqlite'), w2: medianOf(results.w2, 'sqlite'), w3: medianOf(results.w3, 'sqlite') };
-  const memory = medianOf(results.w1, 'leasehold-memory');
-  const each = <M extends W1Metrics | W2Metrics | W3Metrics, R>(r: Results<M>, f: (m: M) => R) =>
-    Object.fromEntries(Object.entries(r).map(([variant, { median }]) => [variant, f(median)]));
+const each = <M extends AnyMetrics, R>(results: Results<M>, f: (m: M) => R) =>
+  Object.fromEntries(Object.entries(results).map(([variant, { median }]) => [variant, f(median)]));
+
+function w1Ratios(w1: Results<W1Metrics>) {
+  const sqlite = medianOf(w1, 'sqlite');
+  const memory = medianOf(w1, 'leasehold-memory');
+  return each(w1, (m) => ({
+    opsVsSqlite: ratio(m.opsPerSec, sqlite.opsPerSec),
+    opsVsMemory: ratio(m.opsPerSec, memory.opsPerSec),
+    p99VsSqlite: ratio(m.p99Ms, sqlite.p99Ms),
+  }));
+}
+
+function w2Ratios(w2: Results<W2Metrics>) {
+  const sqlite = medianOf(w2, 'sqlite');
+  return each(w2, (m) => ({
+    reopenVsSqlite: ratio(m.reopenSeconds, sqlite.reopenSeconds),
+    rssVsSqlite: ratio(m.rssMiB, sqlite.rssMiB),
+    diskVsSqlite: ratio(m.fileMiB, sqlite.fileMiB),
+  }));
+}
+
+function w3Ratios(w3: Results<W3Metrics>) {
+  const sqlite = medianOf(w3, 'sqlite');
+  return each(w3, (m) => ({ p99VsSqlite: ratio(m.p99Ms, sqlite.p99Ms) }));
+}
+
+/** Against leasehold in-process, and against BullMQ with per-write fsync when it ran. */
+function w4Ratios(w4: Results<W1Metrics>) {
+  const inProcess = medianOf(w4, 'leasehold-json');
+  const always = w4['bullmq-always']?.median;
+  return each(w4, (m) => ({
+    opsVsInProcess: ratio(m.opsPerSec, inProcess.opsPerSec),
+    p99VsInProcess: ratio(m.p99Ms, inProcess.p99Ms),
+    ...(always && { opsVsBullmqAlways: ratio(m.opsPerSec, always.opsPerSec), p99VsBullmqAlways: ratio(m.p99Ms, always.p99Ms) }),
+  }));
+}
+
+/** Every ratio the report shows, per variant of each workload that ran (a baseline compares as 1). */
+export function ratios({ w1, w2, w3, w4 }: BenchResults) {
   return {
-    w1: each(results.w1, (m) => ({
-      opsVsSqlite: ratio(m.opsPerSec, sqlite.w1.opsPerSec),
-      opsVsMemory: ratio(m.opsPerSec, memory.opsPerSec),
-      p99VsSqlite: ratio(m.p99Ms, sqlite.w1.p99Ms),
-    })),
-    w2: each(results.w2, (m) => ({
-      reopenVsSqlite: ratio(m.reopenSeconds, sqlite.w2.reopenSeconds),
-      rssVsSqlite: ratio(m.rssMiB, sqlite.w2.rssMiB),
-      diskVsSqlite: ratio(m.fileMiB, sqlite.w2.fileMiB),
-    })),
-    w3: each(results.w3, (m) => ({ p99VsSqlite: ratio(m.p99Ms, sqlite.w3.p99Ms) })),
+    ...(w1 && { w1: w1Ratios(w1) }),
+    ...(w2 && { w2: w2Ratios(w2) }),
+    ...(w3 && { w3: w3Ratios(w3) }),
+    ...(w4 && { w4: w4Ratios(w4) }),
   };
 }
 
-/** The issue's targets, judged on the durable JSON store. */
-export function targets(results: BenchResults): Target[] {
-  const r = ratios(results);
-  const w1 = medianOf(results.w1, 'leasehold-json');
-  const w2 = medianOf(results.w2, 'leasehold-json');
-  const w3 = medianOf(results.w3, 'leasehold-json');
+/** The issue's targets, judged on the durable JSON store (W4 has none: figures only). */
+export function targets({ w1, w2, w3 }: BenchResults): Target[] {
   const json = 'leasehold-json';
-  const rss = Math.max(w2.rssMiB, w2.reopenRssMiB);
-  return [
-    { target: 'W1 durable ≥ 5× SQLite (ops/s)', measured: r.w1[json]!.opsVsSqlite, unit: '×', met: r.w1[json]!.opsVsSqlite >= 5 },
-    { target: 'W1 durable ≥ 0.3× memoryStore (ops/s)', measured: r.w1[json]!.opsVsMemory, unit: '×', met: r.w1[json]!.opsVsMemory >= 0.3 },
-    { target: 'W1 p99 acknowledgement ≤ 5 ms', measured: w1.p99Ms, unit: 'ms', met: w1.p99Ms <= 5 },
-    { target: 'W2 RSS ≤ 1 GiB (create or reopen)', measured: rss, unit: 'MiB', met: rss <= 1024 },
-    { target: 'W2 reopen ≤ 2 s', measured: w2.reopenSeconds, unit: 's', met: w2.reopenSeconds <= 2 },
-    { target: 'W3 p99 expiry lag ≤ 50 ms', measured: w3.p99Ms, unit: 'ms', met: w3.p99Ms <= 50 },
-  ];
+  const fromW1 = (results: Results<W1Metrics>): Target[] => {
+    const r = w1Ratios(results)[json]!;
+    const m = medianOf(results, json);
+    return [
+      { target: 'W1 durable ≥ 5× SQLite (ops/s)', measured: r.opsVsSqlite, unit: '×', met: r.opsVsSqlite >= 5 },
+      { target: 'W1 durable ≥ 0.3× memoryStore (ops/s)', measured: r.opsVsMemory, unit: '×', met: r.opsVsMemory >= 0.3 },
+      { target: 'W1 p99 acknowledgement ≤ 5 ms', measured: m.p99Ms, unit: 'ms', met: m.p99Ms <= 5 },
+    ];
+  };
+  const fromW2 = (results: Results<W2Metrics>): Target[] => {
+    const m = medianOf(results, json);
+    const rss = Math.max(m.rssMiB, m.reopenRssMiB);
+    return [
+      { target: 'W2 RSS ≤ 1 GiB (create or reopen)', measured: rss, unit: 'MiB', met: rss <= 1024 },
+      { target: 'W2 reopen ≤ 2 s', measured: m.reopenSeconds, unit: 's', met: m.reopenSeconds <= 2 },
+    ];
+  };
+  const fromW3 = (results: Results<W3Metrics>): Target[] => {
+    const m = medianOf(results, json);
+    return [{ target: 'W3 p99 expiry lag ≤ 50 ms', measured: m.p99Ms, unit: 'ms', met: m.p99Ms <= 50 }];
+  };
+  return [...(w1 ? fromW1(w1) : []), ...(w2 ? fromW2(w2) : []), ...(w3 ? fromW3(w3) : [])];
 }
 
-const times = (value: number) => `${value.toFixed(2)}×`;
+const times = (value: number | undefined) => (value === undefined ? 'n/a' : `${value.toFixed(2)}×`);
 
-export function tables(results: BenchResults, sizes: { w1: string; w2: string; w3: string }, quick: boolean, jsonStore: string): Table[] {
-  const r = ratios(results);
-  const rows = <M extends W1Metrics | W2Metrics | W3Metrics>(res: Results<M>, cells: (variant: string, m: M) => Cell[]) =>
-    Object.entries(res).map(([variant, { median }]) => [labelOf(variant, jsonStore), ...cells(variant, median)]);
-  return [
-    {
+export interface TableSizes {
+  w1?: string;
+  w2?: string;
+  w3?: string;
+  w4?: string;
+}
+
+export function tables(results: BenchResults, sizes: TableSizes, quick: boolean, jsonStore: string, skipped: SkippedVariants = {}): Table[] {
+  const { w1, w2, w3, w4 } = results;
+  const rows = <M extends AnyMetrics>(res: Results<M>, cells: (variant: string, m: M) => Cell[], label = (variant: string) => labelOf(variant, jsonStore)) =>
+    Object.entries(res).map(([variant, { median }]) => [label(variant), ...cells(variant, median)]);
+  const list: Table[] = [];
+  if (w1) {
+    const r = w1Ratios(w1);
+    list.push({
       title: `W1 throughput: ${sizes.w1}`,
       headers: ['variant', 'ops/s', 'p50 ms', 'p99 ms', 'ops/s vs SQLite', 'ops/s vs memory'],
-      rows: rows(results.w1, (v, m) => [m.opsPerSec, m.p50Ms, m.p99Ms, times(r.w1[v]!.opsVsSqlite), times(r.w1[v]!.opsVsMemory)]),
-    },
-    {
+      rows: rows(w1, (v, m) => [m.opsPerSec, m.p50Ms, m.p99Ms, times(r[v]!.opsVsSqlite), times(r[v]!.opsVsMemory)]),
+    });
+  }
+  if (w2) {
+    const r = w2Ratios(w2);
+    list.push({
       title: `W2 scale: ${sizes.w2}`,
       headers: ['variant', 'create s', 'RSS MiB', 'heap MiB', 'close s', 'reopen s', 'reopen RSS MiB', 'disk MiB', 'reopen vs SQLite', 'RSS vs SQLite'],
-      rows: rows(results.w2, (v, m) => [
+      rows: rows(w2, (v, m) => [
         m.createSeconds,
         m.rssMiB,
         m.heapMiB,
@@ -92,19 +147,45 @@ export function tables(results: BenchResults, sizes: { w1: string; w2: string; w
         m.reopenSeconds,
         m.reopenRssMiB,
         m.fileMiB,
-        times(r.w2[v]!.reopenVsSqlite),
-        times(r.w2[v]!.rssVsSqlite),
+        times(r[v]!.reopenVsSqlite),
+        times(r[v]!.rssVsSqlite),
       ]),
-    },
-    {
+    });
+  }
+  if (w3) {
+    const r = w3Ratios(w3);
+    list.push({
       title: `W3 timers: ${sizes.w3}`,
       headers: ['variant', 'lag p50 ms', 'lag p99 ms', 'lag max ms', 'p99 vs SQLite'],
-      rows: rows(results.w3, (v, m) => [m.p50Ms, m.p99Ms, m.maxMs, times(r.w3[v]!.p99VsSqlite)]),
-    },
-    {
+      rows: rows(w3, (v, m) => [m.p50Ms, m.p99Ms, m.maxMs, times(r[v]!.p99VsSqlite)]),
+    });
+  }
+  if (w4) {
+    const r = w4Ratios(w4);
+    const headers = ['variant', 'ops/s', 'p50 ms', 'p99 ms', 'max ms', 'ops/s vs in-process', 'p99 vs in-process', 'ops/s vs BullMQ always', 'p99 vs BullMQ always'];
+    const notRun = Object.entries(skipped.w4 ?? {});
+    const label = (variant: string) => (variant === 'leasehold-json' ? `leasehold in-process, ${labelOf(variant, jsonStore).replace(/^leasehold, /, '')}` : labelOf(variant, jsonStore));
+    list.push({
+      title: `W4 service: ${sizes.w4}`,
+      headers,
+      rows: [
+        ...rows(
+          w4,
+          (v, m) => [m.opsPerSec, m.p50Ms, m.p99Ms, m.maxMs, times(r[v]!.opsVsInProcess), times(r[v]!.p99VsInProcess), times(r[v]!.opsVsBullmqAlways), times(r[v]!.p99VsBullmqAlways)],
+          label,
+        ),
+        ...notRun.map(([variant]) => [labelOf(variant, jsonStore), 'skipped', ...headers.slice(2).map(() => '')]),
+      ],
+      notes: [...new Set(notRun.map(([, reason]) => reason))].map((reason) => `BullMQ skipped: ${reason}`),
+    });
+  }
+  const judged = targets(results);
+  if (judged.length > 0) {
+    list.push({
       title: quick ? 'Targets (quick sizes: indicative only, the targets are for the full run)' : 'Targets (leasehold on the durable JSON store)',
       headers: ['target', 'measured', 'status'],
-      rows: targets(results).map((t) => [t.target, `${t.unit === '×' ? times(t.measured) : `${t.measured.toFixed(t.unit === 's' ? 2 : 1)} ${t.unit}`}`, t.met ? 'met' : 'NOT met']),
-    },
-  ];
+      rows: judged.map((t) => [t.target, `${t.unit === '×' ? times(t.measured) : `${t.measured.toFixed(t.unit === 's' ? 2 : 1)} ${t.unit}`}`, t.met ? 'met' : 'NOT met']),
+    });
+  }
+  return list;
 }

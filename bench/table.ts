@@ -6,6 +6,8 @@ export interface Table {
   title: string;
   headers: string[];
   rows: Cell[][];
+  /** Lines printed under the table (what was skipped and why). */
+  notes?: string[];
 }
 
 /** Numbers with a precision that suits their size; non-finite values as "n/a". */
@@ -36,11 +38,13 @@ export function renderText(table: Table): string {
     line(head!, undefined),
     widths.map((width) => '-'.repeat(width)).join('  '),
     ...body.map((row, index) => line(row, table.rows[index])),
+    ...(table.notes ?? []),
   ].join('\n');
 }
 
 export function renderMarkdown(table: Table): string {
   const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
   const align = table.headers.map((_, column) => (table.rows.some((r) => numeric(r[column])) ? '---:' : '---'));
-  return [`**${table.title}**`, '', row(table.headers), row(align), ...table.rows.map((r) => row(r.map(text)))].join('\n');
+  const notes = table.notes?.length ? ['', ...table.notes.map((note) => `${note}  `)] : [];
+  return [`**${table.title}**`, '', row(table.headers), row(align), ...table.rows.map((r) => row(r.map(text))), ...notes].join('\n');
 }

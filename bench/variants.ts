@@ -18,18 +18,24 @@ const DURABLE_JSON = {
 
 export type LeaseholdKind = 'leasehold-json' | 'leasehold-json-plain' | 'leasehold-memory';
 export type VariantKey = LeaseholdKind | 'sqlite';
+/** W4's other ways to the same work: leasehold's daemon over HTTP, BullMQ on Redis fsyncing per write or per second. */
+export type ServiceKey = 'leasehold-http' | 'bullmq-always' | 'bullmq-everysec';
 
 export const JSON_STORE_KIND = DURABLE_JSON.journaled ? 'journaled' : 'plain';
 
 /** How a variant is named in the tables; `jsonStore` is the kind a (possibly saved) report ran. */
 export function labelOf(key: string, jsonStore: string = JSON_STORE_KIND): string {
-  const labels: Record<VariantKey, string> = {
-    'leasehold-json': jsonStore === 'journaled' ? 'leasehold, JSON + journal' : 'leasehold, JSON file',
+  const json = jsonStore === 'journaled' ? 'JSON + journal' : 'JSON file';
+  const labels: Record<VariantKey | ServiceKey, string> = {
+    'leasehold-json': `leasehold, ${json}`,
     'leasehold-json-plain': 'leasehold, JSON file (plain)',
     'leasehold-memory': 'leasehold, memoryStore',
     sqlite: 'SQLite baseline',
+    'leasehold-http': `leasehold over HTTP, ${json}`,
+    'bullmq-always': 'BullMQ, Redis appendfsync always',
+    'bullmq-everysec': 'BullMQ, Redis appendfsync everysec',
   };
-  return labels[key as VariantKey] ?? key;
+  return labels[key as VariantKey | ServiceKey] ?? key;
 }
 
 /**

@@ -1,6 +1,7 @@
 // Smoke test of the benchmark harness: `npm run bench -- --quick` runs every workload at toy
 // sizes in a child process and reports sane numbers (finite, positive, ratios present). It
-// never asserts speed: that is what the full `npm run bench` reports.
+// never asserts speed: that is what the full `npm run bench` reports. W4's BullMQ variants run
+// when redis-server is installed, and are reported as skipped when it is not (never a failure).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 type Medians = { [variant: string]: { median: { [metric: string]: number }; runs: unknown[] } };
 
 describe('bench --quick', () => {
-  it('runs W1–W3 against the baselines and reports finite, positive figures with ratios', () => {
+  it('runs W1–W4 against the baselines and reports finite, positive figures with ratios', () => {
     const out = join(dir, 'results.json');
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/main.ts', '--quick', '--out', out], {
       cwd: root,
@@ -23,26 +24,36 @@ describe('bench --quick', () => {
       timeout: 90_000,
     });
     expect(run.status, run.stderr).toBe(0);
-    for (const title of ['W1 throughput', 'W2 scale', 'W3 timers', 'Targets']) expect(run.stdout).toContain(title);
+    for (const title of ['W1 throughput', 'W2 scale', 'W3 timers', 'W4 service', 'Targets']) expect(run.stdout).toContain(title);
 
     const report = JSON.parse(readFileSync(out, 'utf8')) as {
       mode: string;
-      workloads: { w1: Medians; w2: Medians; w3: Medians };
+      workloads: { w1: Medians; w2: Medians; w3: Medians; w4: Medians };
+      skipped: { w4?: { [variant: string]: string } };
       ratios: { [workload: string]: { [variant: string]: { [ratio: string]: number } } };
       targets: { target: string; measured: number; met: boolean }[];
     };
     expect(report.mode).toBe('quick');
-    const { w1, w2, w3 } = report.workloads;
+    const { w1, w2, w3, w4 } = report.workloads;
     expect(Object.keys(w1)).toEqual(expect.arrayContaining(['leasehold-json', 'leasehold-memory', 'sqlite']));
     expect(Object.keys(w2)).toEqual(expect.arrayContaining(['leasehold-json', 'sqlite']));
     expect(Object.keys(w3)).toEqual(expect.arrayContaining(['leasehold-json', 'leasehold-memory', 'sqlite']));
-    for (const workload of [w1, w2, w3]) {
+    expect(Object.keys(w4)).toEqual(expect.arrayContaining(['leasehold-json', 'leasehold-http']));
+    // Each BullMQ variant either ran or is in the table as skipped, with the reason under it.
+    const bullmq = ['bullmq-always', 'bullmq-everysec'];
+    const skipped = report.skipped.w4 ?? {};
+    for (const variant of bullmq) expect((variant in w4) !== (variant in skipped), variant).toBe(true);
+    if (Object.keys(skipped).length > 0) {
+      expect(run.stdout).toMatch(/BullMQ, Redis appendfsync always +skipped/);
+      expect(run.stdout).toContain('BullMQ skipped: redis-server');
+    }
+    for (const workload of [w1, w2, w3, w4]) {
       for (const { median } of Object.values(workload)) {
         for (const [metric, value] of Object.entries(median)) {
           expect(Number.isFinite(value), metric).toBe(true);
           // A timer can fire within the millisecond of its deadline: lags may be 0, never negative.
           expect(value, metric).toBeGreaterThanOrEqual(0);
-          if (!/lag|p50|p99|max/i.test(metric) || workload === w1) expect(value, metric).toBeGreaterThan(0);
+          if (!/lag|p50|p99|max/i.test(metric) || workload === w1 || workload === w4) expect(value, metric).toBeGreaterThan(0);
         }
       }
     }
