@@ -62,8 +62,8 @@ describe('the CLI over a daemon', () => {
 
     for (const [mode, prefix] of [[[], 'r'], [['--json'], 'j']] as const) {
       for (const args of writes(prefix)) {
-        const served = await on(store, [...mode, ...args]);
-        const alone = await on(local, [...mode, ...args]);
+        // The two stores are independent: both runs at once.
+        const [served, alone] = await Promise.all([on(store, [...mode, ...args]), on(local, [...mode, ...args])]);
         expect(timeless(ok(served)), args.join(' ')).toBe(timeless(ok(alone)));
       }
     }
@@ -87,9 +87,9 @@ describe('the CLI over a daemon', () => {
     const r2 = JSON.parse(ok(await on(store, ['--json', 'show', 'r2']))) as TaskView;
     // A retryable failure: planned again, after a backoff.
     expect([r2.attempts, typeof r2.notBefore]).toEqual([1, 'number']);
-  });
+  }, 120_000); // about 60 commands, each a process of its own
 
-  it('an agent token (LEASEHOLD_TOKEN) acts as its owner, and is refused for another owner (FORBIDDEN, exit 12) and admin calls', async () => {
+  it('an agent token (LEASEHOLD_TOKEN) acts as its owner (--owner optional), and is refused for another owner (FORBIDDEN, exit 12) and admin calls', async () => {
     const { dir, store } = storeDir();
     ok(await on(store, ['create', 'mine']));
     const daemon = await startDaemon(store);
@@ -98,8 +98,10 @@ describe('the CLI over a daemon', () => {
     const token = ok(await on(store, ['agent', 'add', 'agent-7'])).trim();
     const asAgent = { LEASEHOLD_TOKEN: token };
 
-    const lease = JSON.parse(ok(await on(store, ['--json', 'claim-next', '--owner', 'agent-7'], asAgent))) as { taskId: string; owner: string };
+    // Without --owner the token's agent; with it, that same owner.
+    const lease = JSON.parse(ok(await on(store, ['--json', 'claim-next'], asAgent))) as { taskId: string; owner: string };
     expect([lease.taskId, lease.owner]).toEqual(['mine', 'agent-7']);
+    ok(await on(store, ['heartbeat', 'mine', '--owner', 'agent-7', '--epoch', '1', '--progress', '10'], asAgent));
     const other = await on(store, ['heartbeat', 'theirs', '--owner', 'agent-8', '--epoch', '1'], asAgent);
     expect([other.status, other.stdout]).toEqual([EXIT_CODES.FORBIDDEN, '']);
     expect(other.stderr).toBe('leasehold: FORBIDDEN: this token acts for agent "agent-7" only, not "agent-8"\n');

@@ -28,10 +28,17 @@ const DEFAULT_STORE = '.leasehold/store.json';
  */
 const DEFAULT_WAIT_MS = 5_000;
 
+/**
+ * `--owner`: required, unless LEASEHOLD_TOKEN is set: an agent's token acts as its owner
+ * through a daemon (another owner is FORBIDDEN); without one the supervisor asks for it.
+ */
+const ownerOption = (command: Command, description: string) =>
+  process.env.LEASEHOLD_TOKEN
+    ? command.option('--owner <owner>', `${description} (default: LEASEHOLD_TOKEN's agent)`)
+    : command.requiredOption('--owner <owner>', description);
+
 const ownerOptions = (command: Command) =>
-  command
-    .requiredOption('--owner <owner>', 'the lease holder')
-    .requiredOption('--epoch <n>', "the lease's epoch (fencing token)", number);
+  ownerOption(command, 'the lease holder').requiredOption('--epoch <n>', "the lease's epoch (fencing token)", number);
 
 export function program(): Command {
   const cli = new Command('leasehold')
@@ -123,26 +130,22 @@ Errors go to stderr as "leasehold: CODE: message", or with --json as
       },
     );
 
-  cli
-    .command('claim')
-    .description('lease one task; prints the lease (remember its epoch)')
-    .argument('<id>', 'task id')
-    .requiredOption('--owner <owner>', 'who takes the lease')
+  ownerOption(cli.command('claim').description('lease one task; prints the lease (remember its epoch)').argument('<id>', 'task id'), 'who takes the lease')
     .option('--lease-ms <ms>', 'lease duration (default: the task\'s)', number)
     .addHelpText('after', examples('leasehold claim fix-login --owner agent-7', 'leasehold --json claim fix-login --owner agent-7 --lease-ms 120000'))
-    .action(async (id: string, o: { owner: string; leaseMs?: number }) => {
+    .action(async (id: string, o: { owner?: string; leaseMs?: number }) => {
       const lease = await on((writer) => writer.claim(id, { owner: o.owner, ...(o.leaseMs !== undefined && { leaseMs: o.leaseMs }) }));
       print(lease, opts().json, () => leaseLines(lease));
     });
 
-  cli
-    .command('claim-next')
-    .description('lease the highest-priority, oldest claimable task; prints the lease, or null when none')
-    .requiredOption('--owner <owner>', 'who takes the lease')
+  ownerOption(
+    cli.command('claim-next').description('lease the highest-priority, oldest claimable task; prints the lease, or null when none'),
+    'who takes the lease',
+  )
     .option('--lease-ms <ms>', 'lease duration (default: the task\'s)', number)
     .option('--label <label>', 'only tasks with this label (repeatable)', collect)
     .addHelpText('after', examples('leasehold --json claim-next --owner agent-7 --label backend'))
-    .action(async (o: { owner: string; leaseMs?: number; label?: string[] }) => {
+    .action(async (o: { owner?: string; leaseMs?: number; label?: string[] }) => {
       const lease = await on((writer) =>
         writer.claimNext({ owner: o.owner, ...(o.leaseMs !== undefined && { leaseMs: o.leaseMs }), ...(o.label && { labels: o.label }) }),
       );
@@ -159,7 +162,7 @@ Errors go to stderr as "leasehold: CODE: message", or with --json as
     .option('--progress <percent>', 'progress, 0-100 (kept at its maximum)', number)
     .option('--message <text>', 'a note for whoever takes over')
     .addHelpText('after', examples('leasehold heartbeat fix-login --owner agent-7 --epoch 1 --progress 40 --message "tests written"'))
-    .action(async (id: string, o: { owner: string; epoch: number; leaseMs?: number; progress?: number; message?: string }) => {
+    .action(async (id: string, o: { owner?: string; epoch: number; leaseMs?: number; progress?: number; message?: string }) => {
       const lease = await on((writer) => writer.heartbeat(id, o));
       print(lease, opts().json, () => leaseLines(lease));
     });
@@ -167,7 +170,7 @@ Errors go to stderr as "leasehold: CODE: message", or with --json as
   ownerOptions(cli.command('extend').description('make sure the lease lasts at least WINDOW from now (never shortens)').argument('<id>', 'task id'))
     .requiredOption('--window-ms <ms>', 'the window from now', number)
     .addHelpText('after', examples('leasehold extend fix-login --owner agent-7 --epoch 1 --window-ms 600000'))
-    .action(async (id: string, o: { owner: string; epoch: number; windowMs: number }) => {
+    .action(async (id: string, o: { owner?: string; epoch: number; windowMs: number }) => {
       const lease = await on((writer) => writer.extend(id, o));
       print(lease, opts().json, () => leaseLines(lease));
     });
@@ -176,7 +179,7 @@ Errors go to stderr as "leasehold: CODE: message", or with --json as
     .requiredOption('--action <action>', 'the compensator name')
     .option('--args <json>', 'arguments for the compensator, as JSON', json)
     .addHelpText('after', examples('leasehold add-compensation fix-login --owner agent-7 --epoch 1 --action delete-branch --args \'{"branch":"agent/login"}\''))
-    .action(async (id: string, o: { owner: string; epoch: number; action: string; args?: Json }) => {
+    .action(async (id: string, o: { owner?: string; epoch: number; action: string; args?: Json }) => {
       const task = await on((writer) => writer.addCompensation(id, o));
       print(task, opts().json, () => taskLine(task));
     });
@@ -184,7 +187,7 @@ Errors go to stderr as "leasehold: CODE: message", or with --json as
   ownerOptions(cli.command('complete').description('finish the task (also a stale lease, until it is re-granted)').argument('<id>', 'task id'))
     .option('--result <json>', 'the result, as JSON', json)
     .addHelpText('after', examples('leasehold complete fix-login --owner agent-7 --epoch 1 --result \'{"pr":42}\''))
-    .action(async (id: string, o: { owner: string; epoch: number; result?: Json }) => {
+    .action(async (id: string, o: { owner?: string; epoch: number; result?: Json }) => {
       const task = await on((writer) => writer.complete(id, o));
       print(task, opts().json, () => taskLine(task));
     });
@@ -202,7 +205,7 @@ Errors go to stderr as "leasehold: CODE: message", or with --json as
       `${examples('leasehold fail fix-login --owner agent-7 --epoch 1 --error "CI is down" --retryable')}\n\n` +
         'The CLI runs no compensators: a failed task keeps its compensations pending for the next\nsupervisor that has them.',
     )
-    .action(async (id: string, o: { owner: string; epoch: number; error: string; retryable: boolean }) => {
+    .action(async (id: string, o: { owner?: string; epoch: number; error: string; retryable: boolean }) => {
       const task = await on((writer) => writer.fail(id, o));
       print(task, opts().json, () => taskLine(task));
     });
@@ -210,7 +213,7 @@ Errors go to stderr as "leasehold: CODE: message", or with --json as
   ownerOptions(cli.command('release').description('hand the task back to planned, with a hand-off for the next owner').argument('<id>', 'task id'))
     .option('--reason <text>', 'why')
     .addHelpText('after', examples('leasehold release fix-login --owner agent-7 --epoch 1 --reason "out of budget"'))
-    .action(async (id: string, o: { owner: string; epoch: number; reason?: string }) => {
+    .action(async (id: string, o: { owner?: string; epoch: number; reason?: string }) => {
       const task = await on((writer) => writer.release(id, o));
       print(task, opts().json, () => taskLine(task));
     });

@@ -11,11 +11,20 @@ import { InvalidInputError, type Supervisor } from '../index.js';
 import { daemonFileOf, readDaemonFile, type DaemonInfo } from '../server/daemon-file.js';
 import { withSupervisor } from './supervised.js';
 
-/** What the writing commands call: the supervisor's methods, which a client has too. */
+/**
+ * What the writing commands call: the supervisor's methods as the client has them, `owner`
+ * optional (left out only with LEASEHOLD_TOKEN set: through a daemon the token's agent).
+ */
 export type Writer = Pick<
-  Supervisor,
+  Client,
   'create' | 'claim' | 'claimNext' | 'heartbeat' | 'extend' | 'addCompensation' | 'complete' | 'fail' | 'release' | 'quarantine' | 'annotate'
 >;
+
+/**
+ * The supervisor as a Writer. The supervisor validates every input as it does for any caller:
+ * an owner left out (possible only with LEASEHOLD_TOKEN set and no daemon) is its INVALID_INPUT.
+ */
+const asWriter = (sup: Supervisor) => sup as unknown as Writer;
 
 /** The global options a command is reached with. */
 export interface Reach {
@@ -94,7 +103,7 @@ export async function withWriter<T>(reach: Reach, use: (writer: Writer) => Promi
   if (reach.url !== undefined) return using(clientOf(reach.url, reach.token), use);
   const daemon = await runningDaemon(reach.store);
   if (daemon) return using(clientOf(daemon.url, reach.token || daemon.adminToken), use);
-  return withSupervisor(reach.store, reach.wait, use);
+  return withSupervisor(reach.store, reach.wait, (sup) => use(asWriter(sup)));
 }
 
 /** The API client the reading commands use: only when a url is given and no `--store`. */
