@@ -1,8 +1,19 @@
-// How the `leasehold` command reads the values it is given: option parsers (a malformed value
-// is a usage error, INVALID_INPUT with exit 2, before any store is opened) and the small
-// `action=<json>` and `key=value` forms some commands take.
+// How the `leasehold` command reads the values it is given: its global options, option parsers
+// (a malformed value is a usage error, INVALID_INPUT with exit 2, before any store is opened),
+// the small `action=<json>` and `key=value` forms some commands take, and the examples in help.
 import { InvalidArgumentError } from 'commander';
 import type { Json } from '../index.js';
+
+/** The options every command is given (before the command's name). */
+export interface GlobalOptions {
+  store: string;
+  json: boolean;
+  wait: number;
+  url?: string;
+}
+
+/** The "Examples:" section of a command's help. */
+export const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}`;
 
 export const number = (value: string) => {
   const n = Number(value);

@@ -17,4 +17,6 @@ export const EXIT_CODES: Record<string, number> = {
   FORBIDDEN: 12,
   AGENT_NOT_FOUND: 13,
   DUPLICATE_AGENT: 14,
+  // A daemon that does not answer (refused, broken connection, timeout): a write may have landed.
+  UNAVAILABLE: 15,
 };

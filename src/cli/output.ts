@@ -91,9 +91,12 @@ export function reportError(error: unknown, context: ErrorContext): number {
   } else if (error instanceof StoreLockedError) {
     // Only a refused lock: a reading command that found the files changing under every read
     // (same code) took no lock, and trying again soon is all there is to say.
+    // A daemon serving the store would have been gone through (remote.ts): this holder serves nothing.
     hints.push(
-      'another process (an orchestrator or another leasehold command) is using this store;',
-      'the CLI never writes around the lock: try again once that process has closed the store.',
+      'another process (an orchestrator or another leasehold command) holds this store and serves no API',
+      '(no daemon file beside it, or one whose daemon does not answer); the CLI never writes around the lock.',
+      'Try again once that process has closed the store, or have the orchestrator serve it',
+      "(serve(sup) from 'leasehold/server'): the CLI then goes through its API.",
     );
   }
   process.stderr.write([`${report.code}: ${report.message}`, ...hints].map((line) => `leasehold: ${line}\n`).join(''));

@@ -6,15 +6,13 @@ import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { errorFromBody, LeaseholdError } from '../errors.js';
 import { serve } from '../server/index.js';
-import { readDaemonFile, daemonFileOf } from '../server/daemon-file.js';
 import { createTokenRegistry, newToken } from '../server/tokens.js';
-import { number } from './arguments.js';
+import { examples, number, type GlobalOptions } from './arguments.js';
 import { print } from './output.js';
+import { runningDaemon } from './remote.js';
 import { openSupervisor } from './supervised.js';
 
-type Options = () => { store: string; json: boolean; wait: number };
-
-const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}`;
+type Options = () => GlobalOptions;
 
 export function addServiceCommands(cli: Command, opts: Options) {
   cli
@@ -87,8 +85,8 @@ interface TokenCall<T> {
 
 /** Through the daemon serving `store` when there is one that answers, else on the tokens file. */
 async function onTokens<T>(store: string, call: TokenCall<T>): Promise<T> {
-  const daemon = readDaemonFile(daemonFileOf(store));
-  if (daemon && (await answers(daemon.url))) {
+  const daemon = await runningDaemon(store);
+  if (daemon) {
     const response = await fetch(`${daemon.url}${call.api.path}`, {
       method: call.api.method,
       headers: { authorization: `Bearer ${daemon.adminToken}`, ...(call.api.body !== undefined && { 'content-type': 'application/json' }) },
@@ -102,13 +100,4 @@ async function onTokens<T>(store: string, call: TokenCall<T>): Promise<T> {
   if (!existsSync(store)) throw new LeaseholdError('INVALID_INPUT', `no store at ${store} (give --store)`);
   // The admin token is not needed to change the file: this registry only mints and revokes.
   return call.local(createTokenRegistry({ adminToken: newToken(), file: `${store}.tokens.json` }));
-}
-
-/** Whether a daemon answers at `url` (a daemon file left by a process that died does not). */
-async function answers(url: string): Promise<boolean> {
-  try {
-    return (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) })).ok;
-  } catch {
-    return false;
-  }
 }

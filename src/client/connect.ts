@@ -1,13 +1,14 @@
 // `connect(options)`: a Client whose every method is one route of the HTTP API v1 (see
 // /v1/openapi.json), taking and giving the library's types. The owner of an owner call is the
-// token's unless given (the server checks it); the client remembers the owner the server put
-// on a lease it granted without one, which is the token's, so `touch()` can name it.
+// token's unless given (the server checks it); `touch()` without an owner names the token's,
+// which the client learns from a lease granted without a named owner, or else asks the server
+// once (`GET /v1/whoami`).
 import type { LifecycleEvent } from '../../machines/task.types.js';
 import { InvalidInputError } from '../errors.js';
 import type { Lease, TaskView } from '../task/view.js';
 import { createEventStream } from './events.js';
 import { createTransport } from './transport.js';
-import type { Client, ConnectOptions, ListFilter } from './types.js';
+import type { Client, ConnectOptions, ListFilter, WhoAmI } from './types.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -46,6 +47,12 @@ export function connect(options: ConnectOptions): Client {
     return lease;
   };
 
+  async function whoami() {
+    const answer = await get<WhoAmI>('/v1/whoami');
+    if (answer.owner !== null) ownOwner = answer.owner;
+    return answer;
+  }
+
   return {
     create: (input) => post<TaskView>('/v1/tasks', input),
     claim: async (id, input = {}) => learn(input.owner, await post<Lease>(task(id, '/claim'), input)),
@@ -56,10 +63,11 @@ export function connect(options: ConnectOptions): Client {
     complete: (id, input) => post<TaskView>(task(id, '/complete'), input),
     fail: (id, input) => post<TaskView>(task(id, '/fail'), input),
     release: (id, input) => post<TaskView>(task(id, '/release'), input),
-    async touch(owner = ownOwner) {
-      if (owner === undefined) {
-        throw new InvalidInputError('touch', ["owner: required until this client has been granted a lease (the API has no route that names a token's owner)"]);
-      }
+    whoami,
+    async touch(given?: string) {
+      const owner = given ?? ownOwner ?? (await whoami()).owner;
+      // Only the admin's token has no owner: it acts for the agent it names.
+      if (owner === null) throw new InvalidInputError('touch', ['owner: required with the admin token']);
       const answer = await post<{ leases: Lease[] }>(`/v1/agents/${segment(owner)}/touch`, {});
       return answer.leases;
     },

@@ -38,6 +38,9 @@ export interface ListFilter {
   label?: string;
 }
 
+/** What a token is (`GET /v1/whoami`): the admin's has no owner; an agent's or viewer's is bound to one. */
+export type WhoAmI = { role: 'admin'; owner: null } | { role: 'agent' | 'viewer'; owner: string };
+
 export interface Client {
   /** The admin token only. */
   create: Supervisor['create'];
@@ -49,6 +52,8 @@ export interface Client {
   complete: OwnerCall<'complete'>;
   fail: OwnerCall<'fail'>;
   release: OwnerCall<'release'>;
+  /** The calling token's role and owner (null for the admin). */
+  whoami(): Promise<WhoAmI>;
   /** Renews every live lease of `owner` (default: the token's, see README "Client"). */
   touch(owner?: string): Promise<Lease[]>;
   /** The admin token only; `by` is recorded as "admin" whatever is given. */

@@ -133,10 +133,19 @@ describe('leasehold/client on a bad network', () => {
     await connections[0]; // bounded by the test's timeout
   });
 
-  it('touch() without an owner before any lease was granted asks for one; connect checks its options', async () => {
+  it('touch() without an owner before any lease was granted asks the server whose token it is (whoami); connect checks its options', async () => {
     const f = await withClients();
+    await f.admin.create({ id: 't' });
+    await f.admin.claim('t', { owner: 'alice', leaseMs: 60_000 });
+    await f.clock.advance(10_000);
+    // No lease was granted through this client: touch() still names alice.
     const alice = await f.agent('alice');
-    expect(await rejection(alice.touch())).toBeInstanceOf(InvalidInputError);
+    expect((await alice.touch()).map((lease) => [lease.taskId, lease.owner, lease.expiresAt])).toEqual([['t', 'alice', f.clock.now() + 60_000]]);
+    expect(await alice.whoami()).toEqual({ role: 'agent', owner: 'alice' });
+    // The admin's token has no owner: touch() needs one named.
+    expect(await f.admin.whoami()).toEqual({ role: 'admin', owner: null });
+    expect(await rejection(f.admin.touch())).toBeInstanceOf(InvalidInputError);
+    expect((await f.admin.touch('alice')).map((lease) => lease.taskId)).toEqual(['t']);
     expect(() => connected({ token: ADMIN })).toThrow(InvalidInputError);
     expect(() => connected({ url: 'localhost:7411', token: ADMIN })).toThrow(/http:\/\/HOST:PORT/);
     expect(() => connected({ url: f.url, token: '' })).toThrow(/token/);

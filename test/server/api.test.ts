@@ -46,6 +46,17 @@ describe('HTTP API v1: answers', () => {
     expect((await s.call('POST', '/v1/agents/bob/touch', { token: bob, body: {} })).body).toEqual({ leases: [] });
   });
 
+  it('whoami answers any token its role and owner (null for the admin); no token is 401', async () => {
+    const s = await served();
+    const alice = await s.mint('alice');
+    const viewer = await s.mint('dash', 'viewer');
+    expect((await s.call('GET', '/v1/whoami', { token: alice })).body).toEqual({ role: 'agent', owner: 'alice' });
+    expect((await s.call('GET', '/v1/whoami', { token: viewer })).body).toEqual({ role: 'viewer', owner: 'dash' });
+    expect((await s.call('GET', '/v1/whoami', { token: ADMIN })).body).toEqual({ role: 'admin', owner: null });
+    const anonymous = await s.call('GET', '/v1/whoami');
+    expect([anonymous.status, errorOf(anonymous)]).toEqual([401, 'UNAUTHORIZED']);
+  });
+
   it('the admin quarantines and annotates, and acts for an agent only when it names the owner', async () => {
     const s = await served();
     await s.call('POST', '/v1/tasks', { token: ADMIN, body: { id: 't' } });

@@ -1,67 +1,12 @@
 // `leasehold serve` and `leasehold agent add/revoke`, the built CLI as child processes: one
 // line on stdout when ready, the daemon file (0600) while serving and gone after SIGTERM, every
 // acknowledged call in the store afterwards, and agent tokens with and without a daemon.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { durableDocument } from '../support.js';
-
-const bin = join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli', 'main.js');
-const leasehold = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 20_000 });
-
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
-});
-
-function storeDir() {
-  const dir = mkdtempSync(join(tmpdir(), 'leasehold-serve-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return { dir, store: join(dir, 'store.json') };
-}
-
-interface Daemon {
-  child: ChildProcess;
-  url: string;
-  stdout: () => string;
-  stderr: () => string;
-  /** SIGTERM, then the exit code. */
-  stop(): Promise<number | null>;
-}
-
-async function startDaemon(store: string, env: Record<string, string> = {}): Promise<Daemon> {
-  const child = spawn(process.execPath, [bin, '--store', store, 'serve', '--port', '0'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  cleanups.push(() => void (child.exitCode === null && child.kill('SIGKILL')));
-  const ready = await Promise.race([
-    new Promise<boolean>((resolve) => {
-      const check = () => (out.includes('\n') ? resolve(true) : child.stdout!.once('data', check));
-      check();
-    }),
-    exited.then(() => false),
-    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 15_000)),
-  ]);
-  if (!ready) throw new Error(`leasehold serve did not start: ${err}`);
-  const url = /^leasehold listening on (http:\/\/127\.0\.0\.1:\d+)\n$/.exec(out)?.[1];
-  if (!url) throw new Error(`unexpected first output: ${JSON.stringify(out)}`);
-  return {
-    child,
-    url,
-    stdout: () => out,
-    stderr: () => err,
-    stop: () => {
-      child.kill('SIGTERM');
-      return Promise.race([exited, new Promise<null>((resolve) => setTimeout(() => resolve(null), 15_000))]);
-    },
-  };
-}
+import { leasehold, startDaemon, storeDir } from './serve-process.js';
 
 const post = (url: string, token: string, body: unknown) =>
   fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });

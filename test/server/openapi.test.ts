@@ -26,7 +26,8 @@ describe('the OpenAPI document', () => {
       'GET /v1/openapi.json',
     ];
     expect(listed.sort()).toEqual(expected.sort());
-    expect(API_ROUTES).toHaveLength(18);
+    expect(API_ROUTES).toHaveLength(19);
+    expect(listed).toContain('GET /v1/whoami');
   });
 
   it('its schemas are valid JSON Schema, and are the very schemas that validate', async () => {

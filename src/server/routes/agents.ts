@@ -1,5 +1,5 @@
-// The agent routes of the HTTP API v1: touch (an agent renews every live lease it holds), and
-// the admin's token management (mint, revoke, list). A minted token is in the answer once;
+// The agent routes of the HTTP API v1: whoami (what a token is: its role and owner), touch (an
+// agent renews every live lease it holds), and the admin's token management (mint, revoke, list). A minted token is in the answer once;
 // only its hash is kept (tokens.ts).
 import type { z } from 'zod';
 import { ForbiddenError } from '../../errors.js';
@@ -7,6 +7,14 @@ import { route } from '../route.js';
 import { bodies } from '../schemas.js';
 
 export const agentRoutes = [
+  route({
+    method: 'GET', url: '/v1/whoami', who: 'any',
+    summary: "the calling token's role and owner (null for the admin)", answer: '{ role, owner }',
+    run: ({ request }) => {
+      const identity = request.identity!;
+      return { role: identity.role, owner: identity.role === 'admin' ? null : identity.owner };
+    },
+  }),
   route<z.output<typeof bodies.touch>>({
     method: 'POST', url: '/v1/agents/:owner/touch', who: 'agent', body: bodies.touch,
     summary: 'renew every live lease of this agent (any sign of life counts)', answer: '{ leases: Lease[] }',
