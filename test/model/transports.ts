@@ -7,6 +7,7 @@
 import { connect } from '../../src/client/index.js';
 import type { Supervisor, TaskView } from '../../src/index.js';
 import { serve } from '../../src/server/index.js';
+import { mintToken } from '../server/support.js';
 
 export const TRANSPORTS = ['in-process', 'over HTTP'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
@@ -37,16 +38,7 @@ export function transport(kind: Transport, owners: readonly string[]) {
   const tokens = new Map<string, string>();
 
   async function mint(url: string) {
-    for (const owner of owners) {
-      const response = await fetch(`${url}/v1/agents`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ owner }),
-        signal: AbortSignal.timeout(10_000),
-      });
-      if (response.status !== 201) throw new Error(`minting a token for ${owner}: HTTP ${response.status} ${await response.text()}`);
-      tokens.set(owner, ((await response.json()) as { token: string }).token);
-    }
+    for (const owner of owners) tokens.set(owner, await mintToken(url, ADMIN, owner));
   }
 
   return {

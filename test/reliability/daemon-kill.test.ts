@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Client } from '../../src/client/index.js';
 import { LeaseholdError, type Json, type Lease, type TaskView } from '../../src/index.js';
+import { mintToken } from '../server/support.js';
 import { countFromEnv, random, report, sameJson, seedFromEnv, tempDir, type Random } from './support.js';
 
 const TRIALS = countFromEnv('LEASEHOLD_DAEMON_KILL_TRIALS', 10);
@@ -115,17 +116,6 @@ async function startDaemon(store: string): Promise<Daemon> {
   return { child, url, exited };
 }
 
-async function mint(url: string, owner: string): Promise<string> {
-  const response = await fetch(`${url}/v1/agents`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ owner }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  if (response.status !== 201) throw new Error(`minting ${owner}: HTTP ${response.status} ${await response.text()}`);
-  return ((await response.json()) as { token: string }).token;
-}
-
 // ---------------------------------------------------------------------------------------
 // the load
 
@@ -157,7 +147,7 @@ async function trial(seed: number) {
     for (let g = 1; g <= kills; g++) {
       daemon = await startDaemon(store);
       if (g > 1) await checkAfterRestart(daemon.url, seen, `after kill ${g - 1}`);
-      if (tokens.size === 0) for (const owner of AGENTS) tokens.set(owner, await mint(daemon.url, owner));
+      if (tokens.size === 0) for (const owner of AGENTS) tokens.set(owner, await mintToken(daemon.url, ADMIN, owner));
       await loadUntilKilled(daemon, tokens, seen, g, r.fork(g));
       totals.kills++;
     }
