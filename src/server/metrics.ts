@@ -21,7 +21,7 @@ import { LIFECYCLE_EVENTS, type Supervisor } from '../supervisor/options.js';
 
 export interface MetricsOptions {
   sup: Supervisor;
-  /** Where the metrics live (default: a new Registry). Default process metrics are added unless it has them already. */
+  /** Where the metrics live (default: a new Registry). The process's default metrics (collected once per process) are added unless it has them already. */
   registry?: Registry;
 }
 
@@ -41,10 +41,27 @@ function statsCounter(registry: Registry, read: () => SupervisorStats, name: str
   });
 }
 
+/**
+ * The default process metrics, collected once per process: prom-client starts a gc observer
+ * and an event-loop delay monitor for each collection and nothing stops them, so one per
+ * server would outlive every close() (a process that serves again and again would pile them up).
+ */
+let processMetrics: Registry | undefined;
+function processRegistry(): Registry {
+  if (!processMetrics) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics });
+  }
+  return processMetrics;
+}
+
 export function registerMetrics(app: FastifyInstance, options: MetricsOptions): Registry {
   const { sup } = options;
   const registry = options.registry ?? new Registry();
-  if (registry.getSingleMetric('process_cpu_user_seconds_total') === undefined) collectDefaultMetrics({ register: registry });
+  const shared = processRegistry();
+  for (const { name } of shared.getMetricsAsArray()) {
+    if (registry.getSingleMetric(name) === undefined) registry.registerMetric(shared.getSingleMetric(name)!);
+  }
 
   // One stats read per scrape: the route sets it before asking the registry; a scrape of the
   // same registry from elsewhere reads its own.

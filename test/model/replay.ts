@@ -1,15 +1,17 @@
 // Replays a generated model path against the real runtime: a supervisor on a JSON file in a
-// temp folder, driven by the test clock. After every step it checks that the runtime took
+// temp folder, driven by the test clock, called in-process or through the client and serve()
+// on loopback (transports.ts). After every step it checks that the runtime took
 // the same transition as the model (same state, same stored context, same rejection), the
 // shared invariants, that a rejected call left the file byte-identical, and then restarts
-// the supervisor on the same file and checks that nothing changed across the restart.
+// the supervisor (and its server) on the same file and checks that nothing changed across the
+// restart. Over HTTP the views read through the client must equal the supervisor's own.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { initialTransition, type InspectionEvent } from 'xstate';
 import type { CompensationFailure, GraceOutcome, Rejection, TaskEvent } from '../../machines/task.types.js';
-import { createSupervisor, jsonFileStore, LeaseholdError, type Lease, type Supervisor } from '../../src/index.js';
+import { createSupervisor, jsonFileStore, LeaseholdError, type Lease } from '../../src/index.js';
 import { createTestClock, type TestClock } from '../../src/testing.js';
 import { createInvariantChecker } from '../invariants.js';
 import {
@@ -26,6 +28,7 @@ import {
   type ModelSnapshot,
   type ModelVariant,
 } from './task-model.js';
+import { transport, type Commands, type Transport } from './transports.js';
 
 /** Work the model drives (a compensation handler, an extension probe): each call waits until a step settles it. */
 function held<T>(what: string) {
@@ -57,7 +60,7 @@ function expectedRejection(machine: ModelMachine, snapshot: ModelSnapshot, event
 const isMissingHandler = (event: ModelEvent | undefined) =>
   !!event && event.type.startsWith('xstate.error.actor.') && (event as { error: CompensationFailure }).error.missingHandler;
 
-async function perform(sup: Supervisor, clock: TestClock, work: Held, before: ModelSnapshot, event: ModelEvent) {
+async function perform(sup: Commands, clock: TestClock, work: Held, before: ModelSnapshot, event: ModelEvent) {
   if (event.type.startsWith('xstate.after.')) return clock.advanceTo(deadlineOf(before.context, event.type));
   if (isMissingHandler(event)) return clock.settle();
   if (event.type.startsWith('xstate.done.actor.')) {
@@ -114,7 +117,15 @@ export const describeStep = (event: ModelEvent) => {
   return parts ? `${name}(${parts.trim()})` : name;
 };
 
-export async function replayPath(variant: ModelVariant, path: ModelPath, inspect: (event: InspectionEvent) => void): Promise<void> {
+/** The owners a path's calls name (each gets an agent token over HTTP). */
+const ownersOf = (path: ModelPath) => [...new Set(path.steps.flatMap(({ event }) => ('owner' in event && typeof event.owner === 'string' ? [event.owner] : [])))];
+
+export async function replayPath(
+  variant: ModelVariant,
+  path: ModelPath,
+  inspect: (event: InspectionEvent) => void,
+  through: Transport = 'in-process',
+): Promise<void> {
   const machine = MODELS[variant];
   const dir = mkdtempSync(join(tmpdir(), 'leasehold-model-'));
   const file = join(dir, 'store.json');
@@ -134,9 +145,17 @@ export async function replayPath(variant: ModelVariant, path: ModelPath, inspect
     });
   const stored = () => JSON.parse(readFileSync(file, 'utf8')).tasks[TASK_ID];
   const checker = createInvariantChecker();
+  const faces = transport(through, ownersOf(path));
   let sup = await open();
+  let face = await faces.open(sup);
+  /** The tasks as the transport shows them: over HTTP, the same views as in-process. */
+  const views = async () => {
+    const seen = await face.list();
+    if (through !== 'in-process') expect(seen, 'the views over the transport').toEqual(sup.list());
+    return { list: () => seen };
+  };
   try {
-    await sup.create({ id: TASK_ID });
+    await face.commands.create({ id: TASK_ID });
     let [before] = initialTransition(machine, modelInput);
     expect(stored()).toEqual(JSON.parse(JSON.stringify({ state: before.value, context: before.context })));
 
@@ -144,7 +163,7 @@ export async function replayPath(variant: ModelVariant, path: ModelPath, inspect
       const where = `step ${i + 1} ${describeStep(event)} from ${JSON.stringify(before.value)}`;
       const rejection = expectedRejection(machine, before, event);
       const bytes = readFileSync(file, 'utf8');
-      const outcome = await perform(sup, clock, work, before, event).then(
+      const outcome = await perform(face.commands, clock, work, before, event).then(
         (value) => ({ value, error: undefined }),
         (error: unknown) => ({ value: undefined, error }),
       );
@@ -165,17 +184,21 @@ export async function replayPath(variant: ModelVariant, path: ModelPath, inspect
       }
       expect(stored(), where).toEqual(JSON.parse(JSON.stringify({ state: after.value, context: after.context })));
       if (rejection && after.context === before.context) expect(readFileSync(file, 'utf8'), `${where}: rejected call wrote`).toBe(bytes);
-      checker.check(sup, clock.now());
+      const seen = await views();
+      checker.check(seen, clock.now());
 
-      // Crash-restore at every step: the restored view is the view before the restart.
-      const seen = sup.list();
+      // Crash-restore at every step (the server too): the restored view is the view before the restart.
+      await face.close();
       await sup.close();
       sup = await open();
-      expect(sup.list(), `${where}: restart changed the task`).toEqual(seen);
-      checker.check(sup, clock.now());
+      face = await faces.open(sup);
+      const restored = await views();
+      expect(restored.list(), `${where}: restart changed the task`).toEqual(seen.list());
+      checker.check(restored, clock.now());
       before = after;
     }
   } finally {
+    await face.close();
     await sup.close();
     rmSync(dir, { recursive: true, force: true });
   }

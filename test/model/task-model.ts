@@ -161,7 +161,9 @@ export function modelEvents(snapshot: ModelSnapshot): ModelEvent[] {
       events.push({ type: 'compensation.add', ...who, action: UNHANDLED });
     }
   }
-  events.push({ type: 'task.quarantine', by: 'operator', reason: 'looks poisoned', at });
+  // By "admin": what the HTTP API records for the admin token's quarantine, so the paths replayed
+  // over HTTP store the same task as in-process.
+  events.push({ type: 'task.quarantine', by: 'admin', reason: 'looks poisoned', at });
   events.push({ type: 'task.annotate', metadata: { note: 'seen' }, at });
   return events;
 }
@@ -237,14 +239,7 @@ function withAutomaticEnd(machine: ModelMachine, path: ModelPath): ModelPath {
 export function generatePaths(variant: ModelVariant): ModelPath[] {
   const machine = MODELS[variant];
   const shortest = (getShortestPaths(machine, traversal) as ModelPath[]).map((p) => concretize(machine, withoutInit(p)));
-  const taken = new Set<string>();
-  for (const p of shortest) {
-    let [before] = initialTransition(machine, modelInput);
-    for (const step of p.steps) {
-      for (const edge of edgesTaken(machine, before, step.event)) taken.add(edge);
-      before = step.state;
-    }
-  }
+  const taken = new Set(shortest.flatMap((p) => edgesOfPath(variant, p)));
   const extended: ModelPath[] = [];
   for (const p of shortest) {
     for (const event of modelEvents(p.state)) {
@@ -258,4 +253,31 @@ export function generatePaths(variant: ModelVariant): ModelPath[] {
   const paths = [...shortest.filter((p) => p.steps.length > 0), ...extended];
   // With a probe, only paths through a grace decision differ from the plain variant's.
   return variant === 'plain' ? paths : paths.filter((p) => p.steps.some((s) => s.state.matches({ stale: 'deciding' })));
+}
+
+/** Every transition a path takes, by edge key, from the initial state. */
+export function edgesOfPath(variant: ModelVariant, path: ModelPath): string[] {
+  const machine = MODELS[variant];
+  let [before] = initialTransition(machine, modelInput);
+  return path.steps.flatMap((step) => {
+    const edges = edgesTaken(machine, before, step.event);
+    before = step.state;
+    return edges;
+  });
+}
+
+/**
+ * A deterministic sample of `paths` (their indexes) that still takes every transition they
+ * take: in order, each path that takes one no earlier pick took, and every `stride`-th path.
+ */
+export function coveringSample(paths: readonly { variant: ModelVariant; path: ModelPath }[], stride: number): Set<number> {
+  const taken = new Set<string>();
+  const picked = new Set<number>();
+  paths.forEach(({ variant, path }, i) => {
+    const fresh = edgesOfPath(variant, path).filter((edge) => !taken.has(edge));
+    if (fresh.length === 0 && i % stride !== 0) return;
+    picked.add(i);
+    for (const edge of fresh) taken.add(edge);
+  });
+  return picked;
 }

@@ -2,6 +2,7 @@
 // by substate) equal sup.stats() after a few calls, the counters move with claims and expiries
 // (driven by the test clock), the HTTP histogram counts the scrape's own route, and default
 // process metrics are there beside the leasehold_ ones.
+import type { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { LIFECYCLE_EVENTS, TASK_STATES, type Supervisor } from '../../src/index.js';
 import { registerMetrics } from '../../src/server/metrics.js';
@@ -112,5 +113,20 @@ describe('GET /metrics', () => {
     const ours = [...names].filter((name) => !name.startsWith('process_') && !name.startsWith('nodejs_'));
     expect(ours.length).toBeGreaterThan(10);
     expect(ours.filter((name) => !name.startsWith('leasehold_'))).toEqual([]);
+  });
+
+  it('collects the process metrics once per process: serve() again and again starts no new gc observer or event-loop monitor', async () => {
+    const { sup } = await supervisorOn();
+    // prom-client's default metrics start a gc PerformanceObserver and an event-loop delay
+    // monitor that nothing stops: one set per server would outlive every close().
+    const registries: Registry[] = [];
+    for (let i = 0; i < 2; i++) await serveApp((app) => void registries.push(registerMetrics(app, { sup })));
+    const [first, second] = registries;
+    for (const name of ['nodejs_gc_duration_seconds', 'nodejs_eventloop_lag_seconds', 'process_cpu_user_seconds_total']) {
+      expect(first!.getSingleMetric(name), name).toBeDefined();
+      expect(second!.getSingleMetric(name), name).toBe(first!.getSingleMetric(name));
+    }
+    // Each server still has leasehold metrics of its own.
+    expect(second!.getSingleMetric('leasehold_claims_total')).not.toBe(first!.getSingleMetric('leasehold_claims_total'));
   });
 });

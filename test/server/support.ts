@@ -12,6 +12,18 @@ afterEach(async () => {
 
 export const ADMIN = 'admin-token-for-tests-0123456789';
 
+/** Mints an agent token for `owner` through the admin route of the server at `url`. */
+export async function mintToken(url: string, adminToken: string, owner: string): Promise<string> {
+  const response = await fetch(`${url}/v1/agents`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ owner }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (response.status !== 201) throw new Error(`minting a token for ${owner}: HTTP ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { token: string }).token;
+}
+
 export interface Answer {
   status: number;
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
