@@ -19,6 +19,8 @@ export interface ToolDefinition {
   /** `agent`: an owner call (the token's own agent, or the admin naming `owner`); `any`: a read. */
   who: 'agent' | 'any';
   input: z.ZodRawShape;
+  /** The call itself renews, grants or ends the lease on its `taskId`: mcpTouch leaves that one alone. */
+  leasesTarget?: true;
   /** `owner` is resolved from the token (undefined for a read). */
   run(sup: Supervisor, owner: string | undefined, args: Record<string, unknown>): Promise<ToolAnswer>;
 }
@@ -63,6 +65,7 @@ export const MCP_TOOLS: readonly ToolDefinition[] = [
   {
     name: 'claim',
     who: 'agent',
+    leasesTarget: true,
     description:
       'Lease one task you know by id (a planned task, or one whose lease expired). Answers the lease; keep its epoch for every later call. ' +
       'If the answer starts with a RECOVERY HAND-OFF, a previous agent worked on this task: read its instructions before you start.',
@@ -72,6 +75,7 @@ export const MCP_TOOLS: readonly ToolDefinition[] = [
   {
     name: 'heartbeat',
     who: 'agent',
+    leasesTarget: true,
     description:
       'Renew your lease before it expires (well within leaseMs), optionally reporting progress (0-100) and a short message ' +
       'that a later agent would read if it had to take over. Answers the renewed lease (new expiresAt). Pass the epoch you were given.',
@@ -85,6 +89,7 @@ export const MCP_TOOLS: readonly ToolDefinition[] = [
   {
     name: 'extend',
     who: 'agent',
+    leasesTarget: true,
     description:
       'Make sure your lease lasts at least windowMs from now, before a long step (a build, a test run) during which you cannot heartbeat. ' +
       'Never shortens a lease. Answers the lease. Pass the epoch you were given.',
@@ -106,6 +111,7 @@ export const MCP_TOOLS: readonly ToolDefinition[] = [
   {
     name: 'complete',
     who: 'agent',
+    leasesTarget: true,
     description: 'Finish the task successfully, with an optional JSON result. Answers the completed task. Pass the epoch you were given.',
     input: owned({ result: json.optional().describe('JSON result, e.g. {"pr": 42}.') }),
     run: ownerCall('complete', 'task'),
@@ -113,6 +119,7 @@ export const MCP_TOOLS: readonly ToolDefinition[] = [
   {
     name: 'fail',
     who: 'agent',
+    leasesTarget: true,
     description:
       'Report that the task failed. With retryable: true (a transient cause: CI down, rate limit) it is retried after a backoff while attempts remain; ' +
       'otherwise its compensations run. Answers the task. Pass the epoch you were given.',
@@ -125,6 +132,7 @@ export const MCP_TOOLS: readonly ToolDefinition[] = [
   {
     name: 'release',
     who: 'agent',
+    leasesTarget: true,
     description:
       'Give the task back unfinished (out of budget, blocked, wrong skills): it returns to planned with a recovery hand-off built from your ' +
       'last heartbeat, for the next agent. Answers the task. Pass the epoch you were given.',

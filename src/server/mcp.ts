@@ -3,8 +3,10 @@
 // token is the identity: an agent acts as its owner, the admin must name `owner` in each owner
 // call, a viewer may only read (get_task). Stateless: every request gets a fresh McpServer and
 // transport (no session to keep, so any daemon of a failover group can answer any request).
-// With `mcpTouch`, each tool call of an agent first renews every live lease it holds
-// (`sup.touch`: any sign of life counts); a failed touch is logged and never fails the call.
+// With `mcpTouch`, each tool call of an agent first renews the other live leases it holds
+// (`sup.touch`: any sign of life counts) — not the one the call itself renews or ends, whose
+// heartbeat (progress, message) a renewal at the same instant would refuse as not extending; a
+// failed touch is logged and never fails the call.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { FastifyInstance } from 'fastify';
@@ -31,7 +33,9 @@ export function mcpServerFor(identity: Identity, { sup, mcpTouch, logger }: McpO
     server.registerTool(tool.name, { description: tool.description, inputSchema: tool.input }, async (args: Record<string, unknown>) => {
       try {
         const owner = tool.who === 'agent' ? ownerFor(identity, args.owner as string | undefined) : undefined;
-        if (mcpTouch && identity.role === 'agent') await touchQuietly(sup, identity.owner, logger);
+        if (mcpTouch && identity.role === 'agent') {
+          await touchQuietly(sup, identity.owner, tool.leasesTarget ? (args.taskId as string) : undefined, logger);
+        }
         return toolResult(await tool.run(sup, owner, args));
       } catch (error) {
         const known = asLeaseholdError(error);
@@ -43,9 +47,10 @@ export function mcpServerFor(identity: Identity, { sup, mcpTouch, logger }: McpO
   return server;
 }
 
-async function touchQuietly(sup: Supervisor, owner: string, logger: Logger) {
+/** Renews the agent's live leases (but `except`'s, which the call renews or ends itself); a failure is only logged. */
+async function touchQuietly(sup: Supervisor, owner: string, except: string | undefined, logger: Logger) {
   try {
-    await sup.touch(owner);
+    await sup.touch(owner, except === undefined ? {} : { except });
   } catch (error) {
     logger.warn(`leasehold: renewing the leases of ${JSON.stringify(owner)} before its MCP tool call failed (the call goes on)`, error);
   }
