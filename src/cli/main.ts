@@ -32,6 +32,7 @@ import { collect, compensationSpec, json, metadataPair, number } from './argumen
 import { EXIT_CODES } from './exit-codes.js';
 import { iso, leaseLines, print, reportError, showLines, taskLine } from './output.js';
 import { readTasks, statsOfTasks } from './reading.js';
+import { addMcpCommand } from './mcp.js';
 import { addServiceCommands } from './service.js';
 import { withSupervisor } from './supervised.js';
 import { packageVersion } from './version.js';
@@ -349,6 +350,7 @@ Errors go to stderr as "leasehold: CODE: message", or with --json as
     });
 
   addServiceCommands(cli, opts);
+  addMcpCommand(cli, opts);
 
   function emit(text: string, out: string | undefined, about: Record<string, unknown>) {
     if (out) {
