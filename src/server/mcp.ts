@@ -58,12 +58,12 @@ async function touchQuietly(sup: Supervisor, owner: string, except: string | und
 
 export function registerMcp(app: FastifyInstance, options: McpOptions) {
   app.route({
-    method: ['POST', 'GET', 'DELETE'],
+    method: 'POST',
     url: '/mcp',
     config: { who: 'any' },
     handler: async (request, reply) => {
       const server = mcpServerFor(request.identity!, options);
-      // JSON answers, no session: a GET (a standalone event stream) or DELETE is refused by the transport (405).
+      // One JSON answer per request, no session.
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       reply.hijack();
       reply.raw.on('close', () => {
@@ -73,5 +73,18 @@ export function registerMcp(app: FastifyInstance, options: McpOptions) {
       await server.connect(transport);
       await transport.handleRequest(request.raw, reply.raw, request.body);
     },
+  });
+  // Without sessions there is no stream to open (GET) or end (DELETE): a standalone stream on a
+  // server made for one request would only hold its connection open, and close() with it.
+  app.route({
+    method: ['GET', 'DELETE'],
+    url: '/mcp',
+    config: { who: 'any' },
+    handler: (_request, reply) =>
+      reply
+        .code(405)
+        .header('allow', 'POST')
+        .type('application/json; charset=utf-8')
+        .send(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed: this server is stateless (POST only)' }, id: null })),
   });
 }

@@ -3,9 +3,14 @@
 // and their schemas; a round trip that changes the task as in-process; refusals as tool errors
 // with code and reason that change nothing; an agent never acting as another; a viewer only
 // reading; the recovery hand-off up front; and mcpTouch renewing an agent's other leases.
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { EXIT_CODES } from '../../src/cli/exit-codes.js';
+import { serve } from '../../src/server/index.js';
 import { ADMIN, served } from '../server/support.js';
-import { callTool, mcpClient, refusal, type Via } from './support.js';
+import { harness } from '../support.js';
+import { bin, callTool, mcpClient, refusal, type Via } from './support.js';
 
 const TOOLS = ['add_compensation', 'claim', 'claim_next', 'complete', 'extend', 'fail', 'get_task', 'heartbeat', 'release'];
 
@@ -135,6 +140,16 @@ describe('MCP identity at the door', () => {
     await expect(mcpClient('http', s.url, 'not-a-token')).rejects.toThrow(/UNAUTHORIZED/);
   });
 
+  it('is stateless: GET (a standalone stream) and DELETE (end a session) are 405, and a token is still needed', async () => {
+    const s = await served();
+    const alice = await s.mint('alice');
+    for (const method of ['GET', 'DELETE']) {
+      const answer = await s.call(method, '/mcp', { token: alice, headers: { accept: 'text/event-stream' } });
+      expect([answer.status, answer.body.error.code]).toEqual([405, -32000]);
+      expect((await s.call(method, '/mcp')).status).toBe(401);
+    }
+  });
+
   it('through stdio, an unknown token makes each tool call an UNAUTHORIZED tool error', async () => {
     const s = await served();
     const client = await mcpClient('stdio', s.url, 'not-a-token');
@@ -155,5 +170,59 @@ describe('leasehold mcp', () => {
     const client = await mcpClient('stdio', 'http://127.0.0.1:9', 'some-token', ['mcp', '--url', 'http://127.0.0.1:9', '--token', 'some-token']);
     const answer = await callTool(client, 'get_task', { taskId: 't' });
     expect(refusal(answer)).toEqual(['UNAVAILABLE', undefined]);
+  });
+});
+
+describe('leasehold mcp on stdio', () => {
+  it('writes nothing but JSON-RPC messages to stdout, and exits when stdin ends', async () => {
+    const s = await served();
+    const child = spawn(process.execPath, [bin, 'mcp', '--url', s.url], { env: { PATH: process.env.PATH ?? '', LEASEHOLD_TOKEN: await s.mint('alice') }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = once(child, 'exit');
+    const send = (message: object) => child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', ...message })}\n`);
+    send({ id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    send({ method: 'notifications/initialized' });
+    send({ id: 2, method: 'tools/call', params: { name: 'get_task', arguments: { taskId: 'none' } } });
+    const deadline = Date.now() + 15_000;
+    while (out.split('\n').filter(Boolean).length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    child.stdin.end();
+    const [code] = (await Promise.race([exited, new Promise((_, reject) => setTimeout(() => reject(new Error('no exit')), 10_000))])) as [number];
+    expect(code).toBe(0);
+    const messages = out.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { jsonrpc: string; id: number; result: any }); // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(messages.map((m) => [m.jsonrpc, m.id])).toEqual([['2.0', 1], ['2.0', 2]]);
+    expect(messages[1]!.result.isError).toBe(true);
+    expect(messages[1]!.result.content[0].text).toMatch(/^TASK_NOT_FOUND: /);
+  });
+
+  it('without a url or a token: exit 2 (INVALID_INPUT) with the reason on stderr, nothing on stdout', () => {
+    const run = spawnSync(process.execPath, [bin, 'mcp'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, input: '', timeout: 20_000 });
+    expect(run.status).toBe(EXIT_CODES.INVALID_INPUT);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/url: give --url/);
+    expect(run.stderr).toMatch(/token: give --token or LEASEHOLD_TOKEN/);
+  });
+});
+
+describe('mcpTouch', () => {
+  it('a failed renewal is logged and the tool call goes on', async () => {
+    const h = await harness();
+    await h.sup.create({ id: 't' });
+    const warnings: string[] = [];
+    const sup = Object.assign(Object.create(h.sup) as typeof h.sup, { touch: () => Promise.reject(new Error('disk on fire')) });
+    const server = await serve(sup, { port: 0, adminToken: ADMIN, daemonFile: false, tokensFile: false, logger: { warn: (message: string) => warnings.push(message) } });
+    try {
+      const client = await mcpClient('http', server.url, ADMIN);
+      // The admin acts for an agent but is no sign of its life: no renewal at all.
+      expect((await callTool(client, 'claim', { taskId: 't', owner: 'alice' })).isError).toBe(false);
+      expect(warnings).toEqual([]);
+      const minted = await fetch(`${server.url}/v1/agents`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ owner: 'alice' }) });
+      const alice = await mcpClient('http', server.url, ((await minted.json()) as { token: string }).token);
+      const read = await callTool(alice, 'get_task', { taskId: 't' });
+      expect([read.isError, read.data.task.lease.owner]).toEqual([false, 'alice']);
+      expect(warnings).toEqual([expect.stringMatching(/renewing the leases of "alice" before its MCP tool call failed/)]);
+    } finally {
+      await server.close();
+    }
   });
 });
