@@ -30,7 +30,7 @@ import { renderSvg } from '../visualize/svg.js';
 import { toTrace } from '../visualize/trace.js';
 import { collect, compensationSpec, json, metadataPair, number } from './arguments.js';
 import { EXIT_CODES } from './exit-codes.js';
-import { iso, leaseLines, print, reportError, showLines, taskLine } from './output.js';
+import { examples, iso, leaseLines, print, reportError, showLines, taskLine } from './output.js';
 import { readTasks, statsOfTasks } from './reading.js';
 import { addMcpCommand } from './mcp.js';
 import { addServiceCommands } from './service.js';
@@ -46,8 +46,6 @@ const DEFAULT_STORE = '.leasehold/store.json';
  * orchestrator stays held, and 5 s is as long as a person should wait to be told so.
  */
 const DEFAULT_WAIT_MS = 5_000;
-
-const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}`;
 
 const ownerOptions = (command: Command) =>
   command

@@ -19,11 +19,10 @@ import type { Command } from 'commander';
 import { InvalidInputError, UnauthorizedError, UnavailableError, type LeaseholdError } from '../errors.js';
 import { daemonFileOf, readDaemonFile } from '../server/daemon-file.js';
 import { MCP_INSTRUCTIONS, toolError } from '../server/mcp-tools.js';
+import { examples } from './output.js';
 import { packageVersion } from './version.js';
 
 type Options = () => { store: string };
-
-const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}`;
 
 export function addMcpCommand(cli: Command, opts: Options) {
   cli

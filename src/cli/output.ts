@@ -11,6 +11,9 @@ import type { Overdue, ReadTaskView } from './reading.js';
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
+/** The "Examples:" block of a command's help. */
+export const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}`;
+
 /** A deadline that passed, as the reading commands say it: shown, not acted on. */
 export const overdueNote = (overdue: Overdue) =>
   `${overdue.deadline === 'lease' ? 'lease expired' : 'grace ended'} at ${iso(overdue.at)} (not yet processed)`;

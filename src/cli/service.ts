@@ -9,12 +9,10 @@ import { serve } from '../server/index.js';
 import { readDaemonFile, daemonFileOf } from '../server/daemon-file.js';
 import { createTokenRegistry, newToken } from '../server/tokens.js';
 import { number } from './arguments.js';
-import { print } from './output.js';
+import { examples, print } from './output.js';
 import { openSupervisor } from './supervised.js';
 
 type Options = () => { store: string; json: boolean; wait: number };
-
-const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}`;
 
 export function addServiceCommands(cli: Command, opts: Options) {
   cli
