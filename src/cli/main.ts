@@ -15,6 +15,7 @@ import { EXIT_CODES } from './exit-codes.js';
 import { leaseLines, print, reportError, taskLine } from './output.js';
 import { addReadingCommands } from './reading-commands.js';
 import { withWriter, type Reach, type Writer } from './remote.js';
+import { addMcpCommand } from './mcp.js';
 import { addServiceCommands } from './service.js';
 import { packageVersion } from './version.js';
 
@@ -244,6 +245,7 @@ Errors go to stderr as "leasehold: CODE: message", or with --json as
 
   addReadingCommands(cli, opts, reach);
   addServiceCommands(cli, opts);
+  addMcpCommand(cli, opts);
 
   return cli;
 }

@@ -157,14 +157,24 @@ export function createTransport({ urls, token, timeoutMs }: TransportOptions): T
 
   return {
     async call<T>({ method, path, body }: Call): Promise<T> {
-      const signal = AbortSignal.any([closing.signal, AbortSignal.timeout(timeoutMs)]);
+      // A timer of our own rather than AbortSignal.timeout(): a timeout signal that only
+      // AbortSignal.any refers to can be garbage-collected before it fires (seen on Node 20 as a
+      // call that never timed out once the process allocated more), and the timer is cleared.
+      const deadline = new AbortController();
+      const timer = setTimeout(() => deadline.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
+      const signal = AbortSignal.any([closing.signal, deadline.signal]);
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const headers = headersFor(payload === undefined ? {} : { 'content-type': 'application/json' });
       const label = `${method} ${path.split('?')[0]}`;
-      const answer = await attempt(label, signal, method === 'GET', async (base) => {
-        const response = await send(base, method, path, headers, payload, signal);
-        return notFromStandby(await read(response, base));
-      });
+      let answer: Answer;
+      try {
+        answer = await attempt(label, signal, method === 'GET', async (base) => {
+          const response = await send(base, method, path, headers, payload, signal);
+          return notFromStandby(await read(response, base));
+        });
+      } finally {
+        clearTimeout(timer);
+      }
       if (answer.status >= 200 && answer.status < 300) return (answer.body ?? null) as T;
       throw errorFromBody(answer.status, answer.body);
     },

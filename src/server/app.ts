@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import type { Supervisor } from '../supervisor/options.js';
 import { registerAuth } from './auth.js';
 import { registerEvents } from './events.js';
+import { registerMcp } from './mcp.js';
 import { registerMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { registerRoutes, type Route } from './route.js';
@@ -21,13 +22,15 @@ export interface AppOptions {
   bodyLimitBytes: number;
   requestTimeoutMs: number;
   eventBuffer: number;
+  /** Each MCP tool call of an agent first renews its live leases. */
+  mcpTouch: boolean;
   logger: Logger;
 }
 
 /** Every route of the API tables (the document and the tests list them). */
 export const API_ROUTES: readonly Route[] = [...taskRoutes, ...agentRoutes];
 
-export async function buildApp({ sup, tokens, bodyLimitBytes, requestTimeoutMs, eventBuffer, logger }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ sup, tokens, bodyLimitBytes, requestTimeoutMs, eventBuffer, mcpTouch, logger }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
     bodyLimit: bodyLimitBytes,
@@ -66,6 +69,8 @@ export async function buildApp({ sup, tokens, bodyLimitBytes, requestTimeoutMs, 
 
   registerAuth(app, tokens);
   registerRoutes(app, API_ROUTES, { sup, tokens });
+  // MCP for LLM agents: its own bearer-checked route (config who: 'any'), the tools deciding who may call them.
+  registerMcp(app, { sup, mcpTouch, logger });
 
   const document = JSON.stringify(openApiDocument(API_ROUTES, '1'));
   app.get('/v1/openapi.json', { config: { who: 'none' } }, (_request, reply) => reply.type('application/json; charset=utf-8').send(document));

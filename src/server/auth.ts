@@ -1,7 +1,7 @@
 // Who is calling and what they may call: the bearer check, as a Fastify hook on every `/v1`
 // route (but the OpenAPI document), and the owner an owner call acts for. Tokens are read
 // from the Authorization header only and never appear in an answer or a log line.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { ForbiddenError, InvalidInputError, UnauthorizedError } from '../errors.js';
 import type { Identity, TokenRegistry } from './tokens.js';
 
@@ -50,8 +50,7 @@ function allow(identity: Identity, who: Who) {
  * The owner an owner call acts for: an agent's own (a different `owner` given is refused), or
  * the one the admin names (required: the admin acts for an agent, never as itself).
  */
-export function ownerFor(request: FastifyRequest, given: string | undefined): string {
-  const identity = request.identity!;
+export function ownerFor(identity: Identity, given: string | undefined): string {
   if (identity.role === 'admin') {
     if (given === undefined) throw new InvalidInputError('request', ['owner: required with the admin token']);
     return given;

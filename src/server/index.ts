@@ -1,4 +1,4 @@
-// leasehold/server: `serve(sup, options)` puts the HTTP API v1 in front of any supervisor —
+// leasehold/server: `serve(sup, options)` puts the HTTP API v1 (and MCP at /mcp) in front of any supervisor —
 // the tokens (tokens.ts), the Fastify app (app.ts), the daemon file (daemon-file.ts) — and
 // `close()` takes it down again: no new calls, in-flight ones finish (durable when answered),
 // the daemon file goes. The supervisor stays open: its caller owns it.
@@ -28,6 +28,11 @@ export interface ServeOptions {
   requestTimeoutMs?: number;
   /** Lifecycle events kept for `Last-Event-ID` resumes (default 10,000). */
   eventBuffer?: number;
+  /**
+   * Default true: every MCP tool call of an agent first renews every live lease it holds
+   * (`sup.touch(owner)`: any sign of life counts); a failed renewal is logged, the call goes on.
+   */
+  mcpTouch?: boolean;
   /** Default console. Never given a token. */
   logger?: Logger;
 }
@@ -50,6 +55,7 @@ const serveOptions = z.strictObject({
   bodyLimitBytes: z.number().int().min(1).optional(),
   requestTimeoutMs: z.number().int().min(0).optional(),
   eventBuffer: z.number().int().min(0).optional(),
+  mcpTouch: z.boolean().optional(),
   logger: z.custom<Logger>((value) => typeof (value as Logger | undefined)?.warn === 'function', 'expected { warn(message) }').optional(),
 });
 
@@ -73,6 +79,7 @@ export async function serve(sup: Supervisor, options: ServeOptions = {}): Promis
     bodyLimitBytes: given.bodyLimitBytes ?? 1024 * 1024,
     requestTimeoutMs: given.requestTimeoutMs ?? 30_000,
     eventBuffer: given.eventBuffer ?? 10_000,
+    mcpTouch: given.mcpTouch ?? true,
     logger,
   });
   try {

@@ -29,6 +29,8 @@ export const text = z.string().max(10_000);
 export const taskId = name;
 /** `sup.touch(owner)`: an owner's name. */
 export const ownerName = name;
+/** `sup.touch(owner, options?)`: the task whose lease it leaves alone. */
+export const touchOptions = z.strictObject({ except: taskId.optional() });
 
 /** Supervisor `defaults`: any limit; built once, since compiling a zod schema is not free. */
 export const defaultsInput = limitsSchema.partial();

@@ -136,9 +136,11 @@ export interface Supervisor {
    * Renews every live lease of `owner` by what its lease policy grants, as a heartbeat without
    * `leaseMs` would (a lease in its grace is revived, as by a late heartbeat). A live lease the
    * policy would not lengthen right now is answered as it is; leases that are not live are
-   * skipped. Durable before it resolves.
+   * skipped. `except` leaves one task's lease alone: the one a call about to act on it renews
+   * (or ends) itself, whose heartbeat a touch just before would refuse as not extending.
+   * Durable before it resolves.
    */
-  touch(owner: string): Promise<Lease[]>;
+  touch(owner: string, options?: { except?: string }): Promise<Lease[]>;
   quarantine(id: string, input: { by: string; reason: string }): Promise<TaskView>;
   annotate(id: string, metadata: { [key: string]: Json }): Promise<TaskView>;
   get(id: string): TaskView | undefined;

@@ -247,12 +247,14 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     release(id, raw) {
       return ownerCall(id, raw, inputs.releaseInput, 'release', (input) => ({ type: 'lease.release', ...input }), taskView);
     },
-    touch(raw) {
+    touch(raw, rawOptions = {}) {
       return guarded(() => {
         const owner = inputs.parse(inputs.ownerName, raw, 'touch owner');
+        const { except } = inputs.parse(inputs.touchOptions, rawOptions, 'touch options');
         return dispatch(() => {
           const renewed = [];
           for (const entry of tasks.values()) {
+            if (entry.id === except) continue;
             const lease = entry.snapshot.context.lease;
             // Only a live lease is renewed: leased, or stale but still in its grace (a late heartbeat).
             if (lease?.owner !== owner || (entry.path !== 'leased' && entry.path !== 'stale.grace')) continue;

@@ -31,6 +31,20 @@ describe('sup.touch', () => {
     expect(h.sup.get('a3')!.lease).toBeNull();
   });
 
+  it('leaves the task named by `except` alone (a call about to renew it itself), and refuses a bad option', async () => {
+    const h = await threeTasks();
+    const a1Before = h.sup.get('a1')!.lease!;
+    await h.clock.advance(30_000);
+    const leases = await h.sup.touch('alice', { except: 'a1' });
+    expect(leases.map((l) => l.taskId)).toEqual(['a2']);
+    expect(h.sup.get('a1')!.lease).toEqual(a1Before);
+    await h.clock.advance(1_000);
+    const beat = await h.sup.heartbeat('a1', { owner: 'alice', epoch: a1Before.epoch, progress: 30 });
+    expect(beat.expiresAt).toBe(h.clock.now() + LEASE);
+    await expect(h.sup.touch('alice', { except: '' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(h.sup.touch('alice', { bogus: 1 } as never)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  });
+
   it('revives a lease in its grace and skips one whose grace is over', async () => {
     const h = await threeTasks();
     await h.clock.advance(LEASE - 1_000);

@@ -13,7 +13,7 @@ import { bodies, queries } from '../schemas.js';
 function asOwner<B extends { owner?: string }>({ request, body }: Pick<Call<B, unknown>, 'request' | 'body'>) {
   const { owner, ...rest } = body;
   // The lease's fields were accepted as unknown: the supervisor checks (or ignores) them as it does in-process.
-  return { ...rest, owner: ownerFor(request, owner) } as Omit<B, 'owner' | keyof LeaseProof> & OwnerProof;
+  return { ...rest, owner: ownerFor(request.identity!, owner) } as Omit<B, 'owner' | keyof LeaseProof> & OwnerProof;
 }
 
 type Body<K extends keyof typeof bodies> = z.output<(typeof bodies)[K]>;
