@@ -2,7 +2,8 @@
 // by `serve()` (the story users copy: embed a supervisor, serve it to agents in other processes),
 // torn down and reopened on the same file, port and admin token, and agent tokens minted through
 // the server's own API (POST /v1/agents) with the admin token. The compensators run here.
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { createSupervisor, gitMergeConflictProbe, jsonFileStore, type Supervisor, type SupervisorOptions } from '../index.js';
 import { serve, type Server } from '../server/index.js';
 import { GRACE_MS, LEASE_MS, pause } from './timing.js';
@@ -24,9 +25,14 @@ const options: Omit<SupervisorOptions, 'store'> = {
   },
 };
 
-/** A fresh store file (and no tokens or daemon file left from an earlier run). */
+/**
+ * A fresh store: the file and everything beside it named after it (journal, lock, tokens, daemon
+ * file), which an interrupted run may have left.
+ */
 export function freshStore(file: string): void {
-  for (const path of [file, `${file}.tokens.json`, `${file}.daemon.json`]) rmSync(path, { force: true });
+  for (const name of readdirSync(dirname(file))) {
+    if (name.startsWith(basename(file))) rmSync(join(dirname(file), name), { force: true });
+  }
 }
 
 /** Opens the supervisor on `file` and serves it on 127.0.0.1 (`port` 0: any free port; no admin token: a new one). */
