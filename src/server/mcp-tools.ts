@@ -1,14 +1,17 @@
 // The MCP tools of the service, written once as data: each tool's name, the description an LLM
-// acts on, its zod input shape (built from the library's own schemas, src/supervisor/inputs.ts)
-// and the supervisor call it makes. mcp.ts registers them on the daemon's `/mcp`; `leasehold
+// acts on, its zod input shape (built from the library's own schemas, src/supervisor/inputs.ts:
+// the same shape gives tools/list its JSON Schema and parses the arguments) and the supervisor
+// call it makes. mcp.ts registers them on the daemon's `/mcp`; `leasehold
 // mcp` (src/cli/mcp.ts) serves the very same list over stdio by forwarding to `/mcp`. Also owns
 // how an answer reads to an agent: a result is JSON text (recovery hand-off first) plus
 // `structuredContent`; a refusal is a tool error `CODE (reason): message` and what to do next.
 import { z } from 'zod';
 import { errorBody, LeaseholdError, TaskNotFoundError } from '../errors.js';
 import * as inputs from '../supervisor/inputs.js';
+import { parse } from '../supervisor/inputs.js';
 import type { Supervisor } from '../supervisor/options.js';
 import type { Lease, TaskView } from '../task/view.js';
+import { jsonSchemaOf } from './schemas.js';
 
 /** What a tool answers: a lease (or none, for claim_next), or the task as it now is. */
 export type ToolAnswer = { lease: Lease | null } | { task: TaskView };
@@ -151,6 +154,20 @@ export const MCP_TOOLS: readonly ToolDefinition[] = [
     },
   },
 ];
+
+/** Each tool's arguments, parsed strictly (an unknown argument is INVALID_INPUT, as on the HTTP API). */
+const schemas = new Map(MCP_TOOLS.map((tool) => [tool.name, z.strictObject(tool.input)]));
+
+/** The tools as `tools/list` answers them: name, description and the JSON Schema of the arguments (built once). */
+export const LISTED_TOOLS = MCP_TOOLS.map((tool) => ({
+  name: tool.name,
+  description: tool.description,
+  inputSchema: jsonSchemaOf(schemas.get(tool.name)!) as { type: 'object'; [key: string]: unknown },
+}));
+
+/** A tool's arguments, parsed with the library's own `parse`: INVALID_INPUT names every problem. */
+export const argumentsOf = (tool: ToolDefinition, given: unknown): Record<string, unknown> =>
+  parse(schemas.get(tool.name)!, given ?? {}, `${tool.name} arguments`);
 
 /** A tool's answer as MCP content: a line an agent reads first, then the JSON (also as structuredContent). */
 export function toolResult(answer: ToolAnswer) {

@@ -26,6 +26,7 @@ describe.each<Via>(['http', 'stdio'])('MCP over %s', (via) => {
     }
     const heartbeat = tools.find((tool) => tool.name === 'heartbeat')!;
     expect(heartbeat.inputSchema.required).toEqual(['taskId', 'epoch']);
+    expect(heartbeat.inputSchema.additionalProperties).toBe(false);
     expect(Object.keys(heartbeat.inputSchema.properties!).sort()).toEqual(['epoch', 'leaseMs', 'message', 'owner', 'progress', 'taskId']);
     expect(heartbeat.description).toMatch(/epoch/);
     expect(client.getInstructions()).toMatch(/Fencing/);
@@ -52,6 +53,23 @@ describe.each<Via>(['http', 'stdio'])('MCP over %s', (via) => {
     expect(s.sup.get('t1')!.terminal).toMatchObject({ state: 'completed', result: { pr: 42 } });
     expect((await callTool(client, 'get_task', { taskId: 't1' })).data.task).toEqual(s.sup.get('t1'));
     expect(refusal(await callTool(client, 'get_task', { taskId: 'nope' }))).toEqual(['TASK_NOT_FOUND', undefined]);
+  });
+
+  it('bad arguments are INVALID_INPUT tool errors naming each problem (strict: an unknown one too); an unknown tool is a protocol error', async () => {
+    const s = await served();
+    await s.sup.create({ id: 't' });
+    const client = await mcpClient(via, s.url, await s.mint('alice'));
+    const lease = (await callTool(client, 'claim', { taskId: 't' })).data.lease;
+    await s.clock.advance(1_000);
+    const before = s.bytes();
+    const wrong = await callTool(client, 'heartbeat', { taskId: 't', epoch: 'one', progres: 40 });
+    expect(refusal(wrong)).toEqual(['INVALID_INPUT', undefined]);
+    expect(wrong.data.error.issues).toEqual([expect.stringMatching(/^epoch: /), expect.stringMatching(/progres/)]);
+    expect(wrong.text).toMatch(/\n- epoch: /);
+    expect(refusal(await callTool(client, 'complete', { epoch: 1 }))).toEqual(['INVALID_INPUT', undefined]);
+    expect(s.bytes()).toBe(before);
+    expect(s.sup.get('t')!.lease).toEqual(lease);
+    await expect(client.callTool({ name: 'steal', arguments: {} })).rejects.toThrow(/unknown tool "steal"/);
   });
 
   it("another owner's task and a stale epoch are tool errors with code and reason; the store is unchanged", async () => {
