@@ -63,6 +63,9 @@ function folderOf(file: string): string {
 /** Entry files re-export every room, so they stand above the folder graph, not in it. */
 const ENTRY_FILES = new Set(['src/index.ts', 'src/testing.ts']);
 
+/** Programs: they stand on top of everything, the server and the client included; nothing imports them. */
+const PROGRAMS = ['src/cli/', 'src/demo/'];
+
 /** Folder of importer → folders it imports (itself left out), over every non-entry file. */
 const folderGraph = new Map<string, string[]>();
 for (const [file, imports] of graph) {
@@ -110,7 +113,7 @@ describe('architecture', () => {
     expect([...graph.keys()].filter((file) => file.startsWith('src/task/')).length).toBeGreaterThan(0);
   });
 
-  it('keeps src/client/ apart: it imports only errors.ts and the library\'s types, and only entries (the CLI among them) import it', () => {
+  it('keeps src/client/ apart: it imports only errors.ts and the library\'s types, and only entries (the CLI and the demo among them) import it', () => {
     const clientFiles = [...graph.keys()].filter((file) => file.startsWith('src/client/'));
     expect(clientFiles.length).toBeGreaterThan(0);
     const reachesOut = clientFiles.flatMap((file) =>
@@ -119,19 +122,19 @@ describe('architecture', () => {
     expect(reachesOut).toEqual([]);
     expect(clientFiles.filter((file) => CLIENT_TYPES_ONLY.test(readFileSync(join(ROOT, file), 'utf8')))).toEqual([]);
     const importers = [...graph]
-      .filter(([file]) => !file.startsWith('src/client/') && !file.startsWith('src/cli/') && !ENTRY_FILES.has(file))
+      .filter(([file]) => !file.startsWith('src/client/') && !PROGRAMS.some((program) => file.startsWith(program)) && !ENTRY_FILES.has(file))
       .flatMap(([file, imports]) => imports.filter((i) => i.startsWith('src/client/')).map((i) => `${file} → ${i}`));
     expect(importers).toEqual([]);
   });
 
-  it('keeps src/server/ at the top: only the CLI (an entry) imports it, and it imports no entry', () => {
+  it('keeps src/server/ at the top: only the programs (the CLI, the demo) import it, and it imports no entry', () => {
     const intoServer = [...graph]
-      .filter(([file]) => !file.startsWith('src/server/') && !file.startsWith('src/cli/'))
+      .filter(([file]) => !file.startsWith('src/server/') && !PROGRAMS.some((program) => file.startsWith(program)))
       .flatMap(([file, imports]) => imports.filter((i) => i.startsWith('src/server/')).map((i) => `${file} → ${i}`));
     expect(intoServer).toEqual([]);
     const serverOut = [...graph]
       .filter(([file]) => file.startsWith('src/server/'))
-      .flatMap(([file, imports]) => imports.filter((i) => ENTRY_FILES.has(i) || i.startsWith('src/cli/')).map((i) => `${file} → ${i}`));
+      .flatMap(([file, imports]) => imports.filter((i) => ENTRY_FILES.has(i) || PROGRAMS.some((program) => i.startsWith(program))).map((i) => `${file} → ${i}`));
     expect(serverOut).toEqual([]);
   });
 

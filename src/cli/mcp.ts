@@ -19,26 +19,27 @@ import type { Command } from 'commander';
 import { InvalidInputError, UnauthorizedError, UnavailableError, type LeaseholdError } from '../errors.js';
 import { daemonFileOf, readDaemonFile } from '../server/daemon-file.js';
 import { MCP_INSTRUCTIONS, toolError } from '../server/mcp-tools.js';
-import { examples } from './arguments.js';
+import { examples, type GlobalOptions } from './arguments.js';
 import { packageVersion } from './version.js';
 
-type Options = () => { store: string };
+type Options = () => GlobalOptions;
 
 export function addMcpCommand(cli: Command, opts: Options) {
   cli
     .command('mcp')
     .description("a stdio MCP server for an agent runtime: forwards the agent's tool calls to a daemon's /mcp with its token")
-    .option('--url <url>', 'the daemon (default: LEASEHOLD_URL, else the url in <store>.daemon.json when --store is given)')
     .option('--token <token>', "the agent's bearer token (default: LEASEHOLD_TOKEN; prefer it: arguments show in process lists)")
     .addHelpText(
       'after',
       `${examples('LEASEHOLD_TOKEN=… leasehold mcp --url http://127.0.0.1:7411', 'leasehold --store .leasehold/store.json mcp --token "$AGENT_TOKEN"')}
 
+The daemon: --url (the global option, or LEASEHOLD_URL), else the url in <store>.daemon.json when --store is given.
 Nothing but MCP messages goes to stdout; diagnostics go to stderr. Runs until stdin closes.`,
     )
-    .action(async (o: { url?: string; token?: string }) => {
+    // --url is the global option (LEASEHOLD_URL), which every command given a daemon takes.
+    .action(async (o: { token?: string }) => {
       const storeGiven = cli.getOptionValueSource('store') === 'cli';
-      const { url, token } = target(o, storeGiven ? opts().store : undefined);
+      const { url, token } = target({ ...o, url: opts().url }, storeGiven ? opts().store : undefined);
       await proxyOverStdio(url, token);
     });
 }
@@ -46,7 +47,7 @@ Nothing but MCP messages goes to stdout; diagnostics go to stderr. Runs until st
 /** The daemon and token: flags, then the environment, then (for the url) the daemon file of --store. */
 function target(o: { url?: string; token?: string }, store: string | undefined): { url: string; token: string } {
   const daemonFile = store === undefined ? undefined : daemonFileOf(store);
-  const url = o.url ?? process.env.LEASEHOLD_URL ?? (daemonFile && existsSync(daemonFile) ? readDaemonFile(daemonFile)?.url : undefined);
+  const url = o.url ?? (daemonFile && existsSync(daemonFile) ? readDaemonFile(daemonFile)?.url : undefined);
   const token = o.token ?? process.env.LEASEHOLD_TOKEN;
   const issues: string[] = [];
   if (url === undefined) issues.push('url: give --url, LEASEHOLD_URL, or --store of a store a daemon serves');

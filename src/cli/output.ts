@@ -11,8 +11,6 @@ import type { Overdue, ReadTaskView } from './reading.js';
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
-/** The "Examples:" block of a command's help. */
-
 /** A deadline that passed, as the reading commands say it: shown, not acted on. */
 export const overdueNote = (overdue: Overdue) =>
   `${overdue.deadline === 'lease' ? 'lease expired' : 'grace ended'} at ${iso(overdue.at)} (not yet processed)`;

@@ -1,47 +1,28 @@
-// `npm run demo`: the main job on the embedded default store. One supervisor on
-// .leasehold/demo.json, a dozen tasks and a handful of simulated agents on the real clock
-// (short leases so the story takes seconds): one finishes, one crashes silently and its task
-// is reclaimed, one is slow and survives on a late heartbeat, one fails and its
-// compensations run, one poison task ends quarantined, and the supervisor restarts half-way.
-// A second act shows adaptive leases: a progressive policy that lengthens the lease as the
-// agent gets closer to done, and grace extended while a real git merge conflict is open.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+// `npm run demo`: the orchestrator's story, told with real processes. This process embeds one
+// supervisor on .leasehold/demo.json and serves it on loopback (`serve()`, daemon.ts); a dozen
+// tasks go to agents that are separate child processes (agents.ts, agent.ts), each with its own
+// token, talking to the daemon through the typed client — and one of them through MCP. Short
+// leases on the real clock: one agent finishes, one is killed mid-task and its task is
+// reclaimed with the recovery hand-off, one is slow and survives on a late heartbeat, one fails
+// and its compensations run, one poison task ends quarantined, and the supervisor and its server
+// restart half-way while agents work (they wait it out and look before repeating a write). A
+// second act shows adaptive leases: a progressive policy that lengthens the lease as the agent
+// gets closer to done, and grace extended while a real git merge conflict is open.
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { createSupervisor, gitMergeConflictProbe, jsonFileStore, type Lease, type Supervisor, type SupervisorOptions } from '../index.js';
+import type { Supervisor } from '../index.js';
 import { statsLine } from '../stats/line.js';
-import { conflictedRepo, git, must } from './git-repos.js';
+import { startAgent, type AgentProcess } from './agents.js';
+import { closeDaemon, freshStore, mintAgentToken, openDaemon, restartDaemon, undone, type Daemon } from './daemon.js';
+import { conflictedRepo, git } from './git-repos.js';
+import { SCALED_PROGRESSIVE } from './timing.js';
 
-const LEASE_MS = 1200;
-const GRACE_MS = 600;
 const dir = join(process.cwd(), '.leasehold');
 const file = join(dir, 'demo.json');
 const worktree = join(dir, 'demo-worktree');
-/** The progressive policy's phases, scaled from minutes to a demo's seconds (1 s ≙ 200 s). */
-const SCALED_PROGRESSIVE = {
-  kind: 'progressive',
-  noReport: { leaseMs: 900, graceMs: 300 },
-  firstReport: { leaseMs: 1200, graceMs: 300 },
-  steps: [
-    { atProgress: 25, leaseMs: 1500, graceMs: 300 },
-    { atProgress: 75, leaseMs: 1800, graceMs: 450 },
-  ],
-  minLeaseMs: 100,
-  maxLeaseMs: 10_000,
-};
 
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const started = performance.now();
 const say = (line: string) => console.log(`${((performance.now() - started) / 1000).toFixed(2).padStart(6)}s  ${line}`);
-
-const undone: string[] = [];
-const options: Omit<SupervisorOptions, 'store'> = {
-  defaults: { leaseMs: LEASE_MS, graceMs: GRACE_MS, maxStale: 3, retryBackoffMs: 200, compensationBackoffMs: 100 },
-  probes: [gitMergeConflictProbe({ extendMs: 1500, timeoutMs: 2000 })],
-  compensators: {
-    'delete-branch': async (args) => void undone.push(`deleted branch ${JSON.stringify(args)}`),
-    'close-pr': async (args) => void undone.push(`closed PR ${JSON.stringify(args)}`),
-  },
-};
 
 function narrate(sup: Supervisor) {
   sup.on('expired', (e) => say(`  ⏰ ${e.taskId}: lease of ${e.owner} (epoch ${e.epoch}) expired; grace for ${e.graceEndsAt - e.at} ms`));
@@ -51,51 +32,68 @@ function narrate(sup: Supervisor) {
   sup.on('graceExtended', (e) => say(`  ⏳ ${e.taskId}: grace extended +${e.extendMs} ms for ${e.owner} (${e.reason})`));
 }
 
+/** Who plays which part (behaviours.ts; `mcp`: mcp-agent.ts), and the task the part is sent for. */
+const CAST = {
+  mallory: ['crashOnClaim'],
+  ada: ['finish'],
+  bob: ['crashAfterReport'],
+  eve: ['fail'],
+  dee: ['slow'],
+  trent: ['crashOnKnown', 'poison'],
+  cy: ['mcp', 'migrate-db'],
+  w1: ['drain'],
+  w2: ['drain'],
+  w3: ['drain'],
+  eli: ['progressive', 'long-refactor'],
+  fay: ['mergeConflict', 'rebase-api'],
+} satisfies Record<string, [part: string, taskId?: string]>;
+type Cast = Record<keyof typeof CAST, AgentProcess>;
+
+/** Starts every agent process at once (each with a token of its own) and waits until all are ready. */
+async function startCast(daemon: Daemon): Promise<Cast> {
+  const cast: Partial<Cast> = {};
+  for (const [name, [part, taskId]] of Object.entries(CAST) as [keyof Cast, [string, string?]][]) {
+    const token = await mintAgentToken(daemon, name);
+    cast[name] = startAgent(name, [part, name, ...(taskId ? [taskId] : [])], { url: daemon.server.url, token }, say);
+  }
+  await Promise.all(Object.values(cast).map((agent) => agent.signalled('ready')));
+  return cast as Cast;
+}
+
+/** A crash: the agent's process ends by SIGKILL, holding its lease. */
+async function crashed(agent: AgentProcess) {
+  const signal = await agent.exited;
+  say(`☠ ${agent.name}'s process died (${signal ?? 'exit'}) without a word, still holding its lease`);
+}
+
 /** Act two: leases that adapt to the agent. */
-async function adaptiveLeases(sup: Supervisor) {
+async function adaptiveLeases(sup: Supervisor, { eli, fay }: Cast) {
   say('— adaptive leases —');
   await sup.create({ id: 'long-refactor', policy: SCALED_PROGRESSIVE, spec: { worktree: 'wt/refactor' } });
-  const eli = await sup.claim('long-refactor', { owner: 'eli' });
-  say(`eli claimed long-refactor under the progressive policy: ${eli.leaseMs} ms before any report`);
-  for (const progress of [10, 50, 80]) {
-    await pause(300);
-    const renewed = await sup.heartbeat('long-refactor', { owner: 'eli', epoch: eli.epoch, progress });
-    say(`  eli at ${progress}% → lease renewed for ${renewed.expiresAt - renewed.heartbeatAt} ms, grace ${renewed.graceMs} ms`);
-  }
-  await sup.complete('long-refactor', { owner: 'eli', epoch: eli.epoch });
-  say('✓ eli completed long-refactor');
+  eli.go();
+  await eli.exited;
 
   if (git(dir, '--version').status !== 0) return say('(git is not installed: skipping the merge-conflict extension)');
   rmSync(worktree, { recursive: true, force: true });
   conflictedRepo(worktree);
   await sup.create({ id: 'rebase-api', spec: { worktree, branch: 'main' } });
-  const fay = await sup.claim('rebase-api', { owner: 'fay' });
-  say(`fay claimed rebase-api and goes quiet resolving a merge conflict in ${relative(process.cwd(), worktree)}`);
-  await pause(LEASE_MS + GRACE_MS + 600);
-  writeFileSync(join(worktree, 'notes.txt'), 'main and feature\n');
-  must(worktree, 'commit', '--quiet', '-am', 'merge feature');
-  const back = await sup.heartbeat('rebase-api', { owner: 'fay', epoch: fay.epoch, progress: 90, message: 'conflict resolved' });
-  say(`fay resolved the conflict and came back within the extended grace (epoch ${back.epoch} kept)`);
-  await sup.complete('rebase-api', { owner: 'fay', epoch: fay.epoch });
-  say('✓ fay completed rebase-api');
+  fay.go();
+  await fay.exited;
 }
 
-/** An agent that heartbeats every `beatMs` for `beats` beats, then completes. */
-async function work(sup: Supervisor, lease: Lease, beats: number, beatMs = LEASE_MS / 3) {
-  for (let i = 1; i <= beats; i++) {
-    await pause(beatMs);
-    await sup.heartbeat(lease.taskId, { owner: lease.owner, epoch: lease.epoch, progress: Math.round((100 * i) / (beats + 1)) });
-  }
-  await sup.complete(lease.taskId, { owner: lease.owner, epoch: lease.epoch, result: { by: lease.owner } });
-  say(`✓ ${lease.owner} completed ${lease.taskId} (epoch ${lease.epoch})`);
-}
+/** Resolves when `taskId` is quarantined (it may already be). */
+const quarantined = (sup: Supervisor, taskId: string) =>
+  new Promise<void>((resolve) => {
+    if (sup.get(taskId)?.state === 'quarantined') return resolve();
+    sup.on('quarantined', (e) => e.taskId === taskId && resolve());
+  });
 
 async function main() {
-  rmSync(file, { force: true });
   mkdirSync(dir, { recursive: true });
-  let sup = await createSupervisor({ store: jsonFileStore(file), ...options });
-  narrate(sup);
-  say(`supervisor open on ${relative(process.cwd(), file)}`);
+  freshStore(file);
+  let daemon = await openDaemon(file, 0, undefined, narrate);
+  say(`supervisor open on ${relative(process.cwd(), file)}, served at ${daemon.server.url}`);
+  const { sup } = daemon;
 
   await sup.create({ id: 'poison', priority: 'critical', spec: { note: 'crashes every agent that touches it' }, maxStale: 2 });
   await sup.create({ id: 'refactor-auth', priority: 'high', spec: { worktree: 'wt/auth', branch: 'agent/auth' } });
@@ -105,67 +103,39 @@ async function main() {
   for (let i = 1; i <= 7; i++) await sup.create({ id: `chore-${i}`, priority: 'low', labels: ['chore'] });
   say(`created ${sup.list().length} tasks`);
 
-  // mallory takes the poison task and dies; so will the next one.
-  const poison1 = (await sup.claimNext({ owner: 'mallory' }))!;
-  say(`☠ mallory claimed ${poison1.taskId} and crashed silently`);
+  const cast = await startCast(daemon);
+  say(`${Object.keys(cast).length} agent processes ready, each with its own token (one speaks MCP)`);
+  const { mallory, ada, bob, eve, dee, trent, cy, w1, w2, w3 } = cast;
 
-  // ada finishes her task.
-  const ada = (await sup.claimNext({ owner: 'ada' }))!;
-  say(`ada claimed ${ada.taskId}`);
-  const adaDone = work(sup, ada, 2);
+  // One at a time, so each takes the next task by priority: poison, refactor-auth, migrate-db, …
+  mallory.go();
+  await crashed(mallory);
+  ada.go();
+  await ada.signalled('claimed');
+  bob.go();
+  await crashed(bob);
+  eve.go();
+  await eve.exited;
+  dee.go();
+  await Promise.all([dee.signalled('late'), ada.exited]);
 
-  // bob crashes silently after one heartbeat on migrate-db.
-  const bob = (await sup.claimNext({ owner: 'bob' }))!;
-  say(`bob claimed ${bob.taskId}`);
-  await sup.heartbeat(bob.taskId, { owner: 'bob', epoch: bob.epoch, progress: 40, message: 'schema written, data copy next' });
-  say(`☠ bob reported 40% on ${bob.taskId} and crashed silently`);
+  say('— restarting the supervisor and its server (same file, same port, 500 ms down); the agents wait it out —');
+  daemon = await restartDaemon(daemon, file, 500, narrate);
+  say(`reopened: ${daemon.sup.list().length} tasks, timers re-armed from stored deadlines`);
 
-  // eve registers her side effects and fails for good.
-  const eve = (await sup.claimNext({ owner: 'eve' }))!;
-  await sup.addCompensation(eve.taskId, { owner: 'eve', epoch: eve.epoch, action: 'close-pr', args: { pr: 42 } });
-  say(`eve claimed ${eve.taskId}, opened PR #42`);
-
-  // dee is slow: she goes quiet past her deadline and heartbeats during grace.
-  const dee = (await sup.claimNext({ owner: 'dee' }))!;
-  say(`dee claimed ${dee.taskId} and goes quiet`);
-
-  await sup.fail(eve.taskId, { owner: 'eve', epoch: eve.epoch, error: 'deploy target unreachable' });
-  say(`✗ eve failed ${eve.taskId}; compensations run newest first`);
-
-  await pause(LEASE_MS + GRACE_MS / 4);
-  const late = await sup.heartbeat(dee.taskId, { owner: 'dee', epoch: dee.epoch, progress: 60 });
-  say(`dee's late heartbeat was accepted: lease renewed to +${late.expiresAt - late.heartbeatAt} ms (epoch ${late.epoch})`);
-  await adaDone;
-
-  say('— restarting the supervisor (close, reopen the same file) —');
-  await sup.close();
-  sup = await createSupervisor({ store: jsonFileStore(file), ...options });
-  narrate(sup);
-  say(`reopened: ${sup.list().length} tasks, timers re-armed from stored deadlines`);
-
-  const deeDone = work(sup, dee, 1);
-
-  // Wait for bob's lease and grace to run out, then cy takes over with the hand-off.
-  await pause(GRACE_MS + 200);
-  const poison2 = await sup.claim('poison', { owner: 'trent' });
-  say(`☠ trent claimed poison (epoch ${poison2.epoch}) and crashed silently too`);
-  const cy = await sup.claim('migrate-db', { owner: 'cy' });
-  say(`cy got migrate-db with hand-off: "${cy.recovery?.instructions}"`);
-  const cyDone = work(sup, cy, 1);
-
-  // Three workers drain the chores and the docs.
-  const drain = async (owner: string) => {
-    for (let lease = await sup.claimNext({ owner }); lease; lease = await sup.claimNext({ owner })) {
-      await work(sup, lease, 1, 50);
-    }
-  };
-  await Promise.all([drain('w1'), drain('w2'), drain('w3'), deeDone, cyDone]);
-  await pause(LEASE_MS + GRACE_MS + 100);
-  await adaptiveLeases(sup);
+  // trent and cy wait out what is left of the poison's and bob's grace; then three workers drain.
+  trent.go();
+  await crashed(trent);
+  cy.go();
+  await cy.signalled('claimed');
+  for (const worker of [w1, w2, w3]) worker.go();
+  await Promise.all([w1, w2, w3, dee, cy].map((agent) => agent.exited));
+  await quarantined(daemon.sup, 'poison');
+  await adaptiveLeases(daemon.sup, cast);
 
   console.log('\nCompensations run:', undone.join('; '));
   console.log('\nFinal state of every task:');
-  const rows = sup.list().map((task) => ({
+  const rows = daemon.sup.list().map((task) => ({
     task: task.id,
     state: task.substate,
     epoch: task.epoch,
@@ -179,8 +149,8 @@ async function main() {
   }));
   console.table(rows);
   console.log('\nStats since the restart (sup.stats()):');
-  console.log(statsLine(sup.stats()).replace('leasehold: ', '  '));
-  await sup.close();
+  console.log(statsLine(daemon.sup.stats()).replace('leasehold: ', '  '));
+  await closeDaemon(daemon);
   say(`done; the store is ${relative(process.cwd(), file)}`);
 }
 

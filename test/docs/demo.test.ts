@@ -1,4 +1,5 @@
-// `npm run demo` tells the story the README promises, on the real clock and a real file.
+// `npm run demo` tells the story the README promises, on the real clock and a real file, with
+// its agents as child processes talking to the served supervisor (one of them through MCP).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,8 +17,12 @@ test('the demo finishes, reclaims, salvages, compensates, quarantines, survives 
       timeout: 60_000,
     });
     const row = (task: string) => out.split('\n').find((line) => line.includes(`'${task}'`)) ?? '';
-    expect(out).toContain('restarting the supervisor');
-    expect(out).toContain("dee's late heartbeat was accepted");
+    expect(out).toContain('12 agent processes ready');
+    expect(out).toContain("☠ bob's process died (SIGKILL)");
+    expect(out).toContain('restarting the supervisor and its server');
+    expect(out).toContain('dee heartbeats late, in grace: accepted');
+    expect(out).toMatch(/cy \(MCP\) called claim → migrate-db epoch 2, with hand-off: "Task migrate-db was held by bob/);
+    expect(out).toContain('cy (MCP) called complete');
     expect(row('refactor-auth')).toMatch(/'completed'\s*│ 1 /);
     expect(row('migrate-db')).toMatch(/'completed'\s*│ 2 /);
     expect(row('migrate-db')).toContain('bob@1 → cy@2');
