@@ -19,6 +19,7 @@ import {
   type State,
   type Transition,
 } from './graph.js';
+import { userView } from './user.js';
 
 export interface DotOptions {
   detail?: Detail;
@@ -62,22 +63,25 @@ function nameLabel(state: State, lines: string[], live: string, bold: boolean): 
   return `<${parts.join('<br/>')}>`;
 }
 
-export function toDot(graph: MachineGraph, options: DotOptions = {}): string {
-  const detail = options.detail ?? 'compact';
+export function toDot(machineGraph: MachineGraph, options: DotOptions = {}): string {
+  const detail = options.detail ?? machineGraph.detail ?? 'compact';
+  const graph = detail === 'user' && machineGraph.detail !== 'user' ? userView(machineGraph) : machineGraph;
   const live = options.occupancy;
   const out: string[] = [];
   const drawn = drawnEdges(graph, detail);
-  const everywhere = graph.everywhere.map(internalLabel);
+  const everywhere = graph.everywhere.map((t) => (detail === 'user' ? transitionLabel(t, false) : internalLabel(t)));
   const kinds = new Set(drawn.map((t) => t.trigger.kind));
   const states = [...graph.states.values()];
   const grey = [
     ...(states.some((s) => s.internal.length > 0) ? ['internal transitions'] : []),
     ...(detail === 'compact' && graph.edges.some(isBareReentry) ? ['re-entries'] : []),
     ...(detail === 'compact' && states.some((s) => s.rejections.length > 0) ? ['the reasons a state rejects calls (--detail full draws each rejection)'] : []),
+    ...(detail === 'user' && graph.edges.some((t) => t.source === t.target) ? ['what a state accepts without leaving it, and what it does'] : []),
   ];
   const caption = [
     ...(options.caption ?? []),
     ...(everywhere.length > 0 ? [`every state: ${everywhere.join('; ')}`] : []),
+    ...(graph.notes ?? []),
     [
       'double border: terminal state',
       ...(kinds.has('after') || kinds.has('always') ? ['dashed: timer (after) or eventless (always)'] : []),
