@@ -91,7 +91,9 @@ export function toDot(machineGraph: MachineGraph, options: DotOptions = {}): str
   ];
   out.push(`digraph ${quote(graph.id)} {`);
   out.push(
-    `  graph [compound=true, rankdir=TB, nodesep=0.5, ranksep=0.7, fontname=${quote(palette.font)}, fontsize=12,` +
+    // The user view has fewer edges but longer labels: more room between states, and a margin
+    // for a label that ends at the drawing's edge.
+    `  graph [compound=true, rankdir=TB, ${detail === 'user' ? 'nodesep=0.7, ranksep=0.9, pad=0.2' : 'nodesep=0.5, ranksep=0.7'}, fontname=${quote(palette.font)}, fontsize=12,` +
       ` labelloc=b, labeljust=l, label=<${caption.map(html).join('<br align="left"/>')}<br align="left"/>>];`,
   );
   out.push(
@@ -137,7 +139,7 @@ export function toDot(machineGraph: MachineGraph, options: DotOptions = {}): str
   // labels do not pile up on top of each other.
   const merged = new Map<string, { head: string; attrs: string[]; labels: string[]; tooltips: string[] }>();
   for (const edge of drawn) {
-    const { head, attrs } = edgeShape(graph, edge);
+    const { head, attrs } = edgeShape(graph, edge, detail);
     const key = `${head} ${attrs.join(',')}`;
     const group = merged.get(key) ?? { head, attrs, labels: [], tooltips: [] };
     group.labels.push(transitionLabel(edge, detail === 'full'));
@@ -171,19 +173,25 @@ function order(graph: MachineGraph, state: State): number {
   return positions.get(state.id)!;
 }
 
-function edgeShape(graph: MachineGraph, edge: Transition): { head: string; attrs: string[] } {
+function edgeShape(graph: MachineGraph, edge: Transition, detail: Detail): { head: string; attrs: string[] } {
   const source = graph.states.get(edge.source)!;
   const target = graph.states.get(edge.target ?? edge.source)!;
   const attrs: string[] = [];
   // States are ranked top to bottom in document order (the order the machine lists them,
   // which reads as the lifecycle); an edge back up that order does not pull ranks around.
+  // The user view draws it as the reverse edge with its arrow at the tail, so it still ranks
+  // the states in that order and runs alongside the edges going down instead of around them.
   const [from, to] = [order(graph, anchor(graph, source)), order(graph, anchor(graph, target))];
-  if (to < from) attrs.push('constraint=false');
+  const back = to < from && detail === 'user';
+  if (to < from && !back) attrs.push('constraint=false');
+  if (back) attrs.push('dir=back');
   // Clip at a compound state's border, unless one end lies inside the other.
-  if (source.children.length > 0 && !isAncestor(source, target)) attrs.push(`ltail=${clusterId(source)}`);
-  if (target.children.length > 0 && !isAncestor(target, source)) attrs.push(`lhead=${clusterId(target)}`);
+  const tail = source.children.length > 0 && !isAncestor(source, target) ? `${back ? 'lhead' : 'ltail'}=${clusterId(source)}` : null;
+  const head = target.children.length > 0 && !isAncestor(target, source) ? `${back ? 'ltail' : 'lhead'}=${clusterId(target)}` : null;
+  attrs.push(...[back ? head : tail, back ? tail : head].filter((a): a is string => a !== null));
   if (edge.trigger.kind === 'after' || edge.trigger.kind === 'always') attrs.push('style=dashed');
   if (edge.trigger.kind === 'error') attrs.push(`color=${quote(palette.error)}`, `fontcolor=${quote(palette.error)}`);
   if (edge.rejects !== null) attrs.push('style=dotted', `color=${quote(palette.quiet)}`, `fontcolor=${quote(palette.quiet)}`);
-  return { head: `${quote(anchor(graph, source).id)} -> ${quote(anchor(graph, target).id)}`, attrs };
+  const [a, b] = back ? [target, source] : [source, target];
+  return { head: `${quote(anchor(graph, a).id)} -> ${quote(anchor(graph, b).id)}`, attrs };
 }

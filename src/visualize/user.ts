@@ -79,6 +79,17 @@ function guardOf(t: Transition, words: Words): string | null {
   return entry ? (entry.when ?? null) : t.guard;
 }
 
+/** Words in lines of at most `width` characters (a long word gets a line of its own). */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  for (const word of text.split(/\s+/)) {
+    const last = lines.at(-1);
+    if (last !== undefined && last.length + 1 + word.length <= width) lines[lines.length - 1] = `${last} ${word}`;
+    else lines.push(word);
+  }
+  return lines;
+}
+
 /** Alternatives that differ only by guard become one edge: its guard says when any of them applies. */
 function mergedGuard(guards: (string | null)[]): string | null {
   if (guards.some((g) => g === null)) return null;
@@ -104,11 +115,14 @@ export function userView(full: MachineGraph, words: Words = plainWords(full)): M
     const kept: State = { ...state, children, internal: [], rejections: [] };
     if (kept.initial !== null && shown(kept.initial) !== kept.initial) kept.initial = children[0]?.id ?? null;
     const folded = state.children.filter((c) => shown(c.id) !== c.id);
-    if (folded.length > 0 && children.length === 0 && state.description) stateNotes.set(state.id, [state.description]);
+    if (folded.length > 0 && children.length === 0 && state.description) stateNotes.set(state.id, wrap(state.description, 44));
     states.set(kept.id, kept);
     return kept;
   };
   const root = copy(full.root);
+  // One start marker is enough: the one inside the initial state, when it has one.
+  const first = root.initial === null ? undefined : states.get(root.initial);
+  if (first && first.initial !== null) root.initial = null;
 
   // Edges and targetless transitions that do something, rejections aside, in the user's words.
   const candidates = [
@@ -139,14 +153,27 @@ export function userView(full: MachineGraph, words: Words = plainWords(full)): M
     delete edge.elseOf;
     merged.set(key, { edge, guards: [guardOf(t, words)] });
   }
-  const edges = [...merged.values()].map(({ edge, guards }) => ({ ...edge, guard: mergedGuard(guards) }));
+  let edges = [...merged.values()].map(({ edge, guards }) => ({ ...edge, guard: mergedGuard(guards) }));
+
+  // A command the root sends from every live state to one place (quarantine) is one line of
+  // the caption rather than an arrow from each state.
+  const live = root.children.filter((s) => !s.terminal).map((s) => s.id);
+  const fromEverywhere: string[] = [];
+  for (const command of new Set(edges.filter((t) => t.definedOn === full.id).map((t) => t.command!))) {
+    const list = edges.filter((t) => t.command === command);
+    const target = list[0]!.target!;
+    const everyLive = live.every((id) => list.some((t) => t.source === id));
+    if (!everyLive || list.some((t) => t.target !== target || t.definedOn !== full.id || t.guard !== null)) continue;
+    fromEverywhere.push(`${command}: from every state that is not terminal to ${states.get(target)!.key}`);
+    edges = edges.filter((t) => t.command !== command);
+  }
 
   const everywhere = full.everywhere.flatMap((t) => {
     const command = commandOf(t, words);
     return command === null ? [] : [{ ...t, command, actions: [], guard: null }];
   });
 
-  return { id: full.id, root, edges, everywhere, states, detail: 'user', notes: fenceNotes(full, words), stateNotes };
+  return { id: full.id, root, edges, everywhere, states, detail: 'user', notes: [...fromEverywhere, ...fenceNotes(full, words)], stateNotes };
 }
 
 /** `heartbeat, extend, …: only the holder, with the current epoch` from the rejections' guards. */

@@ -1,0 +1,115 @@
+// The user view of the task lifecycle: derived from the machine, in the API's words. One edge
+// per (source, target, command), no internal event names, every command and every state a user
+// can observe present; the full and compact views are untouched (diagrams.test.ts).
+import { createMachine } from 'xstate';
+import { describe, expect, test } from 'vitest';
+import { taskMachine } from '../../machines/task.machine.js';
+import { TASK_STATES } from '../../machines/task.types.js';
+import { toDot } from '../../src/visualize/dot.js';
+import { defaultGraph, WORDS } from '../../src/visualize/files.js';
+import { machineGraph, transitionLabel } from '../../src/visualize/graph.js';
+import { toMermaid } from '../../src/visualize/mermaid.js';
+import { renderSvg } from '../../src/visualize/svg.js';
+import { userGraph, userView } from '../../src/visualize/user.js';
+
+const COMMANDS = ['claim', 'heartbeat', 'extend', 'complete', 'fail', 'release', 'quarantine', 'addCompensation', 'annotate'];
+const HAPPENINGS = ['lease expires', 'grace ends', 'backoff ends', 'grace extended', 'all compensations done', 'compensation failed'];
+const INTERNAL = /task\.resume|xstate\.|done:|error:|\balways\b|lease\.|task\.(complete|fail|quarantine|annotate)|compensation\.add|reject|\[else\]/;
+
+describe('the user view of the task lifecycle', () => {
+  const graph = userGraph(taskMachine, WORDS.task);
+  const key = (t: { source: string; target: string | null; command?: string }) => `${t.source} -> ${t.target} : ${t.command}`;
+  const texts = {
+    mermaid: toMermaid(graph),
+    dot: toDot(graph),
+  };
+
+  test('is the default drawing of the task machine', () => {
+    expect(defaultGraph('task').edges.map(key)).toEqual(graph.edges.map(key));
+    expect(graph.detail).toBe('user');
+  });
+
+  test('has exactly one edge per (source, target, command), each in the API words', () => {
+    const keys = graph.edges.map(key);
+    expect(new Set(keys).size).toBe(keys.length);
+    for (const edge of graph.edges) expect([...COMMANDS, ...HAPPENINGS]).toContain(edge.command);
+    expect(graph.edges.map((t) => `${key(t)}${t.guard ? ` [${t.guard}]` : ''}`)).toEqual(
+      expect.arrayContaining([
+        'task.planned.ready -> task.leased : claim',
+        'task.planned.backoff -> task.planned.ready : backoff ends',
+        'task.leased -> task.leased : heartbeat',
+        'task.leased -> task.stale : lease expires',
+        'task.leased -> task.planned.backoff : fail [retryable, attempts left]',
+        'task.leased -> task.failed : fail [final]',
+        'task.stale.grace -> task.leased : heartbeat',
+        'task.stale.grace -> task.stale.grace : grace extended',
+        'task.stale.grace -> task.quarantined : grace ends [too many expiries]',
+        'task.stale.grace -> task.stale.expired : grace ends',
+        'task.stale.expired -> task.leased : claim',
+        'task.stale -> task.completed : complete',
+        'task.failed -> task.compensated : all compensations done',
+        'task.failed -> task.quarantined : compensation failed [no handler or retries used up]',
+      ]),
+    );
+  });
+
+  test('shows no internal event, XState event, guard or action name', () => {
+    for (const edge of graph.edges) expect(transitionLabel(edge, true)).not.toMatch(INTERNAL);
+    for (const [format, text] of Object.entries(texts)) {
+      expect(text, format).not.toMatch(/task\.resume|xstate\.|done: |error: |re-enters|rejects:|decideGrace|hasHandOff|reachesMaxRenewals|\[else\]/);
+    }
+  });
+
+  test('names every API command, and each live state it comes from once', () => {
+    for (const command of COMMANDS) for (const text of Object.values(texts)) expect(text).toContain(command);
+    // heartbeat from leased (stays) and from grace (late, back to leased): never twice from one state.
+    const heartbeats = graph.edges.filter((t) => t.command === 'heartbeat').map((t) => t.source);
+    expect(heartbeats).toEqual([...new Set(heartbeats)]);
+    expect(graph.notes).toContain('quarantine: from every state that is not terminal to quarantined');
+    expect(graph.notes).toContain('heartbeat, extend, release, complete, fail, addCompensation: only the holder, current epoch');
+    expect(graph.everywhere.map((t) => transitionLabel(t, false))).toEqual(['annotate']);
+  });
+
+  test('has every state a user can observe, and none of the internal steps', () => {
+    const paths = [...graph.states.values()].map((s) => s.path);
+    for (const state of [...TASK_STATES, 'stale.grace', 'stale.expired', 'planned.backoff']) expect(paths).toContain(state);
+    expect(paths).not.toContain('stale.deciding');
+    expect(paths.filter((p) => p.startsWith('failed.'))).toEqual([]);
+    for (const state of TASK_STATES) expect(texts.mermaid).toContain(`state "${state}"`);
+  });
+
+  test('DOT: self-loops are lines inside their state, back edges keep the top-down order', async () => {
+    expect(texts.dot).toContain('stays on: heartbeat, extend, addCompensation');
+    expect(texts.dot).not.toMatch(/"task\.leased" -> "task\.leased"/);
+    expect(texts.dot).toMatch(/"task\.planned\.ready" -> "task\.leased" \[label="release", dir=back, ltail="cluster_task\.planned"\]/);
+    const svg = await renderSvg(texts.dot);
+    for (const text of ['claim', 'lease expires', 'grace ends [too many expiries]', 'stays on: heartbeat, extend, addCompensation']) {
+      expect(svg).toContain(`>${text}</text>`);
+    }
+  });
+
+  test('the full and compact views are still drawn from the same machine graph', () => {
+    const full = machineGraph(taskMachine);
+    expect(toMermaid(full)).toContain('task.resume (re-enters)');
+    expect(toMermaid(full, { detail: 'full' })).toContain('[not isOwner] / reject(not_owner)');
+    // detail: 'user' on a machine graph is its user view without words.
+    expect(toMermaid(full, { detail: 'user' })).toBe(toMermaid(userView(full)));
+  });
+});
+
+test('without words, any machine gets a user view: events by name, rejections and bare re-entries left out', () => {
+  const machine = createMachine({
+    id: 'door',
+    initial: 'closed',
+    states: {
+      closed: { on: { open: 'open', knock: { actions: 'reject' }, resume: { target: 'closed', reenter: true } } },
+      open: { after: { 500: 'closed' }, on: { close: 'closed' } },
+    },
+  });
+  const graph = userView(machineGraph(machine));
+  expect(graph.edges.map((t) => `${t.source} -> ${t.target} : ${transitionLabel(t, false)}`)).toEqual([
+    'door.closed -> door.open : open',
+    'door.open -> door.closed : close',
+    'door.open -> door.closed : after 500ms',
+  ]);
+});
