@@ -12,6 +12,33 @@ import { toMermaid } from '../../src/visualize/mermaid.js';
 import { renderSvg } from '../../src/visualize/svg.js';
 import { userGraph, userView } from '../../src/visualize/user.js';
 
+interface DrawOp { op: string; size?: number; pt?: [number, number]; width?: number; align?: 'l' | 'c' | 'r'; text?: string }
+interface LayoutObject { name?: string; pos?: string; width?: string; height?: string; _ldraw_?: DrawOp[] }
+interface Layout extends LayoutObject { objects?: LayoutObject[]; edges?: LayoutObject[] }
+interface Box { text: string; owner: string; node: boolean; x0: number; y0: number; x1: number; y1: number }
+
+/** Every text Graphviz placed (with its own font metrics), and every state's box. */
+function labelBoxes(layout: Layout): Box[] {
+  const boxes: Box[] = [];
+  const objects = [layout, ...(layout.objects ?? []), ...(layout.edges ?? [])];
+  objects.forEach((o, i) => {
+    let size = 14;
+    for (const op of o._ldraw_ ?? []) {
+      if (op.op === 'F') size = op.size!;
+      if (op.op !== 'T') continue;
+      const [x, y] = op.pt!;
+      const x0 = x - { l: 0, c: op.width! / 2, r: op.width! }[op.align!];
+      boxes.push({ text: op.text!, owner: `${i}`, node: false, x0, y0: y - size * 0.25, x1: x0 + op.width!, y1: y + size * 0.8 });
+    }
+    if (o.pos && o.width && o.height && !o.name?.endsWith('__initial')) {
+      const [x, y] = o.pos.split(',').map(Number) as [number, number];
+      const [w, h] = [Number(o.width) * 72, Number(o.height) * 72];
+      boxes.push({ text: `state ${o.name}`, owner: `${i}`, node: true, x0: x - w / 2, y0: y - h / 2, x1: x + w / 2, y1: y + h / 2 });
+    }
+  });
+  return boxes;
+}
+
 const COMMANDS = ['claim', 'heartbeat', 'extend', 'complete', 'fail', 'release', 'quarantine', 'addCompensation', 'annotate'];
 const HAPPENINGS = ['lease expires', 'grace ends', 'backoff ends', 'grace extended', 'all compensations done', 'compensation failed'];
 const INTERNAL = /task\.resume|xstate\.|done:|error:|\balways\b|lease\.|task\.(complete|fail|quarantine|annotate)|compensation\.add|reject|\[else\]/;
@@ -86,6 +113,17 @@ describe('the user view of the task lifecycle', () => {
     for (const text of ['claim', 'lease expires', 'grace ends [too many expiries]', 'stays on: heartbeat, extend, addCompensation']) {
       expect(svg).toContain(`>${text}</text>`);
     }
+  });
+
+  test('Graphviz lays it out with no two labels overlapping, nor a label over a state', async () => {
+    const { Graphviz } = await import('@hpcc-js/wasm-graphviz');
+    const layout = JSON.parse((await Graphviz.load()).dot(texts.dot, 'json')) as Layout;
+    const boxes = labelBoxes(layout);
+    expect(boxes.length).toBeGreaterThan(30);
+    const overlaps = boxes.flatMap((a, i) =>
+      boxes.slice(i + 1).filter((b) => a.owner !== b.owner && !(a.node && b.node) && a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1).map((b) => `${a.text} | ${b.text}`),
+    );
+    expect(overlaps).toEqual([]);
   });
 
   test('the full and compact views are still drawn from the same machine graph', () => {
