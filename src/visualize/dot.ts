@@ -116,7 +116,7 @@ export function toDot(machineGraph: MachineGraph, options: DotOptions = {}): str
         out.push(`${indent}subgraph ${clusterId(child)} {`);
         out.push(
           `${indent}  graph [label=${nameLabel(child, lines, count, true)}, style="rounded,filled", fillcolor=${quote(ids.length > 0 ? '#fffbeb' : palette.cluster.fill)},` +
-            ` color=${quote(ids.length > 0 ? palette.occupied.line : palette.cluster.line)}, penwidth=${ids.length > 0 ? 2 : 1}, labeljust=l${tooltip}];`,
+            ` color=${quote(ids.length > 0 ? palette.occupied.line : palette.cluster.line)}, penwidth=${ids.length > 0 ? 2 : 1}, labeljust=l${detail === 'user' ? ', labelloc=t' : ''}${tooltip}];`,
         );
         block(child, `${indent}  `);
         out.push(`${indent}}`);
@@ -152,6 +152,13 @@ export function toDot(machineGraph: MachineGraph, options: DotOptions = {}): str
   }
   out.push('}');
   return `${out.join('\n')}\n`;
+}
+
+/** The last leaf of a compound state in document order. */
+function lastLeaf(state: State): State {
+  let current = state;
+  while (current.children.length > 0) current = current.children.at(-1)!;
+  return current;
 }
 
 function lhead(graph: MachineGraph, target: State, source?: State): string {
@@ -192,6 +199,8 @@ function edgeShape(graph: MachineGraph, edge: Transition, detail: Detail): { hea
   if (edge.trigger.kind === 'after' || edge.trigger.kind === 'always') attrs.push('style=dashed');
   if (edge.trigger.kind === 'error') attrs.push(`color=${quote(palette.error)}`, `fontcolor=${quote(palette.error)}`);
   if (edge.rejects !== null) attrs.push('style=dotted', `color=${quote(palette.quiet)}`, `fontcolor=${quote(palette.quiet)}`);
-  const [a, b] = back ? [target, source] : [source, target];
-  return { head: `${quote(anchor(graph, a).id)} -> ${quote(anchor(graph, b).id)}`, attrs };
+  // An edge down and out of a compound state leaves from its last state: the bottom of its box.
+  const from_ = detail === 'user' && !back && source.children.length > 0 && !isAncestor(source, target) ? lastLeaf(source) : anchor(graph, source);
+  const [a, b] = back ? [anchor(graph, target), from_] : [from_, anchor(graph, target)];
+  return { head: `${quote(a.id)} -> ${quote(b.id)}`, attrs };
 }

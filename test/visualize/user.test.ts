@@ -12,10 +12,24 @@ import { toMermaid } from '../../src/visualize/mermaid.js';
 import { renderSvg } from '../../src/visualize/svg.js';
 import { userGraph, userView } from '../../src/visualize/user.js';
 
-interface DrawOp { op: string; size?: number; pt?: [number, number]; width?: number; align?: 'l' | 'c' | 'r'; text?: string }
-interface LayoutObject { name?: string; pos?: string; width?: string; height?: string; _ldraw_?: DrawOp[] }
+interface DrawOp { op: string; size?: number; pt?: [number, number]; width?: number; align?: 'l' | 'c' | 'r'; text?: string; points?: [number, number][] }
+interface LayoutObject { name?: string; pos?: string; width?: string; height?: string; _draw_?: DrawOp[]; _ldraw_?: DrawOp[] }
 interface Layout extends LayoutObject { objects?: LayoutObject[]; edges?: LayoutObject[] }
 interface Box { text: string; owner: string; node: boolean; x0: number; y0: number; x1: number; y1: number }
+
+/** Points along a piecewise cubic Bézier curve (Graphviz's edge splines). */
+function bezierPoints(points: [number, number][]): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 0; i + 3 < points.length; i += 3) {
+    const [p0, p1, p2, p3] = points.slice(i, i + 4) as [[number, number], [number, number], [number, number], [number, number]];
+    for (let k = 0; k <= 20; k++) {
+      const t = k / 20;
+      const at = (d: 0 | 1) => (1 - t) ** 3 * p0[d] + 3 * (1 - t) ** 2 * t * p1[d] + 3 * (1 - t) * t * t * p2[d] + t ** 3 * p3[d];
+      out.push([at(0), at(1)]);
+    }
+  }
+  return out;
+}
 
 /** Every text Graphviz placed (with its own font metrics), and every state's box. */
 function labelBoxes(layout: Layout): Box[] {
@@ -124,6 +138,15 @@ describe('the user view of the task lifecycle', () => {
       boxes.slice(i + 1).filter((b) => a.owner !== b.owner && !(a.node && b.node) && a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1).map((b) => `${a.text} | ${b.text}`),
     );
     expect(overlaps).toEqual([]);
+    // Nor an edge drawn through another edge's label or a state's lines.
+    const crossings = (layout.edges ?? []).flatMap((edge, i) => {
+      const owner = `${1 + (layout.objects ?? []).length + i}`;
+      const points = (edge._draw_ ?? []).filter((op) => op.op === 'b' || op.op === 'B').flatMap((op) => bezierPoints(op.points!));
+      return boxes
+        .filter((b) => !b.node && b.owner !== owner && points.some(([x, y]) => b.x0 < x && x < b.x1 && b.y0 < y && y < b.y1))
+        .map((b) => `${edge.name ?? i} through "${b.text}"`);
+    });
+    expect(crossings).toEqual([]);
   });
 
   test('the full and compact views are still drawn from the same machine graph', () => {
