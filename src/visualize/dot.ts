@@ -11,6 +11,7 @@ import {
   isBareReentry,
   occupancyText,
   occupantsOf,
+  shownOccupancy,
   transitionLabel,
   walk,
   type Detail,
@@ -66,7 +67,7 @@ function nameLabel(state: State, lines: string[], live: string, bold: boolean): 
 export function toDot(machineGraph: MachineGraph, options: DotOptions = {}): string {
   const detail = options.detail ?? machineGraph.detail ?? 'compact';
   const graph = detail === 'user' && machineGraph.detail !== 'user' ? userView(machineGraph) : machineGraph;
-  const live = options.occupancy;
+  const live = shownOccupancy(graph, options.occupancy);
   const out: string[] = [];
   const drawn = drawnEdges(graph, detail);
   const everywhere = graph.everywhere.map((t) => (detail === 'user' ? transitionLabel(t, false) : internalLabel(t)));

@@ -71,6 +71,8 @@ export interface MachineGraph {
   notes?: string[];
   /** Lines shown inside a state in the user view (what a folded-in step does). */
   stateNotes?: Map<string, string[]>;
+  /** In the user view: the path each folded state is shown as (`stale.deciding` → `stale.grace`). */
+  shownAs?: Map<string, string>;
 }
 
 export interface GraphOptions {
@@ -329,6 +331,18 @@ function rejectionSummary(state: State): string[] {
 
 /** Live occupancy: task ids per state path (`stale.grace`), for the live view. */
 export type Occupancy = ReadonlyMap<string, readonly string[]>;
+
+/** Occupancy with the tasks of folded states counted in the state they are shown as. */
+export function shownOccupancy(graph: MachineGraph, occupancy: Occupancy | undefined): Occupancy | undefined {
+  if (!occupancy || !graph.shownAs) return occupancy;
+  const shown = new Map<string, string[]>();
+  for (const [path, tasks] of occupancy) {
+    const folded = [...graph.shownAs].find(([from]) => path === from || path.startsWith(`${from}.`));
+    const target = folded ? folded[1] : path;
+    shown.set(target, [...(shown.get(target) ?? []), ...tasks]);
+  }
+  return shown;
+}
 
 /** How many tasks are in `state` or below it. */
 export function occupantsOf(state: State, occupancy: Occupancy | undefined): string[] {

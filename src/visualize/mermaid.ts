@@ -8,6 +8,7 @@ import {
   internalLabel,
   occupancyText,
   occupantsOf,
+  shownOccupancy,
   transitionLabel,
   type Detail,
   type MachineGraph,
@@ -38,7 +39,7 @@ export function mermaidText(text: string): string {
 export function toMermaid(machineGraph: MachineGraph, options: MermaidOptions = {}): string {
   const detail = options.detail ?? machineGraph.detail ?? 'compact';
   const graph = detail === 'user' && machineGraph.detail !== 'user' ? userView(machineGraph) : machineGraph;
-  const live = options.occupancy;
+  const live = shownOccupancy(graph, options.occupancy);
   const out: string[] = [];
   const everywhere = graph.everywhere.map((t) => (detail === 'user' ? transitionLabel(t, false) : internalLabel(t)));
   const title = [everywhere.length > 0 ? `${graph.id} · every state: ${everywhere.join('; ')}` : graph.id, ...(graph.notes ?? [])].join(' · ');

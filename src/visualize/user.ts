@@ -173,7 +173,7 @@ export function userView(full: MachineGraph, words: Words = plainWords(full)): M
     return command === null ? [] : [{ ...t, command, actions: [], guard: null }];
   });
 
-  return { id: full.id, root, edges, everywhere, states, detail: 'user', notes: [...fromEverywhere, ...fenceNotes(full, words)], stateNotes };
+  return { id: full.id, root, edges, everywhere, states, detail: 'user', notes: [...fromEverywhere, ...fenceNotes(full, words)], stateNotes, shownAs: new Map(Object.entries(words.fold ?? {})) };
 }
 
 /** `heartbeat, extend, …: only the holder, with the current epoch` from the rejections' guards. */

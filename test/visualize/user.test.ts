@@ -8,6 +8,7 @@ import { TASK_STATES } from '../../machines/task.types.js';
 import { toDot } from '../../src/visualize/dot.js';
 import { defaultGraph, WORDS } from '../../src/visualize/files.js';
 import { machineGraph, transitionLabel } from '../../src/visualize/graph.js';
+import { occupancyOf } from '../../src/visualize/live.js';
 import { toMermaid } from '../../src/visualize/mermaid.js';
 import { renderSvg } from '../../src/visualize/svg.js';
 import { userGraph, userView } from '../../src/visualize/user.js';
@@ -147,6 +148,18 @@ describe('the user view of the task lifecycle', () => {
         .map((b) => `${edge.name ?? i} through "${b.text}"`);
     });
     expect(crossings).toEqual([]);
+  });
+
+  test('the live view counts a task in a folded step in the state it is shown as', () => {
+    const occupancy = occupancyOf([
+      { id: 'a', substate: 'stale.deciding' },
+      { id: 'b', substate: 'stale.grace' },
+      { id: 'c', substate: 'failed.running' },
+    ]);
+    const text = toMermaid(graph, { occupancy });
+    expect(text).toContain('state "grace · 2 tasks: a, b" as task_stale_grace');
+    expect(text).toContain('state "failed · 1 task: c" as task_failed');
+    expect(toDot(graph, { occupancy })).toContain('2 tasks: a, b');
   });
 
   test('the full and compact views are still drawn from the same machine graph', () => {
