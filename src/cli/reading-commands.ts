@@ -100,7 +100,7 @@ export function addReadingCommands(cli: Command, opts: () => GlobalOptions, reac
       'after',
       examples(
         'leasehold diagram                                   # task lifecycle, Mermaid',
-        'leasehold diagram --detail compact --format svg        # every transition, rejections folded per state',
+        'leasehold diagram --detail compact --format svg     # every transition, rejections folded per state',
         'leasehold diagram --machine supervisor --format dot',
         'leasehold diagram --store .leasehold/store.json --format svg --out live.svg',
         'leasehold diagram --format stately > task.machine.stately.ts   # for Stately Studio "Import from code"',
