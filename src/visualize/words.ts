@@ -25,7 +25,7 @@ export const taskWords: Words = {
     hasHandOff: { when: null },
     reachesMaxRenewals: { when: null },
     extendsWindow: { when: null },
-    canRetry: { when: 'retryable, attempts left', otherwise: 'final' },
+    canRetry: { when: 'retryable, attempts left', otherwise: 'no retry' },
     tooManyExpiries: { when: 'too many expiries' },
     consultsPolicy: { when: null },
     graceExtended: { names: 'grace extended' },

@@ -82,7 +82,7 @@ describe('the user view of the task lifecycle', () => {
         'task.leased -> task.leased : heartbeat',
         'task.leased -> task.stale : lease expires',
         'task.leased -> task.planned.backoff : fail [retryable, attempts left]',
-        'task.leased -> task.failed : fail [final]',
+        'task.leased -> task.failed : fail [no retry]',
         'task.stale.grace -> task.leased : heartbeat',
         'task.stale.grace -> task.stale.grace : grace extended',
         'task.stale.grace -> task.quarantined : grace ends [too many expiries]',
