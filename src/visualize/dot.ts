@@ -89,6 +89,7 @@ export function toDot(machineGraph: MachineGraph, options: DotOptions = {}): str
       ...(kinds.has('error') ? ['red: the invoked actor failed'] : []),
     ].join(' · '),
     ...(grey.length > 0 ? [`grey lines: ${grey.length > 1 ? `${grey.slice(0, -1).join(', ')} and ${grey.at(-1)}` : grey[0]}`] : []),
+    ...(detail === 'user' ? ['not drawn: calls a state rejects (they change nothing) and internal steps (--detail compact draws every transition)'] : []),
   ];
   out.push(`digraph ${quote(graph.id)} {`);
   out.push(

@@ -176,7 +176,7 @@ export function userView(full: MachineGraph, words: Words = plainWords(full)): M
   return { id: full.id, root, edges, everywhere, states, detail: 'user', notes: [...fromEverywhere, ...fenceNotes(full, words)], stateNotes, shownAs: new Map(Object.entries(words.fold ?? {})) };
 }
 
-/** `heartbeat, extend, …: only the holder, with the current epoch` from the rejections' guards. */
+/** `heartbeat, extend, …: only the holder, with the current epoch`, from the rejections' guards. */
 function fenceNotes(full: MachineGraph, words: Words): string[] {
   const fences = words.fences ?? {};
   const needs = new Map<string, Set<string>>();
@@ -189,10 +189,10 @@ function fenceNotes(full: MachineGraph, words: Words): string[] {
   }
   const byFences = new Map<string, string[]>();
   for (const [command, set] of needs) {
-    const key = [...set].join(', ');
+    const key = [...set].map((fence, i) => (i === 0 ? `the ${fence}` : `with the ${fence}`)).join(', ');
     byFences.set(key, [...(byFences.get(key) ?? []), command]);
   }
-  return [...byFences].map(([fence, commands]) => `${commands.join(', ')}: only the ${fence}`);
+  return [...byFences].map(([fence, commands]) => `${commands.join(', ')}: only ${fence}`);
 }
 
 /** The user view of a machine: `machineGraph(machine)` read with `words`. */

@@ -108,7 +108,7 @@ describe('the user view of the task lifecycle', () => {
     const heartbeats = graph.edges.filter((t) => t.command === 'heartbeat').map((t) => t.source);
     expect(heartbeats).toEqual([...new Set(heartbeats)]);
     expect(graph.notes).toContain('quarantine: from every state that is not terminal to quarantined');
-    expect(graph.notes).toContain('heartbeat, extend, release, complete, fail, addCompensation: only the holder, current epoch');
+    expect(graph.notes).toContain('heartbeat, extend, release, complete, fail, addCompensation: only the holder, with the current epoch');
     expect(graph.everywhere.map((t) => transitionLabel(t, false))).toEqual(['annotate']);
   });
 
