@@ -214,6 +214,7 @@ test('diagrams from the CLI: the committed files, the live view, the Stately exp
   expect(leasehold('diagram').stdout).toBe(committed('task-lifecycle.mmd'));
   expect(leasehold('diagram', '--machine', 'supervisor', '--format', 'dot').stdout).toBe(committed('supervisor.dot'));
   expect(leasehold('diagram', '--format', 'svg').stdout).toBe(committed('task-lifecycle.svg'));
+  expect(leasehold('diagram', '--detail', 'compact').stdout).toBe(committed('task-lifecycle.compact.mmd'));
   expect(leasehold('diagram', '--detail', 'full').stdout).toContain('[not isOwner] / reject(not_owner)');
   const stately = leasehold('diagram', '--format', 'stately');
   expect(stately.stdout).toContain("export const taskMachine = createMachine({\n  id: 'task',");

@@ -9,13 +9,14 @@ import { LeaseholdError, systemClock, TASK_STATES, type SupervisorStats, type Ta
 import { counted } from '../stats/count.js';
 import { archivedTask, archivePathOf } from '../schedule/archive.js';
 import { toDot } from '../visualize/dot.js';
-import { MACHINES, type MachineName } from '../visualize/files.js';
+import { MACHINES, WORDS, type MachineName } from '../visualize/files.js';
 import { machineGraph, type Detail } from '../visualize/graph.js';
 import { occupancyOf } from '../visualize/live.js';
 import { toMermaid } from '../visualize/mermaid.js';
 import { toStately } from '../visualize/stately.js';
 import { renderSvg } from '../visualize/svg.js';
 import { toTrace } from '../visualize/trace.js';
+import { userGraph } from '../visualize/user.js';
 import { examples, type GlobalOptions } from './arguments.js';
 import { iso, print, showLines, taskLine } from './output.js';
 import { readTasks, statsOfTasks, type ReadTaskView } from './reading.js';
@@ -87,7 +88,11 @@ export function addReadingCommands(cli: Command, opts: () => GlobalOptions, reac
     .addOption(new Option('--machine <machine>', 'which machine').choices(Object.keys(MACHINES)).default('task'))
     .addOption(new Option('--format <format>', 'output format').choices(['mermaid', 'dot', 'svg', 'stately']).default('mermaid'))
     .addOption(
-      new Option('--detail <detail>', 'compact folds rejections into one line per state; full draws each one').choices(['compact', 'full']).default('compact'),
+      new Option(
+        '--detail <detail>',
+        'user (the default for the task lifecycle): one edge per API command, internal events and rejections hidden; ' +
+          'compact: every transition, rejections folded into one line per state (the default for the supervisor); full: each rejection drawn',
+      ).choices(['user', 'compact', 'full']),
     )
     .option('--live', 'annotate with the tasks in the store (implied by an explicit --store)', false)
     .option('-o, --out <file>', 'write to this file instead of stdout')
@@ -95,12 +100,15 @@ export function addReadingCommands(cli: Command, opts: () => GlobalOptions, reac
       'after',
       examples(
         'leasehold diagram                                   # task lifecycle, Mermaid',
+        'leasehold diagram --detail compact --format svg     # every transition, rejections folded per state',
         'leasehold diagram --machine supervisor --format dot',
         'leasehold diagram --store .leasehold/store.json --format svg --out live.svg',
         'leasehold diagram --format stately > task.machine.stately.ts   # for Stately Studio "Import from code"',
       ),
     )
-    .action(async (o: { machine: MachineName; format: 'mermaid' | 'dot' | 'svg' | 'stately'; detail: Detail; live: boolean; out?: string }) => {
+    .action(async (o: { machine: MachineName; format: 'mermaid' | 'dot' | 'svg' | 'stately'; detail?: Detail; live: boolean; out?: string }) => {
+      const words = WORDS[o.machine];
+      const detail: Detail = o.detail ?? (words ? 'user' : 'compact');
       const live = o.live || cli.getOptionValueSource('store') === 'cli';
       const machine = MACHINES[o.machine];
       if (live && o.machine !== 'task') throw new LeaseholdError('INVALID_INPUT', 'the live view draws the task lifecycle: use --machine task');
@@ -109,7 +117,7 @@ export function addReadingCommands(cli: Command, opts: () => GlobalOptions, reac
       if (o.format === 'stately') {
         text = toStately(machine);
       } else {
-        const graph = machineGraph(machine);
+        const graph = detail === 'user' ? userGraph(machine, words) : machineGraph(machine);
         let occupancy;
         let caption: string | undefined;
         if (live) {
@@ -118,14 +126,14 @@ export function addReadingCommands(cli: Command, opts: () => GlobalOptions, reac
           occupancy = occupancyOf(tasks);
           caption = `live: ${counted(tasks.length, 'task')} in ${location} at ${iso(now)}`;
         }
-        const options = { detail: o.detail, ...(occupancy && { occupancy }) };
+        const options = { detail, ...(occupancy && { occupancy }) };
         if (o.format === 'mermaid') text = toMermaid(graph, { ...options, ...(caption && { caption }) });
         else {
           const dot = toDot(graph, { ...options, ...(caption && { caption: [caption] }) });
           text = o.format === 'dot' ? dot : await renderSvg(dot);
         }
       }
-      emit(text, o.out, { machine: o.machine, format: o.format, detail: o.detail, live });
+      emit(text, o.out, { machine: o.machine, format: o.format, detail, live });
     });
 
   cli

@@ -11,6 +11,7 @@ import {
   isBareReentry,
   occupancyText,
   occupantsOf,
+  shownOccupancy,
   transitionLabel,
   walk,
   type Detail,
@@ -19,6 +20,7 @@ import {
   type State,
   type Transition,
 } from './graph.js';
+import { userView } from './user.js';
 
 export interface DotOptions {
   detail?: Detail;
@@ -62,32 +64,38 @@ function nameLabel(state: State, lines: string[], live: string, bold: boolean): 
   return `<${parts.join('<br/>')}>`;
 }
 
-export function toDot(graph: MachineGraph, options: DotOptions = {}): string {
-  const detail = options.detail ?? 'compact';
-  const live = options.occupancy;
+export function toDot(machineGraph: MachineGraph, options: DotOptions = {}): string {
+  const detail = options.detail ?? machineGraph.detail ?? 'compact';
+  const graph = detail === 'user' && machineGraph.detail !== 'user' ? userView(machineGraph) : machineGraph;
+  const live = shownOccupancy(graph, options.occupancy);
   const out: string[] = [];
   const drawn = drawnEdges(graph, detail);
-  const everywhere = graph.everywhere.map(internalLabel);
+  const everywhere = graph.everywhere.map((t) => (detail === 'user' ? transitionLabel(t, false) : internalLabel(t)));
   const kinds = new Set(drawn.map((t) => t.trigger.kind));
   const states = [...graph.states.values()];
   const grey = [
     ...(states.some((s) => s.internal.length > 0) ? ['internal transitions'] : []),
     ...(detail === 'compact' && graph.edges.some(isBareReentry) ? ['re-entries'] : []),
     ...(detail === 'compact' && states.some((s) => s.rejections.length > 0) ? ['the reasons a state rejects calls (--detail full draws each rejection)'] : []),
+    ...(detail === 'user' && graph.edges.some((t) => t.source === t.target) ? ['what a state accepts without leaving it, and what it does'] : []),
   ];
   const caption = [
     ...(options.caption ?? []),
     ...(everywhere.length > 0 ? [`every state: ${everywhere.join('; ')}`] : []),
+    ...(graph.notes ?? []),
     [
       'double border: terminal state',
       ...(kinds.has('after') || kinds.has('always') ? ['dashed: timer (after) or eventless (always)'] : []),
       ...(kinds.has('error') ? ['red: the invoked actor failed'] : []),
     ].join(' · '),
     ...(grey.length > 0 ? [`grey lines: ${grey.length > 1 ? `${grey.slice(0, -1).join(', ')} and ${grey.at(-1)}` : grey[0]}`] : []),
+    ...(detail === 'user' ? ['not drawn: calls a state rejects (they change nothing) and internal steps (--detail compact draws every transition)'] : []),
   ];
   out.push(`digraph ${quote(graph.id)} {`);
   out.push(
-    `  graph [compound=true, rankdir=TB, nodesep=0.5, ranksep=0.7, fontname=${quote(palette.font)}, fontsize=12,` +
+    // The user view has fewer edges but longer labels: more room between states, and a margin
+    // for a label that ends at the drawing's edge.
+    `  graph [compound=true, rankdir=TB, ${detail === 'user' ? 'nodesep=0.7, ranksep=0.9, pad=0.2' : 'nodesep=0.5, ranksep=0.7'}, fontname=${quote(palette.font)}, fontsize=12,` +
       ` labelloc=b, labeljust=l, label=<${caption.map(html).join('<br align="left"/>')}<br align="left"/>>];`,
   );
   out.push(
@@ -110,7 +118,7 @@ export function toDot(graph: MachineGraph, options: DotOptions = {}): string {
         out.push(`${indent}subgraph ${clusterId(child)} {`);
         out.push(
           `${indent}  graph [label=${nameLabel(child, lines, count, true)}, style="rounded,filled", fillcolor=${quote(ids.length > 0 ? '#fffbeb' : palette.cluster.fill)},` +
-            ` color=${quote(ids.length > 0 ? palette.occupied.line : palette.cluster.line)}, penwidth=${ids.length > 0 ? 2 : 1}, labeljust=l${tooltip}];`,
+            ` color=${quote(ids.length > 0 ? palette.occupied.line : palette.cluster.line)}, penwidth=${ids.length > 0 ? 2 : 1}, labeljust=l${detail === 'user' ? ', labelloc=t' : ''}${tooltip}];`,
         );
         block(child, `${indent}  `);
         out.push(`${indent}}`);
@@ -133,7 +141,7 @@ export function toDot(graph: MachineGraph, options: DotOptions = {}): string {
   // labels do not pile up on top of each other.
   const merged = new Map<string, { head: string; attrs: string[]; labels: string[]; tooltips: string[] }>();
   for (const edge of drawn) {
-    const { head, attrs } = edgeShape(graph, edge);
+    const { head, attrs } = edgeShape(graph, edge, detail);
     const key = `${head} ${attrs.join(',')}`;
     const group = merged.get(key) ?? { head, attrs, labels: [], tooltips: [] };
     group.labels.push(transitionLabel(edge, detail === 'full'));
@@ -146,6 +154,13 @@ export function toDot(graph: MachineGraph, options: DotOptions = {}): string {
   }
   out.push('}');
   return `${out.join('\n')}\n`;
+}
+
+/** The last leaf of a compound state in document order. */
+function lastLeaf(state: State): State {
+  let current = state;
+  while (current.children.length > 0) current = current.children.at(-1)!;
+  return current;
 }
 
 function lhead(graph: MachineGraph, target: State, source?: State): string {
@@ -167,19 +182,27 @@ function order(graph: MachineGraph, state: State): number {
   return positions.get(state.id)!;
 }
 
-function edgeShape(graph: MachineGraph, edge: Transition): { head: string; attrs: string[] } {
+function edgeShape(graph: MachineGraph, edge: Transition, detail: Detail): { head: string; attrs: string[] } {
   const source = graph.states.get(edge.source)!;
   const target = graph.states.get(edge.target ?? edge.source)!;
   const attrs: string[] = [];
   // States are ranked top to bottom in document order (the order the machine lists them,
   // which reads as the lifecycle); an edge back up that order does not pull ranks around.
+  // The user view draws it as the reverse edge with its arrow at the tail, so it still ranks
+  // the states in that order and runs alongside the edges going down instead of around them.
   const [from, to] = [order(graph, anchor(graph, source)), order(graph, anchor(graph, target))];
-  if (to < from) attrs.push('constraint=false');
+  const back = to < from && detail === 'user';
+  if (to < from && !back) attrs.push('constraint=false');
+  if (back) attrs.push('dir=back');
   // Clip at a compound state's border, unless one end lies inside the other.
-  if (source.children.length > 0 && !isAncestor(source, target)) attrs.push(`ltail=${clusterId(source)}`);
-  if (target.children.length > 0 && !isAncestor(target, source)) attrs.push(`lhead=${clusterId(target)}`);
+  const tail = source.children.length > 0 && !isAncestor(source, target) ? `${back ? 'lhead' : 'ltail'}=${clusterId(source)}` : null;
+  const head = target.children.length > 0 && !isAncestor(target, source) ? `${back ? 'ltail' : 'lhead'}=${clusterId(target)}` : null;
+  attrs.push(...[back ? head : tail, back ? tail : head].filter((a): a is string => a !== null));
   if (edge.trigger.kind === 'after' || edge.trigger.kind === 'always') attrs.push('style=dashed');
   if (edge.trigger.kind === 'error') attrs.push(`color=${quote(palette.error)}`, `fontcolor=${quote(palette.error)}`);
   if (edge.rejects !== null) attrs.push('style=dotted', `color=${quote(palette.quiet)}`, `fontcolor=${quote(palette.quiet)}`);
-  return { head: `${quote(anchor(graph, source).id)} -> ${quote(anchor(graph, target).id)}`, attrs };
+  // An edge down and out of a compound state leaves from its last state: the bottom of its box.
+  const from_ = detail === 'user' && !back && source.children.length > 0 && !isAncestor(source, target) ? lastLeaf(source) : anchor(graph, source);
+  const [a, b] = back ? [anchor(graph, target), from_] : [from_, anchor(graph, target)];
+  return { head: `${quote(a.id)} -> ${quote(b.id)}`, attrs };
 }

@@ -7,6 +7,8 @@ import { toDot } from './dot.js';
 import { machineGraph } from './graph.js';
 import { toMermaid } from './mermaid.js';
 import { renderSvg } from './svg.js';
+import { userGraph, type Words } from './user.js';
+import { taskWords } from './words.js';
 
 export const MACHINES = { task: taskMachine, supervisor: supervisorMachine } as const;
 export type MachineName = keyof typeof MACHINES;
@@ -14,15 +16,31 @@ export type MachineName = keyof typeof MACHINES;
 /** File stem in visualizations/ per machine. */
 export const FILE_STEMS: Record<MachineName, string> = { task: 'task-lifecycle', supervisor: 'supervisor' };
 
-/** visualizations/<file> → contents, for every machine in Mermaid, DOT and SVG (default detail). */
+/** The API's words per machine, for its user view; a machine without them is drawn compact. */
+export const WORDS: Partial<Record<MachineName, Words>> = { task: taskWords };
+
+/** The default drawing of a machine: the user view where it has words, else the compact one. */
+export function defaultGraph(name: MachineName) {
+  const words = WORDS[name];
+  return words ? userGraph(MACHINES[name], words) : machineGraph(MACHINES[name]);
+}
+
+/**
+ * visualizations/<file> → contents, for every machine in Mermaid, DOT and SVG: the default
+ * drawing as <stem>.{mmd,dot,svg}, and for a machine with a user view also the compact
+ * detail as <stem>.compact.{mmd,dot,svg}.
+ */
 export async function visualizationFiles(): Promise<Record<string, string>> {
   const files: Record<string, string> = {};
-  for (const [name, machine] of Object.entries(MACHINES) as [MachineName, (typeof MACHINES)[MachineName]][]) {
-    const graph = machineGraph(machine);
-    const dot = toDot(graph);
-    files[`${FILE_STEMS[name]}.mmd`] = toMermaid(graph);
-    files[`${FILE_STEMS[name]}.dot`] = dot;
-    files[`${FILE_STEMS[name]}.svg`] = await renderSvg(dot);
+  for (const name of Object.keys(MACHINES) as MachineName[]) {
+    const views: [string, ReturnType<typeof defaultGraph>][] = [[FILE_STEMS[name], defaultGraph(name)]];
+    if (WORDS[name]) views.push([`${FILE_STEMS[name]}.compact`, machineGraph(MACHINES[name])]);
+    for (const [stem, graph] of views) {
+      const dot = toDot(graph);
+      files[`${stem}.mmd`] = toMermaid(graph);
+      files[`${stem}.dot`] = dot;
+      files[`${stem}.svg`] = await renderSvg(dot);
+    }
   }
   return files;
 }

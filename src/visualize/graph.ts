@@ -5,11 +5,13 @@
 import { and, not, or, stateIn, type AnyStateMachine, type AnyStateNode, type AnyTransitionDefinition } from 'xstate';
 
 /**
- * `compact` (the default, used for the committed diagrams) folds rejections — targetless
- * transitions whose only action is the reject action — into one "rejects" line per state;
- * `full` draws each of them as a self-loop with its guard and reason.
+ * `user` is the view of someone who knows only the API (see user.ts: one edge per command,
+ * internal events and rejections hidden, guards in the API's words); `compact` (the
+ * renderers' default for a machine graph) folds rejections — targetless transitions whose
+ * only action is the reject action — into one "rejects" line per state; `full` draws each
+ * of them as a self-loop with its guard and reason.
  */
-export type Detail = 'compact' | 'full';
+export type Detail = 'user' | 'compact' | 'full';
 
 export type TriggerKind = 'event' | 'after' | 'always' | 'done' | 'error' | 'snapshot' | 'state-done';
 
@@ -28,6 +30,10 @@ export interface Transition {
   /** Set when the transition only rejects: the reason (or code) it rejects with. */
   rejects: string | null;
   description: string | null;
+  /** For an `else` fallback: the guards of the alternatives before it that do something. */
+  elseOf?: string[];
+  /** In the user view: the command or happening the edge stands for (`claim`, `lease expires`). */
+  command?: string;
 }
 
 export interface State {
@@ -59,6 +65,14 @@ export interface MachineGraph {
   /** Targetless transitions the root defines for every top-level state, listed once. */
   everywhere: Transition[];
   states: Map<string, State>;
+  /** Set on the user view (user.ts): the renderers then draw it at `user` detail. */
+  detail?: 'user';
+  /** Lines for the caption (the user view says who may make owner calls). */
+  notes?: string[];
+  /** Lines shown inside a state in the user view (what a folded-in step does). */
+  stateNotes?: Map<string, string[]>;
+  /** In the user view: the path each folded state is shown as (`stale.deciding` → `stale.grace`). */
+  shownAs?: Map<string, string>;
 }
 
 export interface GraphOptions {
@@ -193,7 +207,7 @@ function triggerText(trigger: Transition['trigger']): string {
 export function transitionLabel(t: Transition, withActions: boolean): string {
   const guard = t.guard ? ` [${t.guard}]` : '';
   const actions = withActions && t.actions.length > 0 ? ` / ${t.actions.join(', ')}` : '';
-  return `${triggerText(t.trigger)}${guard}${actions}`;
+  return `${t.command ?? triggerText(t.trigger)}${guard}${actions}`;
 }
 
 function pathOf(node: AnyStateNode): string {
@@ -243,6 +257,7 @@ export function machineGraph(machine: AnyStateMachine, options: GraphOptions = {
           ? placements(node, eventType)
           : [node];
       let guardedBefore = false;
+      const guardsBefore: string[] = [];
       for (const definition of definitions) {
         const guard = guardText(definition.guard);
         const targets = definition.target ?? [];
@@ -260,7 +275,9 @@ export function machineGraph(machine: AnyStateMachine, options: GraphOptions = {
         };
         // `else` is the fallback of the guarded transitions that do something; the rejections
         // before it are summarised (or drawn) with their own guards.
+        if (guard === null && guardedBefore) Object.assign(base, { elseOf: [...guardsBefore] });
         guardedBefore ||= guard !== null && !onlyRejects;
+        if (guard !== null && !onlyRejects) guardsBefore.push(guard);
         if (targets.length === 0) {
           const internal = !onlyRejects;
           // Inert entries (no target, no actions) still say something: the event is accepted.
@@ -315,6 +332,18 @@ function rejectionSummary(state: State): string[] {
 /** Live occupancy: task ids per state path (`stale.grace`), for the live view. */
 export type Occupancy = ReadonlyMap<string, readonly string[]>;
 
+/** Occupancy with the tasks of folded states counted in the state they are shown as. */
+export function shownOccupancy(graph: MachineGraph, occupancy: Occupancy | undefined): Occupancy | undefined {
+  if (!occupancy || !graph.shownAs) return occupancy;
+  const shown = new Map<string, string[]>();
+  for (const [path, tasks] of occupancy) {
+    const folded = [...graph.shownAs].find(([from]) => path === from || path.startsWith(`${from}.`));
+    const target = folded ? folded[1] : path;
+    shown.set(target, [...(shown.get(target) ?? []), ...tasks]);
+  }
+  return shown;
+}
+
 /** How many tasks are in `state` or below it. */
 export function occupantsOf(state: State, occupancy: Occupancy | undefined): string[] {
   if (!occupancy) return [];
@@ -344,20 +373,27 @@ export function isBareReentry(t: Transition): boolean {
 }
 
 /**
- * The edges drawn at a level of detail. `compact` leaves out bare re-entries (listed inside
+ * The edges drawn at a level of detail. `user` leaves out self-loops (listed inside their
+ * state: "stays on: heartbeat, extend"); `compact` leaves out bare re-entries (listed inside
  * their state instead) and rejections; `full` draws every transition, rejections as
  * self-loops (those of a compound state, which has no box to loop on, are listed in it).
  */
 export function drawnEdges(graph: MachineGraph, detail: Detail): Transition[] {
+  if (detail === 'user') return graph.edges.filter((t) => t.source !== t.target);
   if (detail === 'compact') return graph.edges.filter((t) => !isBareReentry(t));
   return [...graph.edges, ...[...graph.states.values()].filter((s) => s.children.length === 0).flatMap((s) => s.rejections)];
 }
 
 /**
- * The lines shown inside a state: its internal transitions; in compact detail also its
+ * The lines shown inside a state: in user detail its note and the commands it stays on;
+ * otherwise its internal transitions; in compact detail also its
  * bare re-entries and one line with the reasons it rejects calls for.
  */
 export function compartment(graph: MachineGraph, state: State, detail: Detail): string[] {
+  if (detail === 'user') {
+    const stays = graph.edges.filter((t) => t.source === state.id && t.target === state.id).map((t) => transitionLabel(t, false));
+    return [...(graph.stateNotes?.get(state.id) ?? []), ...(stays.length > 0 ? [`stays on: ${stays.join(', ')}`] : [])];
+  }
   const lines = state.internal.map(internalLabel);
   if (detail === 'full') {
     if (state.children.length > 0) lines.push(...state.rejections.map((t) => transitionLabel(t, true)));

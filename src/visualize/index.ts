@@ -10,5 +10,7 @@ export { renderSvg } from './svg.js';
 export { toStately } from './stately.js';
 export { toTrace } from './trace.js';
 export type { TraceInput } from './trace.js';
-export { MACHINES, type MachineName } from './files.js';
+export { MACHINES, WORDS, type MachineName } from './files.js';
+export { userGraph, userView } from './user.js';
+export type { GuardWords, Words } from './user.js';
 export { occupancyOf } from './live.js';

@@ -8,6 +8,7 @@ import {
   internalLabel,
   occupancyText,
   occupantsOf,
+  shownOccupancy,
   transitionLabel,
   type Detail,
   type MachineGraph,
@@ -15,6 +16,7 @@ import {
   type State,
   type Transition,
 } from './graph.js';
+import { userView } from './user.js';
 
 export interface MermaidOptions {
   detail?: Detail;
@@ -34,12 +36,13 @@ export function mermaidText(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').replace(/[#;"]/g, (c) => entities[c]!);
 }
 
-export function toMermaid(graph: MachineGraph, options: MermaidOptions = {}): string {
-  const detail = options.detail ?? 'compact';
-  const live = options.occupancy;
+export function toMermaid(machineGraph: MachineGraph, options: MermaidOptions = {}): string {
+  const detail = options.detail ?? machineGraph.detail ?? 'compact';
+  const graph = detail === 'user' && machineGraph.detail !== 'user' ? userView(machineGraph) : machineGraph;
+  const live = shownOccupancy(graph, options.occupancy);
   const out: string[] = [];
-  const everywhere = graph.everywhere.map(internalLabel);
-  const title = everywhere.length > 0 ? `${graph.id} · every state: ${everywhere.join('; ')}` : graph.id;
+  const everywhere = graph.everywhere.map((t) => (detail === 'user' ? transitionLabel(t, false) : internalLabel(t)));
+  const title = [everywhere.length > 0 ? `${graph.id} · every state: ${everywhere.join('; ')}` : graph.id, ...(graph.notes ?? [])].join(' · ');
   out.push('---', `title: ${JSON.stringify(options.caption ? `${title} · ${options.caption}` : title)}`, '---', 'stateDiagram-v2');
   out.push('  classDef terminal stroke-width:3px');
   if (live) out.push('  classDef occupied fill:#fde68a,stroke:#b45309,stroke-width:2px');

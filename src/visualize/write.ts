@@ -2,8 +2,7 @@
 // the machines. Commit what it changes; the freshness test fails until you do.
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { FILE_STEMS, MACHINES, visualizationFiles, withReadmeMermaid } from './files.js';
-import { machineGraph } from './graph.js';
+import { defaultGraph, FILE_STEMS, visualizationFiles, withReadmeMermaid } from './files.js';
 import { toMermaid } from './mermaid.js';
 
 /** The package folder: the nearest one up from here holding package.json. */
@@ -19,5 +18,5 @@ for (const name of readdirSync(dir)) {
 for (const [name, contents] of Object.entries(files)) writeFileSync(join(dir, name), contents);
 
 const readme = join(root, 'README.md');
-writeFileSync(readme, withReadmeMermaid(readFileSync(readme, 'utf8'), toMermaid(machineGraph(MACHINES.task))));
+writeFileSync(readme, withReadmeMermaid(readFileSync(readme, 'utf8'), toMermaid(defaultGraph('task'))));
 console.log(`wrote ${Object.keys(files).map((f) => `visualizations/${f}`).join(', ')} and the README lifecycle block`);

@@ -3,8 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { MACHINES, readmeMermaid, visualizationFiles } from '../../src/visualize/files.js';
-import { machineGraph } from '../../src/visualize/graph.js';
+import { defaultGraph, readmeMermaid, visualizationFiles } from '../../src/visualize/files.js';
 import { toMermaid } from '../../src/visualize/mermaid.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -13,7 +12,17 @@ const dir = join(root, 'visualizations');
 test('visualizations/ holds exactly the diagrams generated from the machines', async () => {
   const files = await visualizationFiles();
   expect(Object.keys(files).sort()).toEqual(
-    ['supervisor.dot', 'supervisor.mmd', 'supervisor.svg', 'task-lifecycle.dot', 'task-lifecycle.mmd', 'task-lifecycle.svg'],
+    [
+      'supervisor.dot',
+      'supervisor.mmd',
+      'supervisor.svg',
+      'task-lifecycle.compact.dot',
+      'task-lifecycle.compact.mmd',
+      'task-lifecycle.compact.svg',
+      'task-lifecycle.dot',
+      'task-lifecycle.mmd',
+      'task-lifecycle.svg',
+    ],
   );
   expect(readdirSync(dir).sort()).toEqual([...Object.keys(files), 'README.md'].sort());
   for (const [name, contents] of Object.entries(files)) {
@@ -21,8 +30,9 @@ test('visualizations/ holds exactly the diagrams generated from the machines', a
   }
 });
 
-test("the README's lifecycle diagram is the generated Mermaid, and it links the SVG", () => {
+test("the README's lifecycle diagram is the generated Mermaid of the user view, and it links both SVGs", () => {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  expect(readmeMermaid(readme), 'README.md lifecycle block is out of date: run npm run visualize').toBe(toMermaid(machineGraph(MACHINES.task)));
+  expect(readmeMermaid(readme), 'README.md lifecycle block is out of date: run npm run visualize').toBe(toMermaid(defaultGraph('task')));
   expect(readme).toContain('](visualizations/task-lifecycle.svg)');
+  expect(readme).toContain('](visualizations/task-lifecycle.compact.svg)');
 });
