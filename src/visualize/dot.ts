@@ -9,17 +9,14 @@ import {
   internalLabel,
   isAncestor,
   isBareReentry,
-  occupancyText,
-  occupantsOf,
-  shownOccupancy,
   transitionLabel,
   walk,
   type Detail,
   type MachineGraph,
-  type Occupancy,
   type State,
   type Transition,
 } from './graph.js';
+import { occupancyText, occupantsOf, shownOccupancy, type Occupancy } from './live.js';
 import { userView } from './user.js';
 
 export interface DotOptions {

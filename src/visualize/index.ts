@@ -1,7 +1,8 @@
 // `leasehold/visualize`: diagrams from any XState machine definition (Mermaid, DOT, SVG,
 // Stately Studio code), live counts on the task lifecycle, and task traces.
 export { machineGraph, TERMINAL_TAG } from './graph.js';
-export type { Detail, GraphOptions, MachineGraph, Occupancy, State, Transition, TriggerKind } from './graph.js';
+export type { Detail, GraphOptions, MachineGraph, State, Transition, TriggerKind } from './graph.js';
+export type { Occupancy } from './live.js';
 export { toMermaid } from './mermaid.js';
 export type { MermaidOptions } from './mermaid.js';
 export { toDot } from './dot.js';

@@ -6,16 +6,13 @@ import {
   compartment,
   drawnEdges,
   internalLabel,
-  occupancyText,
-  occupantsOf,
-  shownOccupancy,
   transitionLabel,
   type Detail,
   type MachineGraph,
-  type Occupancy,
   type State,
   type Transition,
 } from './graph.js';
+import { occupancyText, occupantsOf, shownOccupancy, type Occupancy } from './live.js';
 import { userView } from './user.js';
 
 export interface MermaidOptions {
