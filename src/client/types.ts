@@ -29,14 +29,8 @@ export type Owned<I> = Omit<I, 'owner'> & { owner?: string };
 
 type OwnerCall<K extends keyof Supervisor> = Supervisor[K] extends (id: string, input: infer I) => infer R ? (id: string, input: Owned<I>) => R : never;
 
-/** `list`'s filter: the library's `state`, and what the API also filters on. */
-export interface ListFilter {
-  state?: TaskState;
-  /** The current lease's owner. */
-  owner?: string;
-  /** Tasks that carry this label. */
-  label?: string;
-}
+/** `list`'s filter: the library's own. */
+export type ListFilter = NonNullable<Parameters<Supervisor['list']>[0]>;
 
 /** What a token is (`GET /v1/whoami`): the admin's has no owner; an agent's or viewer's is bound to one. */
 export type WhoAmI = { role: 'admin'; owner: null } | { role: 'agent' | 'viewer'; owner: string };

@@ -2,7 +2,6 @@
 // own (src/supervisor/inputs.ts): the same fields and bounds validate a call in both places,
 // and the OpenAPI document is generated from these very schemas (openapi.ts).
 import { z } from 'zod';
-import { TASK_STATES } from '../../machines/task.types.js';
 import * as inputs from '../supervisor/inputs.js';
 
 /** Every owner-call body may name the owner it acts for (see auth.ts ownerFor). */
@@ -28,11 +27,7 @@ export const bodies = {
 };
 
 export const queries = {
-  listTasks: z.strictObject({
-    state: z.enum(TASK_STATES).optional(),
-    owner: z.string().optional(),
-    label: z.string().optional(),
-  }),
+  listTasks: inputs.listFilter,
 };
 
 /** Path parameters: task ids and owners are names, like everywhere in the library. */

@@ -143,6 +143,10 @@ export const metadataInput = z.record(z.string(), json).superRefine((metadata, c
 /** `sup.list(filter?)`: only the top-level state may be asked for. */
 export const listFilter = z.strictObject({
   state: z.enum(TASK_STATES).optional(),
+  /** The current lease's owner. */
+  owner: z.string().optional(),
+  /** Tasks that carry this label. */
+  label: z.string().optional(),
 });
 
 /**

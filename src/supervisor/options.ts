@@ -144,7 +144,8 @@ export interface Supervisor {
   quarantine(id: string, input: { by: string; reason: string }): Promise<TaskView>;
   annotate(id: string, metadata: { [key: string]: Json }): Promise<TaskView>;
   get(id: string): TaskView | undefined;
-  list(filter?: { state?: TaskState }): TaskView[];
+  /** Every task, or those in a top-level `state`, leased to `owner`, carrying `label` (all that are given). */
+  list(filter?: { state?: TaskState; owner?: string; label?: string }): TaskView[];
   stats(): SupervisorStats;
   /**
    * Observes the stats: the listener gets them after every durable change, late report and

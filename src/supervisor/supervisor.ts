@@ -14,7 +14,7 @@ import { createJobs, reconcileTasks, retainable, scheduleConfig } from '../sched
 import { createStatsFeed, statsConfig } from '../stats/index.js';
 import type { Store } from '../store/types.js';
 import { recordOf } from '../task/record.js';
-import { leaseView, taskView, type TaskSnapshot } from '../task/view.js';
+import { leaseView, statePath, taskView, type TaskSnapshot } from '../task/view.js';
 import { hookCaller, safeLogger } from './hooks.js';
 import { createGroupCommit } from './group-commit.js';
 import * as inputs from './inputs.js';
@@ -284,10 +284,13 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       return entry ? taskView(entry.snapshot) : undefined;
     },
     list(filter) {
-      const { state } = inputs.parse(inputs.listFilter, filter === undefined ? {} : filter, 'list filter');
-      return [...tasks.values()]
-        .map((entry) => taskView(entry.snapshot))
-        .filter((view) => state === undefined || view.state === state);
+      const { state, owner, label } = inputs.parse(inputs.listFilter, filter === undefined ? {} : filter, 'list filter');
+      // Filtered on the live snapshots, so only the tasks answered are copied.
+      const matches = ({ snapshot: { value, context } }: TaskEntry) =>
+        (state === undefined || statePath(value).split('.')[0] === state) &&
+        (owner === undefined || context.lease?.owner === owner) &&
+        (label === undefined || context.labels.includes(label));
+      return [...tasks.values()].filter(matches).map((entry) => taskView(entry.snapshot));
     },
     stats: () => feed.read(),
     subscribe(listener) {

@@ -37,10 +37,7 @@ export const taskRoutes = [
   route<undefined, z.output<typeof queries.listTasks>>({
     method: 'GET', url: '/v1/tasks', who: 'any', query: queries.listTasks,
     summary: 'list tasks (state: top-level state; owner: current lease owner; label: has that label)', answer: 'TaskView[]',
-    run: ({ sup, query }) =>
-      sup
-        .list(query.state === undefined ? {} : { state: query.state })
-        .filter((task) => (query.owner === undefined || task.lease?.owner === query.owner) && (query.label === undefined || task.labels.includes(query.label))),
+    run: ({ sup, query }) => sup.list(query),
   }),
   route({
     method: 'GET', url: '/v1/tasks/:id', who: 'any',
