@@ -26,14 +26,12 @@ const OWN_CALLS = new Set([
 /** The states in which a lease is live: its holder may still heartbeat. */
 const LIVE = new Set(['leased', 'stale.grace']);
 
-/** What the reclaim's own text says, written by task.context.ts `reclaimLease`. */
-const RECLAIMED_FROM = /^from (.+) \(epoch (\d+)\)$/s;
-
 /**
- * Who held the lease a `reclaimed` entry took over. Each claim's epoch is one above the one
- * before, so the previous lease is epoch − 1, and every entry of that epoch names its holder
- * (an epoch is one claim: one owner). That is read from the entries before it; when the audit
- * bound has dropped them all, from the entry's own text, checked against the same epoch.
+ * Who held the lease a `reclaimed` entry took over, read from the audit's structure rather
+ * than the entry's text: each claim's epoch is one above the one before, so the previous lease
+ * is epoch − 1, and every entry of an epoch names that claim's one holder. A task is reclaimed
+ * only once its grace ended, so the `expired` and `grace-ended` entries of that lease come
+ * right before the reclaim: the audit bound never drops them first.
  */
 function previousHolder(audit: readonly AuditEntry[], index: number): string | undefined {
   const epoch = audit[index]!.epoch;
@@ -42,8 +40,7 @@ function previousHolder(audit: readonly AuditEntry[], index: number): string | u
     const entry = audit[i]!;
     if (entry.epoch === epoch - 1 && entry.owner !== undefined) return entry.owner;
   }
-  const said = RECLAIMED_FROM.exec(audit[index]!.detail ?? '');
-  return said && Number(said[2]) === epoch - 1 ? said[1] : undefined;
+  return undefined;
 }
 
 const later = (a: number | null, b: number) => (a === null || b > a ? b : a);

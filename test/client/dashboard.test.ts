@@ -21,4 +21,18 @@ describe('leasehold/client dashboard reads', () => {
     expect((await f.admin.page()).tasks).toHaveLength(12);
     await expect(alice.page({ limit: 0 })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
   });
+
+  it('agents: the owners with their activity and whether they hold a live agent token', async () => {
+    const f = await withClients();
+    await f.admin.create({ id: 'a' });
+    const bob = await f.agent('bob');
+    await f.agent('carol');
+    const lease = await bob.claim('a');
+    const agents = await f.admin.agents();
+    expect(agents.map((a) => [a.owner, a.token, a.claims])).toEqual([
+      ['bob', 'agent', 1],
+      ['carol', 'agent', 0],
+    ]);
+    expect(agents[0]!.leases).toEqual([lease]);
+  });
 });

@@ -45,3 +45,32 @@ describe('GET /v1/task-page', () => {
     }
   });
 });
+
+describe('GET /v1/agents/activity', () => {
+  it('joins the live agent tokens (idle ones with zero counts) with the owners seen in the tasks; never a token', async () => {
+    const s = await dashboard();
+    await s.mint('idle');
+    const ghost = await s.mint('ghost');
+    // An owner seen only in the tasks (the admin acting for it): no token.
+    await s.call('POST', '/v1/tasks/other/claim', { token: ADMIN, body: { owner: 'no-token' } });
+    await s.call('DELETE', '/v1/agents/ghost', { token: ADMIN });
+    const answer = await s.call('GET', '/v1/agents/activity', { token: s.viewer });
+    expect(answer.status).toBe(200);
+    expect(answer.body.map((a: { owner: string; token: unknown }) => [a.owner, a.token])).toEqual([
+      ['alice', 'agent'],
+      ['idle', 'agent'],
+      ['no-token', null],
+    ]);
+    const library = JSON.parse(JSON.stringify(s.sup.agents()));
+    expect(answer.body[0]).toEqual({ ...library[0], token: 'agent' });
+    expect(answer.body[0]).toMatchObject({ claims: 1, leases: [{ taskId: 'job-b', owner: 'alice' }], lastHeartbeatAt: s.clock.now() });
+    expect(answer.body[1]).toEqual({
+      owner: 'idle', leases: [], lastHeartbeatAt: null, lastSeenAt: null, claims: 0, completed: 0, failed: 0, released: 0, reclaimedFrom: 0, token: 'agent',
+    });
+    expect(answer.body[2]).toEqual({ ...library[1], token: null });
+    // The viewer "watcher" is not an agent; no token appears anywhere in the answer.
+    expect(answer.text).not.toContain('watcher');
+    for (const token of [s.alice, s.viewer, ghost, ADMIN]) expect(answer.text).not.toContain(token);
+    expect((await s.call('GET', '/v1/agents/activity')).status).toBe(401);
+  });
+});
