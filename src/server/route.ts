@@ -8,12 +8,15 @@ import type { z } from 'zod';
 import type { Supervisor } from '../supervisor/options.js';
 import { parse } from '../supervisor/inputs.js';
 import type { Who } from './auth.js';
+import type { TaskEventLog } from './events.js';
 import { params as paramSchemas } from './schemas.js';
 import type { TokenRegistry } from './tokens.js';
 
 export interface RouteDeps {
   sup: Supervisor;
   tokens: TokenRegistry;
+  /** The recent lifecycle events of the event stream (events.ts). */
+  events: TaskEventLog;
 }
 
 export interface Call<B, Q> extends RouteDeps {

@@ -2,6 +2,7 @@
 // from the query string), GET /v1/agents/activity, GET /v1/tasks/:id/events (the SSE ring),
 // GET /v1/diagram.svg — each with any token, none without one, 400 for a bad query.
 import { describe, expect, it } from 'vitest';
+import { openEvents } from './plugin-support.js';
 import { ADMIN, served } from './support.js';
 
 /** Three tasks, one leased by alice and heartbeating, one planned, one with a label. */
@@ -72,5 +73,47 @@ describe('GET /v1/agents/activity', () => {
     expect(answer.text).not.toContain('watcher');
     for (const token of [s.alice, s.viewer, ghost, ADMIN]) expect(answer.text).not.toContain(token);
     expect((await s.call('GET', '/v1/agents/activity')).status).toBe(401);
+  });
+});
+
+describe('GET /v1/tasks/:id/events', () => {
+  it("answers the task's events in the stream's buffer, oldest first, with the stream's ids", async () => {
+    const s = await dashboard();
+    await s.call('POST', '/v1/tasks/job-A/claim', { token: s.alice, body: {} });
+    await s.clock.advance(1_000);
+    await s.call('POST', '/v1/tasks/job-b/complete', { token: s.alice, body: { epoch: s.lease.epoch } });
+
+    const answer = await s.call('GET', `/v1/tasks/${encodeURIComponent('job-b')}/events`, { token: s.viewer });
+    expect(answer.status).toBe(200);
+    expect(answer.body.events.map((e: { id: number; event: { type: string } }) => [e.id, e.event.type])).toEqual([
+      [1, 'claimed'],
+      [2, 'heartbeat'],
+      [4, 'completed'],
+    ]);
+    expect(answer.body.events[1].event).toMatchObject({ type: 'heartbeat', taskId: 'job-b', owner: 'alice', progress: 30 });
+
+    // The same ids and events as the stream from its start.
+    const stream = await openEvents(`${s.url}/v1/events`, { authorization: `Bearer ${s.viewer}`, 'last-event-id': '0' });
+    const frames = await stream.take(4);
+    const streamed = frames.map((frame) => ({ id: Number(frame.id), event: JSON.parse(frame.data!) }));
+    expect(answer.body.events).toEqual(streamed.filter((e) => e.event.taskId === 'job-b'));
+    expect((await s.call('GET', '/v1/tasks/job-A/events', { token: s.alice })).body.events).toEqual(streamed.filter((e) => e.event.taskId === 'job-A'));
+    // A task with no event yet; an unknown task is 404; no token is 401.
+    expect((await s.call('GET', '/v1/tasks/other/events', { token: ADMIN })).body).toEqual({ events: [] });
+    const unknown = await s.call('GET', '/v1/tasks/nope/events', { token: ADMIN });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe('TASK_NOT_FOUND');
+    expect((await s.call('GET', '/v1/tasks/job-b/events')).status).toBe(401);
+  });
+
+  it('holds only what the buffer holds (eventBuffer)', async () => {
+    const s = await served({}, { eventBuffer: 2 });
+    await s.sup.create({ id: 'a' });
+    const lease = await s.sup.claim('a', { owner: 'x' });
+    await s.clock.advance(1_000);
+    await s.sup.heartbeat('a', lease);
+    await s.sup.complete('a', lease);
+    const answer = await s.call('GET', '/v1/tasks/a/events', { token: ADMIN });
+    expect(answer.body.events.map((e: { id: number; event: { type: string } }) => `${e.id} ${e.event.type}`)).toEqual(['2 heartbeat', '3 completed']);
   });
 });
