@@ -13,6 +13,7 @@ import { registerMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { registerRoutes, type Route } from './route.js';
 import { agentRoutes } from './routes/agents.js';
+import { diagramRoutes } from './routes/diagram.js';
 import { taskRoutes } from './routes/tasks.js';
 import type { TokenRegistry } from './tokens.js';
 
@@ -28,7 +29,7 @@ export interface AppOptions {
 }
 
 /** Every route of the API tables (the document and the tests list them). */
-export const API_ROUTES: readonly Route[] = [...taskRoutes, ...agentRoutes];
+export const API_ROUTES: readonly Route[] = [...taskRoutes, ...agentRoutes, ...diagramRoutes];
 
 export async function buildApp({ sup, tokens, bodyLimitBytes, requestTimeoutMs, eventBuffer, mcpTouch, logger }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({

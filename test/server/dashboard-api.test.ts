@@ -117,3 +117,37 @@ describe('GET /v1/tasks/:id/events', () => {
     expect(answer.body.events.map((e: { id: number; event: { type: string } }) => `${e.id} ${e.event.type}`)).toEqual(['2 heartbeat', '3 completed']);
   });
 });
+
+describe('GET /v1/diagram.svg', () => {
+  it('draws the running task machine as SVG at each detail, user by default', async () => {
+    const s = await served();
+    const viewer = await s.mint('watcher', 'viewer');
+    const svg = async (query: string) => {
+      const response = await fetch(`${s.url}/v1/diagram.svg${query}`, { headers: { authorization: `Bearer ${viewer}` }, signal: AbortSignal.timeout(30_000) });
+      expect(response.status, query).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
+      return response.text();
+    };
+    const user = await svg('');
+    expect(user).toMatch(/^(<\?xml[^>]*>\s*)?(<!DOCTYPE[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*<svg/);
+    expect(user).toContain('<title>task.stale.grace</title>');
+    expect(user).toContain('<title>cluster_task.stale</title>');
+    expect(user).toMatch(/<g id="[^"]*" class="node">\s*<title>task\.leased<\/title>/);
+    expect(await svg('?detail=user')).toBe(user);
+    const full = await svg('?detail=full');
+    const compact = await svg('?detail=compact');
+    expect(full).toContain('<title>task.stale.grace</title>');
+    expect(full).not.toBe(user);
+    expect(compact).not.toBe(full);
+    // Rendered once per detail: the same text again.
+    expect(await svg('?detail=full')).toBe(full);
+  });
+
+  it('refuses an unknown detail with 400, and needs a token', async () => {
+    const s = await served();
+    const bad = await s.call('GET', '/v1/diagram.svg?detail=huge', { token: ADMIN });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('INVALID_INPUT');
+    expect((await s.call('GET', '/v1/diagram.svg')).status).toBe(401);
+  });
+});
