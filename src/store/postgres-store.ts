@@ -1,0 +1,215 @@
+// The PostgreSQL store: one row per task in a schema of its own, each group commit one
+// transaction fenced by the ownership generation (src/store/postgres-ownership.ts), migrations
+// at open (src/store/postgres-schema.ts). What a supervisor uses when one machine is not enough.
+
+import pg from 'pg';
+import { InvalidInputError, LeaseholdError, StoreCorruptError, StoreLockedError, StoreWriteError } from '../errors.js';
+import { checkOwnership, ownershipLost, releaseOwnership, startRenewal, takeOwnership, type Ownership, type Renewal } from './postgres-ownership.js';
+import { postgresSettings, type PostgresStoreOptions } from './postgres-options.js';
+import { lockSchema, migrate, schemaVersion } from './postgres-schema.js';
+import { checkedMeta, parsedRecordIssues, recordTexts, summarise } from './records.js';
+import type { Store, StoreChanges, StoreContents, StoreMeta, TaskRecord } from './types.js';
+
+export { DEFAULT_OWNERSHIP_TTL_MS, type PostgresStoreOptions } from './postgres-options.js';
+export type { Ownership } from './postgres-ownership.js';
+
+export interface PostgresStore extends Store {
+  /** This store's ownership while open (undefined when closed): generation, clock skew, lost. */
+  ownership(): Ownership | undefined;
+}
+
+/** One task row to write: the columns beside the record are read from it, for SQL's sake only. */
+interface Row {
+  id: string;
+  state: string;
+  record: string;
+  deadlines: (number | null)[];
+}
+
+/** The record fields copied into the indexed deadline columns, in column order. */
+const DEADLINE_COLUMNS = ['lease_expires_at', 'grace_ends_at', 'not_before', 'compensation_retry_at'] as const;
+
+/** PostgreSQL text holds neither NUL nor a lone surrogate (the driver would turn it into U+FFFD). */
+const UNSTORABLE_ID = /\0|\p{Cs}/u;
+
+export function postgresStore(options: PostgresStoreOptions): PostgresStore {
+  const settings = postgresSettings(options);
+  const { schema: s, location } = settings;
+  let pool: pg.Pool | undefined;
+  let renewal: Renewal | undefined;
+  let opening = false;
+  let closing: Promise<void> | undefined;
+  /** Commits run one after another, in call order; close waits for this. */
+  let tail: Promise<void> = Promise.resolve();
+
+  const { clock } = settings;
+
+  const open = async (): Promise<StoreContents> => {
+    if (opening || pool) throw new StoreLockedError(location, 'already open through this store object');
+    opening = true;
+    const candidate = new pg.Pool({ connectionString: settings.connectionString, max: 2 });
+    // An idle connection the server drops must not crash the process: the next query reconnects.
+    candidate.on('error', () => {});
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await candidate.connect();
+      await client.query('BEGIN');
+      await lockSchema(client, s);
+      const version = await schemaVersion(client, s, location);
+      if (version === 0) await migrate(client, s, 0, 1);
+      // Ownership before any later migration: a store another supervisor owns is not upgraded under it.
+      const ownership = await takeOwnership(client, settings, clock);
+      await migrate(client, s, Math.max(version, 1));
+      const contents = await readContents(client);
+      await client.query('COMMIT');
+      client.release();
+      client = undefined;
+      pool = candidate;
+      renewal = startRenewal(candidate, settings, clock, ownership);
+      return contents;
+    } catch (error) {
+      if (client) {
+        await client.query('ROLLBACK').catch(() => {});
+        client.release();
+      }
+      await candidate.end().catch(() => {});
+      if (error instanceof LeaseholdError) throw error;
+      throw new StoreWriteError(`cannot open store ${location}: ${(error as Error).message}`, error);
+    } finally {
+      opening = false;
+    }
+  };
+
+  const readContents = async (client: pg.PoolClient): Promise<StoreContents> => {
+    const meta = await client.query<{ epoch_floor: string }>(`SELECT epoch_floor FROM ${s}.store WHERE id = 1`);
+    // record::text and our own JSON.parse: the driver's json parser can be replaced process-wide.
+    const rows = await client.query<{ id: string; record: string }>(`SELECT id, record::text AS record FROM ${s}.tasks`);
+    const tasks = new Map<string, TaskRecord>();
+    const issues: string[] = [];
+    for (const { id, record } of rows.rows) {
+      const where = `task ${JSON.stringify(id)}`;
+      let value: unknown;
+      try {
+        value = JSON.parse(record);
+      } catch (error) {
+        issues.push(`${where}: ${(error as Error).message}`);
+        continue;
+      }
+      const problems = parsedRecordIssues(id, value, where);
+      if (problems.length > 0) issues.push(...problems);
+      else tasks.set(id, value as TaskRecord);
+    }
+    if (issues.length > 0) throw new StoreCorruptError(location, summarise(issues).join('; '));
+    return { tasks, meta: { epochFloor: Number(meta.rows[0]?.epoch_floor ?? 0) } };
+  };
+
+  const write = async (rows: Row[], deletions: string[], meta: StoreMeta | undefined, generation: number): Promise<void> => {
+    const client = await pool!.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      await checkOwnership(client, settings, generation);
+      if (rows.length > 0) await upsert(client, rows);
+      if (deletions.length > 0) await client.query(`DELETE FROM ${s}.tasks WHERE id = ANY($1::text[])`, [deletions]);
+      if (meta) await client.query(`UPDATE ${s}.store SET epoch_floor = $1 WHERE id = 1`, [meta.epochFloor]);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollback: Error) => (broken = rollback));
+      if (error instanceof StoreLockedError) renewal?.markLost();
+      if (error instanceof LeaseholdError) throw error;
+      throw new StoreWriteError(`writing to store ${location} failed: ${(error as Error).message}`, error);
+    } finally {
+      // A connection whose rollback failed is discarded, not handed to the next commit.
+      client.release(broken);
+    }
+  };
+
+  const upsert = (client: pg.PoolClient, rows: Row[]) =>
+    client.query(
+      `INSERT INTO ${s}.tasks (id, state, record, ${DEADLINE_COLUMNS.join(', ')})
+       SELECT * FROM unnest($1::text[], $2::text[], $3::json[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, record = excluded.record,
+         ${DEADLINE_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`,
+      [rows.map((r) => r.id), rows.map((r) => r.state), rows.map((r) => r.record), ...DEADLINE_COLUMNS.map((_, i) => rows.map((r) => r.deadlines[i]))],
+    );
+
+  return {
+    location,
+
+    open,
+
+    commit(changes: StoreChanges, nextMeta?: StoreMeta): Promise<void> {
+      if (!pool || closing) return Promise.reject(new StoreWriteError(`store ${location} is not open`));
+      let rows: Row[];
+      let deletions: string[];
+      let meta: StoreMeta | undefined;
+      try {
+        // Checked and serialised now, in full: the caller may change its objects once commit() returns.
+        ({ rows, deletions } = rowsOf(changes));
+        meta = nextMeta === undefined ? undefined : checkedMeta(nextMeta);
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
+      const ownership = renewal!.ownership;
+      const result = tail.then(() => {
+        const now = renewal?.ownership;
+        if (!now || now.lost) throw ownershipLost(location, ownership.generation, null);
+        return write(rows, deletions, meta, ownership.generation);
+      });
+      tail = result.catch(() => {});
+      return result;
+    },
+
+    close(): Promise<void> {
+      if (!pool) return closing ?? Promise.resolve();
+      if (closing) return closing;
+      const closed = pool;
+      closing = (async () => {
+        await tail;
+        const ownership = renewal!.ownership;
+        await renewal!.stop();
+        renewal = undefined;
+        // Released so the next opener takes over at once; a lost ownership is not ours to release.
+        if (!ownership.lost) await releaseOwnership(closed, settings, ownership.generation).catch(() => {});
+        await closed.end().catch(() => {});
+        pool = undefined;
+      })().finally(() => {
+        closing = undefined;
+      });
+      return closing;
+    },
+
+    ownership: () => renewal?.ownership,
+  };
+}
+
+/** The rows to upsert and the ids to delete, or INVALID_INPUT with nothing applied. */
+function rowsOf(changes: StoreChanges): { rows: Row[]; deletions: string[] } {
+  const texts = recordTexts(changes);
+  const bad = [...texts.keys()].filter((id) => UNSTORABLE_ID.test(id));
+  if (bad.length > 0) {
+    throw new InvalidInputError('store changes', [`task ids ${bad.map((id) => JSON.stringify(id)).join(', ')} hold a NUL or a lone surrogate, which PostgreSQL text cannot store`], bad);
+  }
+  const rows: Row[] = [];
+  const deletions: string[] = [];
+  for (const [id, text] of texts) {
+    if (text === null) {
+      deletions.push(id);
+      continue;
+    }
+    const record = changes.get(id)!;
+    rows.push({ id, state: topState(record.state), record: text, deadlines: deadlinesOf(record.context) });
+  }
+  return { rows, deletions };
+}
+
+function topState(state: TaskRecord['state']): string {
+  return typeof state === 'string' ? state : (Object.keys(state)[0] ?? '');
+}
+
+/** The record's deadlines (epoch ms on the supervisor's clock) when they are whole numbers, else null. */
+function deadlinesOf(context: TaskRecord['context']): (number | null)[] {
+  const lease = context.lease as { expiresAt?: unknown } | null | undefined;
+  const values = [lease?.expiresAt, context.graceEndsAt, context.notBefore, context.compensationRetryAt];
+  return values.map((v) => (typeof v === 'number' && Number.isSafeInteger(v) ? v : null));
+}
