@@ -2,7 +2,7 @@
 // then what only it has: migrations, ownership on the database clock, generation fencing.
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { PostgresStore, PostgresStoreOptions } from '../../src/index.js';
+import { createSupervisor, type PostgresStore, type PostgresStoreOptions } from '../../src/index.js';
 import { createTestClock } from '../../src/testing.js';
 import { dropSchema, freshSchema, postgresUrl, sql, storeIn } from '../postgres/database.js';
 import { rejection, T0 } from '../support.js';
@@ -205,5 +205,30 @@ describe('postgresStore fencing (the generation checked in every commit)', () =>
       await thief.end();
     }
     expect(await taskIds(s)).toEqual([]);
+  });
+});
+
+describe('a supervisor on postgresStore whose ownership is taken over', () => {
+  it('refuses the calls of the fenced commit with STORE_LOCKED, rolls memory back and writes nothing', async () => {
+    const s = schema();
+    const clock = createTestClock(T0);
+    const sup = await createSupervisor({ store: storeIn(s), clock });
+    try {
+      await sup.create({ id: 't' });
+      const lease = await sup.claim('t', { owner: 'w', leaseMs: 60_000 });
+      await clock.advance(1_000);
+      const before = await sql(`SELECT record::text FROM ${s}.tasks`);
+      await sql(`UPDATE ${s}.store SET generation = generation + 1, holder = 'standby'`);
+
+      const error = await rejection(sup.heartbeat('t', { owner: 'w', epoch: lease.epoch, progress: 50 }));
+      expect(error.code).toBe('STORE_LOCKED');
+      expect(sup.get('t')).toMatchObject({ progress: 0, lease: { expiresAt: lease.expiresAt } });
+      expect((await rejection(sup.create({ id: 'u' }))).code).toBe('STORE_LOCKED');
+      expect(sup.get('u')).toBeUndefined();
+      expect(await sql(`SELECT record::text FROM ${s}.tasks`)).toEqual(before);
+    } finally {
+      await sup.close();
+    }
+    expect(await ownershipRow(s)).toMatchObject({ holder: 'standby', generation: '2' });
   });
 });
