@@ -47,7 +47,15 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const open = async (): Promise<StoreContents> => {
     if (opening || pool) throw new StoreLockedError(location, 'already open through this store object');
     opening = true;
-    const candidate = new pg.Pool({ connectionString: settings.connectionString, max: 2 });
+    // Two connections: one for the commits (one at a time), one for the renewal beside them.
+    // A connection that cannot be made within the TTL would not keep ownership anyway.
+    const candidate = new pg.Pool({
+      connectionString: settings.connectionString,
+      max: 2,
+      connectionTimeoutMillis: Math.max(settings.ttlMs, 2_000),
+      keepAlive: true,
+      application_name: 'leasehold',
+    });
     // An idle connection the server drops must not crash the process: the next query reconnects.
     candidate.on('error', () => {});
     let client: pg.PoolClient | undefined;
