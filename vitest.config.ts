@@ -24,7 +24,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'postgres',
-          include: [...POSTGRES_ONLY, 'test/persistence.test.ts', 'test/lifecycle.test.ts', 'test/concurrency.test.ts'],
+          // schedules.test.ts runs only its PostgreSQL schedules here (it reads the variable too).
+          include: [...POSTGRES_ONLY, 'test/persistence.test.ts', 'test/lifecycle.test.ts', 'test/concurrency.test.ts', 'test/model/schedules.test.ts'],
           globalSetup: ['test/postgres/server.ts'],
           env: { LEASEHOLD_TEST_STORE: 'postgres' },
         },

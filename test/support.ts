@@ -44,23 +44,28 @@ const schemaOf = (location: string) => location.slice(location.lastIndexOf('#') 
 let reader: ReturnType<typeof syncQuery> | undefined;
 const query = <Row>(text: string, params: unknown[] = []): Row[] => (reader ??= syncQuery(postgresUrl())).query<Row>(text, params);
 
-/** The postgres store in `schema` as a reopening store would read it. */
-function postgresDocument<Task>(location: string): StoredDocument<Task> {
+/** The postgres store at `location` as a reopening store would read it. */
+export function postgresDocument<Task>(location: string): StoredDocument<Task> {
   const schema = schemaOf(location);
   const [store] = query<{ format_version: number; epoch_floor: string }>(`SELECT format_version, epoch_floor FROM ${schema}.store`);
   const document: StoredDocument<Task> = { formatVersion: store!.format_version, epochFloor: Number(store!.epoch_floor), tasks: {} };
-  for (const { id, record } of query<{ id: string; record: string }>(`SELECT id, record::text AS record FROM ${schema}.tasks ORDER BY id COLLATE "C"`)) {
+  for (const { id, record } of query<{ id: string; record: string }>(`SELECT id, record::text AS record FROM ${schema}.tasks ORDER BY seq`)) {
     Object.defineProperty(document.tasks, id, { value: JSON.parse(record) as Task, enumerable: true, writable: true, configurable: true });
   }
   return document;
 }
 
-/** Every column of the store's tables but its ownership (renewals change it), rows in id order. */
-function postgresBytes(location: string): string {
+/** Every column of the store's tables but its ownership (renewals change it), rows in the store's order. */
+export function postgresBytes(location: string): string {
   const schema = schemaOf(location);
   const store = query(`SELECT format_version, epoch_floor FROM ${schema}.store`);
-  const tasks = query(`SELECT id, state, record::text AS record, lease_expires_at, grace_ends_at, not_before, compensation_retry_at FROM ${schema}.tasks ORDER BY id COLLATE "C"`);
+  const tasks = query(`SELECT id, seq, state, record::text AS record, lease_expires_at, grace_ends_at, not_before, compensation_retry_at FROM ${schema}.tasks ORDER BY seq`);
   return JSON.stringify({ store, tasks }, null, 1);
+}
+
+/** Drops the schema of the postgres store at `location`, synchronously (for sync disposers). */
+export function dropPostgresStore(location: string): void {
+  query(`DROP SCHEMA IF EXISTS ${schemaOf(location)} CASCADE`);
 }
 
 /**

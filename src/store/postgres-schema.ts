@@ -15,7 +15,9 @@ export const SCHEMA_VERSION = 1;
  * Version 1. `store`: one row with the format version, the epoch floor (StoreMeta) and the
  * ownership lease: holder, the URL it advertises, its generation (the fencing token every
  * commit checks) and when it last renewed, on the database clock, with the TTL it renews
- * within. `tasks`: one row per task, the record as `json` (not `jsonb`: jsonb reorders keys,
+ * within. `tasks`: one row per task; `seq`, the order tasks were first stored in, which open()
+ * hands them back in (as the JSON file keeps them: the supervisor's creation-order tie-break
+ * after a restart relies on it); the record as `json` (not `jsonb`: jsonb reorders keys,
  * drops duplicates and refuses "\u0000" and lone surrogates, so a record would not read back
  * as committed), its top-level state, and the deadlines a timer waits for, in epoch ms on the
  * supervisor's clock (not the database's), indexed for sweeps and lazy loading.
@@ -36,6 +38,7 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
     INSERT INTO ${s}.store (id, format_version) VALUES (1, 0);
     CREATE TABLE ${s}.tasks (
       id text PRIMARY KEY,
+      seq bigint GENERATED ALWAYS AS IDENTITY,
       state text NOT NULL,
       record json NOT NULL,
       lease_expires_at bigint,
@@ -43,6 +46,7 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
       not_before bigint,
       compensation_retry_at bigint
     );
+    CREATE UNIQUE INDEX tasks_seq ON ${s}.tasks (seq);
     CREATE INDEX tasks_state ON ${s}.tasks (state);
     CREATE INDEX tasks_lease_expires_at ON ${s}.tasks (lease_expires_at) WHERE lease_expires_at IS NOT NULL;
     CREATE INDEX tasks_grace_ends_at ON ${s}.tasks (grace_ends_at) WHERE grace_ends_at IS NOT NULL;

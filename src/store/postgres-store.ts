@@ -91,7 +91,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const readContents = async (client: pg.PoolClient): Promise<StoreContents> => {
     const meta = await client.query<{ epoch_floor: string }>(`SELECT epoch_floor FROM ${s}.store WHERE id = 1`);
     // record::text and our own JSON.parse: the driver's json parser can be replaced process-wide.
-    const rows = await client.query<{ id: string; record: string }>(`SELECT id, record::text AS record FROM ${s}.tasks`);
+    const rows = await client.query<{ id: string; record: string }>(`SELECT id, record::text AS record FROM ${s}.tasks ORDER BY seq`);
     const tasks = new Map<string, TaskRecord>();
     const issues: string[] = [];
     for (const { id, record } of rows.rows) {
@@ -135,7 +135,10 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const upsert = (client: pg.PoolClient, rows: Row[]) =>
     client.query(
       `INSERT INTO ${s}.tasks (id, state, record, ${DEADLINE_COLUMNS.join(', ')})
-       SELECT * FROM unnest($1::text[], $2::text[], $3::json[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+       SELECT id, state, record, ${DEADLINE_COLUMNS.join(', ')}
+         FROM unnest($1::text[], $2::text[], $3::json[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+              WITH ORDINALITY AS batch (id, state, record, ${DEADLINE_COLUMNS.join(', ')}, n)
+        ORDER BY n -- new tasks take their seq in the batch's order
        ON CONFLICT (id) DO UPDATE SET state = excluded.state, record = excluded.record,
          ${DEADLINE_COLUMNS.map((c) => `${c} = excluded.${c}`).join(', ')}`,
       [rows.map((r) => r.id), rows.map((r) => r.state), rows.map((r) => r.record), ...DEADLINE_COLUMNS.map((_, i) => rows.map((r) => r.deadlines[i]))],
