@@ -2,7 +2,7 @@
 // token). Owns taking it at open, the check every commit makes under a share lock (Temporal's
 // range_id pattern), its renewal every third of the TTL on the supervisor's clock, and release.
 
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryResult } from 'pg';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import { StoreLockedError } from '../errors.js';
 
@@ -57,15 +57,17 @@ export async function takeOwnership(client: PoolClient, target: Target, clock: C
 }
 
 /**
- * Inside a commit's transaction, before anything is written: the generation must still be
- * ours. FOR SHARE waits for a takeover in flight and then reads what it wrote, and keeps any
- * takeover waiting until this transaction ends, so no commit lands after a takeover.
+ * Opens a commit's transaction and, before anything is written, checks that the generation is
+ * still ours; one round trip (a simple query of two statements). FOR SHARE waits for a
+ * takeover in flight and then reads what it wrote, and keeps any takeover waiting until this
+ * transaction ends, so no commit lands after a takeover.
  */
-export async function checkOwnership(client: PoolClient, target: Target, generation: number): Promise<void> {
-  const result = await client.query<{ generation: string; holder: string | null }>(
-    `SELECT generation, holder FROM ${target.schema}.store WHERE id = 1 FOR SHARE`,
-  );
-  const row = result.rows[0];
+export async function beginFenced(client: PoolClient, target: Target, generation: number): Promise<void> {
+  const results = (await client.query(`BEGIN; SELECT generation, holder FROM ${target.schema}.store WHERE id = 1 FOR SHARE`)) as unknown as QueryResult<{
+    generation: string;
+    holder: string | null;
+  }>[];
+  const row = results[1]?.rows[0];
   if (row && Number(row.generation) === generation) return;
   throw ownershipLost(target.location, generation, row?.holder ?? null);
 }

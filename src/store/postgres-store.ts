@@ -4,7 +4,7 @@
 
 import pg from 'pg';
 import { InvalidInputError, LeaseholdError, StoreCorruptError, StoreLockedError, StoreWriteError } from '../errors.js';
-import { checkOwnership, ownershipLost, releaseOwnership, startRenewal, takeOwnership, type Ownership, type Renewal } from './postgres-ownership.js';
+import { beginFenced, ownershipLost, releaseOwnership, startRenewal, takeOwnership, type Ownership, type Renewal } from './postgres-ownership.js';
 import { postgresSettings, type PostgresStoreOptions } from './postgres-options.js';
 import { lockSchema, migrate, schemaVersion } from './postgres-schema.js';
 import { checkedMeta, parsedRecordIssues, recordTexts, summarise } from './records.js';
@@ -115,12 +115,11 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     const client = await pool!.connect();
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
-      await checkOwnership(client, settings, generation);
+      await beginFenced(client, settings, generation);
       if (rows.length > 0) await upsert(client, rows);
       if (deletions.length > 0) await client.query(`DELETE FROM ${s}.tasks WHERE id = ANY($1::text[])`, [deletions]);
-      if (meta) await client.query(`UPDATE ${s}.store SET epoch_floor = $1 WHERE id = 1`, [meta.epochFloor]);
-      await client.query('COMMIT');
+      // The floor is a checked safe integer, so it can ride along with COMMIT in one round trip.
+      await client.query(meta ? `UPDATE ${s}.store SET epoch_floor = ${meta.epochFloor} WHERE id = 1; COMMIT` : 'COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch((rollback: Error) => (broken = rollback));
       if (error instanceof StoreLockedError) renewal?.markLost();
