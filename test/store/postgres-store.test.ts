@@ -154,6 +154,27 @@ describe('postgresStore ownership (a lease on the database clock)', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it('measures the database clock against its own at open and renewal, and marks ownership lost when a renewal finds it taken', async () => {
+    const s = schema();
+    const clock = createTestClock(T0, { awaitWork: false });
+    const held = store(s, { ownershipTtlMs: 3_000, clock });
+    await held.open();
+    // The test clock stands at 2026-01-01; the database's is the real time.
+    const wall = store(schema());
+    await wall.open();
+    expect(Math.abs(wall.ownership()!.skewMs)).toBeLessThan(5_000);
+    expect(held.ownership()!.skewMs).toBeGreaterThan(Date.now() - T0 - 60_000);
+
+    await sql(`UPDATE ${s}.store SET generation = generation + 1, holder = 'standby'`);
+    await clock.advance(1_000);
+    for (let i = 0; i < 100 && !held.ownership()!.lost; i++) await new Promise((resolve) => globalThis.setTimeout(resolve, 20));
+    expect(held.ownership()!.lost).toBe(true);
+    // A lost store stops renewing and refuses commits without asking the database.
+    expect(clock.pendingTimers).toBe(0);
+    expect((await rejection(held.commit(new Map([['a', record('a')]])))).code).toBe('STORE_LOCKED');
+    expect(await taskIds(s)).toEqual([]);
+  });
+
   it('releases ownership on close, so the next opener takes it at once', async () => {
     const s = schema();
     const first = store(s, { ownershipTtlMs: 60_000 });
