@@ -4,6 +4,7 @@
 import { hostname } from 'node:os';
 import { systemClock, type Clock } from '../clock/clock.js';
 import { InvalidInputError } from '../errors.js';
+import { lockWaitIssue } from './lock-wait.js';
 
 export interface PostgresStoreOptions {
   /** Where the database is: `postgres://user:password@host:port/database` (any form `pg` accepts). */
@@ -16,6 +17,12 @@ export interface PostgresStoreOptions {
    * once the owner has not renewed for this long (a crashed or paused owner).
    */
   ownershipTtlMs?: number;
+  /**
+   * How long `open()` waits for a store another supervisor owns to become free (released, or
+   * not renewed within its TTL) before it rejects with `STORE_LOCKED`, trying again every 10 ms
+   * at first and every 250 ms at most, on `clock` (default 0: refused at once). At most one hour.
+   */
+  lockWaitMs?: number;
   /** Who owns the store while open, for messages and operators (default `hostname:pid`). */
   holder?: string;
   /** The URL clients can reach this supervisor's daemon at, kept with the ownership (default none). */
@@ -40,6 +47,7 @@ export interface PostgresSettings {
   connectionString: string;
   schema: string;
   ttlMs: number;
+  lockWaitMs: number;
   holder: string;
   advertisedUrl: string | null;
   clock: Clock;
@@ -57,6 +65,9 @@ export function postgresSettings(options: PostgresStoreOptions): PostgresSetting
   if (typeof ownershipTtlMs !== 'number' || !Number.isInteger(ownershipTtlMs) || ownershipTtlMs < MIN_TTL_MS || ownershipTtlMs > MAX_TTL_MS) {
     issues.push(`ownershipTtlMs must be a whole number of milliseconds from ${MIN_TTL_MS} to ${MAX_TTL_MS}`);
   }
+  const lockWaitMs = options?.lockWaitMs ?? 0;
+  const lockWaitProblem = lockWaitIssue(lockWaitMs);
+  if (lockWaitProblem !== undefined) issues.push(lockWaitProblem);
   const holder = options?.holder ?? `${hostname()}:${process.pid}`;
   if (typeof holder !== 'string' || holder.length === 0 || holder.length > 200) issues.push('holder must be a string of 1–200 characters');
   const advertisedUrl = options?.advertisedUrl ?? null;
@@ -66,7 +77,7 @@ export function postgresSettings(options: PostgresStoreOptions): PostgresSetting
     issues.push('clock: expected systemClock() or createTestClock()');
   }
   if (issues.length > 0) throw new InvalidInputError('postgres store options', issues);
-  return { connectionString, schema, ttlMs: ownershipTtlMs, holder, advertisedUrl, clock, location: locationOf(connectionString, schema) };
+  return { connectionString, schema, ttlMs: ownershipTtlMs, lockWaitMs, holder, advertisedUrl, clock, location: locationOf(connectionString, schema) };
 }
 
 /** `postgres://user@host:port/database#schema`: never the password, nor query parameters. */

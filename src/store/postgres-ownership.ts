@@ -32,9 +32,9 @@ const dbNowMs = `(extract(epoch FROM clock_timestamp()) * 1000)::float8 AS db_no
 /**
  * Takes ownership inside the opener's transaction (after lockSchema): when nobody holds the
  * store, or its holder has not renewed within its own TTL on the database clock. Bumps the
- * generation, so a deposed holder's next commit fails. STORE_LOCKED naming the live holder.
+ * generation, so a deposed holder's next commit fails. Otherwise says who holds it.
  */
-export async function takeOwnership(client: PoolClient, target: Target, clock: Clock): Promise<Ownership> {
+export async function takeOwnership(client: PoolClient, target: Target, clock: Clock): Promise<Ownership | { held: string }> {
   const s = target.schema;
   const taken = await client.query<{ generation: string; db_now: number }>(
     `UPDATE ${s}.store
@@ -50,10 +50,7 @@ export async function takeOwnership(client: PoolClient, target: Target, clock: C
     `SELECT holder, ttl_ms, (extract(epoch FROM clock_timestamp() - renewed_at) * 1000)::float8 AS ago FROM ${s}.store WHERE id = 1`,
   );
   const h = held.rows[0];
-  throw new StoreLockedError(
-    target.location,
-    h ? `owned by ${h.holder}, renewed ${Math.round(h.ago)} ms ago; free once not renewed for ${h.ttl_ms} ms` : 'owned by another supervisor',
-  );
+  return { held: h ? `owned by ${h.holder}, renewed ${Math.round(h.ago)} ms ago; free once not renewed for ${h.ttl_ms} ms` : 'owned by another supervisor' };
 }
 
 /**

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { InvalidInputError, LeaseholdError, StoreCorruptError, StoreLockedError, StoreWriteError } from '../errors.js';
 import { beginFenced, ownershipLost, releaseOwnership, startRenewal, takeOwnership, type Ownership, type Renewal } from './postgres-ownership.js';
 import { postgresSettings, type PostgresStoreOptions } from './postgres-options.js';
+import { waitForLock, type LockWaitTime } from './lock-wait.js';
 import { lockSchema, migrate, schemaVersion } from './postgres-schema.js';
 import { checkedMeta, parsedRecordIssues, recordTexts, summarise } from './records.js';
 import type { Store, StoreChanges, StoreContents, StoreMeta, TaskRecord } from './types.js';
@@ -44,6 +45,8 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
 
   const { clock } = settings;
 
+  const waitTime: LockWaitTime = { now: () => clock.now(), sleep: (ms) => new Promise<void>((resolve) => void clock.setTimeout(resolve, ms)) };
+
   const open = async (): Promise<StoreContents> => {
     if (opening || pool) throw new StoreLockedError(location, 'already open through this store object');
     opening = true;
@@ -58,33 +61,50 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     });
     // An idle connection the server drops must not crash the process: the next query reconnects.
     candidate.on('error', () => {});
-    let client: pg.PoolClient | undefined;
     try {
-      client = await candidate.connect();
+      const started = clock.now();
+      let held = '';
+      const opened = await waitForLock(async () => {
+        const attempt = await openOnce(candidate);
+        if ('held' in attempt) held = attempt.held;
+        return 'held' in attempt ? undefined : attempt;
+      }, settings.lockWaitMs, waitTime);
+      if (!opened) throw new StoreLockedError(location, held, settings.lockWaitMs > 0 ? Math.max(0, clock.now() - started) : undefined);
+      pool = candidate;
+      renewal = startRenewal(candidate, settings, clock, opened.ownership);
+      return opened.contents;
+    } catch (error) {
+      await candidate.end().catch(() => {});
+      if (error instanceof LeaseholdError) throw error;
+      throw new StoreWriteError(`cannot open store ${location}: ${(error as Error).message}`, error);
+    } finally {
+      opening = false;
+    }
+  };
+
+  /** One try: the store's contents with ownership taken, or who holds it (nothing changed). */
+  const openOnce = async (candidate: pg.Pool): Promise<{ contents: StoreContents; ownership: Ownership } | { held: string }> => {
+    const client = await candidate.connect();
+    try {
       await client.query('BEGIN');
       await lockSchema(client, s);
       const version = await schemaVersion(client, s, location);
       if (version === 0) await migrate(client, s, 0, 1);
       // Ownership before any later migration: a store another supervisor owns is not upgraded under it.
       const ownership = await takeOwnership(client, settings, clock);
+      if ('held' in ownership) {
+        await client.query('ROLLBACK');
+        return ownership;
+      }
       await migrate(client, s, Math.max(version, 1));
       const contents = await readContents(client);
       await client.query('COMMIT');
-      client.release();
-      client = undefined;
-      pool = candidate;
-      renewal = startRenewal(candidate, settings, clock, ownership);
-      return contents;
+      return { contents, ownership };
     } catch (error) {
-      if (client) {
-        await client.query('ROLLBACK').catch(() => {});
-        client.release();
-      }
-      await candidate.end().catch(() => {});
-      if (error instanceof LeaseholdError) throw error;
-      throw new StoreWriteError(`cannot open store ${location}: ${(error as Error).message}`, error);
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
     } finally {
-      opening = false;
+      client.release();
     }
   };
 

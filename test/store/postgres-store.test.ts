@@ -175,6 +175,37 @@ describe('postgresStore ownership (a lease on the database clock)', () => {
     expect(await taskIds(s)).toEqual([]);
   });
 
+  it('lockWaitMs: open waits, on its clock, for the holder to go silent past its TTL, then takes over', async () => {
+    const s = schema();
+    // The holder's renewals run on a clock that stands still: it has gone silent.
+    const silent = store(s, { ownershipTtlMs: 1_000, clock: createTestClock(T0, { awaitWork: false }) });
+    await silent.open();
+    const clock = createTestClock(T0, { awaitWork: false });
+    const standby = store(s, { holder: 'standby', lockWaitMs: 60_000, clock });
+    const opening = standby.open();
+    // Bounded: wait for the first refused try to arm its pause.
+    for (let i = 0; i < 100 && clock.pendingTimers === 0; i++) await new Promise((resolve) => globalThis.setTimeout(resolve, 10));
+    expect(clock.pendingTimers).toBe(1);
+    await age(s, 2_000);
+    await clock.advance(250);
+    await opening;
+    expect(await ownershipRow(s)).toMatchObject({ holder: 'standby', generation: '2' });
+    expect((await rejection(silent.commit(new Map([['a', record('a')]])))).code).toBe('STORE_LOCKED');
+  });
+
+  it('lockWaitMs: gives up with STORE_LOCKED saying how long it waited, taking nothing', async () => {
+    const s = schema();
+    await store(s, { holder: 'leader' }).open();
+    const clock = createTestClock(T0, { awaitWork: false });
+    const opening = rejection(store(s, { lockWaitMs: 5_000, clock }).open());
+    for (let i = 0; i < 100 && clock.pendingTimers === 0; i++) await new Promise((resolve) => globalThis.setTimeout(resolve, 10));
+    await clock.advance(5_000);
+    const error = await opening;
+    expect(error.code).toBe('STORE_LOCKED');
+    expect(error.message).toMatch(/owned by leader.*waited 5000 ms/);
+    expect(await ownershipRow(s)).toMatchObject({ holder: 'leader', generation: '1' });
+  });
+
   it('releases ownership on close, so the next opener takes it at once', async () => {
     const s = schema();
     const first = store(s, { ownershipTtlMs: 60_000 });
