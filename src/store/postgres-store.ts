@@ -4,9 +4,9 @@
 
 import pg from 'pg';
 import { InvalidInputError, LeaseholdError, StoreCorruptError, StoreLockedError, StoreWriteError } from '../errors.js';
-import { beginFenced, ownershipLost, releaseOwnership, startRenewal, takeOwnership, type Ownership, type Renewal } from './postgres-ownership.js';
-import { postgresSettings, type PostgresStoreOptions } from './postgres-options.js';
 import { waitForLock, type LockWaitTime } from './lock-wait.js';
+import { postgresSettings, type PostgresStoreOptions } from './postgres-options.js';
+import { beginFenced, ownershipLost, releaseOwnership, startRenewal, takeOwnership, type Ownership, type Renewal } from './postgres-ownership.js';
 import { lockSchema, migrate, schemaVersion } from './postgres-schema.js';
 import { checkedMeta, parsedRecordIssues, recordTexts, summarise } from './records.js';
 import type { Store, StoreChanges, StoreContents, StoreMeta, TaskRecord } from './types.js';
@@ -227,7 +227,11 @@ function rowsOf(changes: StoreChanges): { rows: Row[]; deletions: string[] } {
       deletions.push(id);
       continue;
     }
-    const record = changes.get(id)!;
+    // The columns come from what is stored: the object itself when it is plain (its text is
+    // exactly its JSON), else the text (a class instance's toJSON may have made it anything).
+    const given = changes.get(id)!;
+    const proto: unknown = Object.getPrototypeOf(given);
+    const record = proto === Object.prototype || proto === null ? given : (JSON.parse(text) as TaskRecord);
     rows.push({ id, state: topState(record.state), record: text, deadlines: deadlinesOf(record.context) });
   }
   return { rows, deletions };

@@ -2,7 +2,7 @@
 // then what only it has: migrations, ownership on the database clock, generation fencing.
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSupervisor, type PostgresStore, type PostgresStoreOptions } from '../../src/index.js';
+import { createSupervisor, type PostgresStore, type PostgresStoreOptions, type TaskRecord } from '../../src/index.js';
 import { createTestClock } from '../../src/testing.js';
 import { dropSchema, freshSchema, postgresUrl, sql, storeIn } from '../postgres/database.js';
 import { rejection, T0 } from '../support.js';
@@ -96,6 +96,33 @@ describe('postgresStore migrations', () => {
     expect(() => storeIn('Robert"); DROP TABLE x; --')).toThrow(/schema must be/);
     expect(() => storeIn('pg_catalog')).toThrow(/reserved/);
     expect(() => storeIn(s, { ownershipTtlMs: 0 })).toThrow(/ownershipTtlMs/);
+  });
+
+  it('keeps the top-level state and the deadlines of each record in their own columns, as stored', async () => {
+    const s = schema();
+    const opened = store(s);
+    await opened.open();
+    // A record the store takes as its JSON: the columns follow the text, not the object.
+    class Wrapped {
+      state = 'planned';
+      context = { id: 'w', notBefore: 5 };
+      toJSON() {
+        return record('w', 'planned', { notBefore: 7 });
+      }
+    }
+    await opened.commit(
+      new Map<string, TaskRecord>([
+        ['g', record('g', { stale: 'grace' }, { lease: { expiresAt: 1_000 }, graceEndsAt: 2_000 })],
+        ['c', record('c', { failed: 'compensating' }, { compensationRetryAt: 3_000, notBefore: 1.5 })],
+        ['w', new Wrapped() as unknown as TaskRecord],
+      ]),
+    );
+    const rows = await sql(`SELECT id, state, lease_expires_at, grace_ends_at, not_before, compensation_retry_at FROM ${s}.tasks ORDER BY seq`);
+    expect(rows).toEqual([
+      { id: 'g', state: 'stale', lease_expires_at: '1000', grace_ends_at: '2000', not_before: null, compensation_retry_at: null },
+      { id: 'c', state: 'failed', lease_expires_at: null, grace_ends_at: null, not_before: null, compensation_retry_at: '3000' },
+      { id: 'w', state: 'planned', lease_expires_at: null, grace_ends_at: null, not_before: '7', compensation_retry_at: null },
+    ]);
   });
 
   it('refuses ids PostgreSQL text cannot hold with INVALID_INPUT, writing none of the batch', async () => {
