@@ -276,8 +276,10 @@ describe('postgresStore fencing (the generation checked in every commit)', () =>
       await thief.query(`UPDATE ${s}.store SET generation = generation + 1, holder = 'thief'`);
       const commit = rejection(deposed.commit(new Map([['a', record('a')]])));
       // The commit is blocked on the ownership row until the takeover commits.
-      const waiting = async () => (await sql<{ n: string }>(`SELECT count(*) AS n FROM pg_locks WHERE NOT granted`))[0]!.n !== '0';
+      const waiting = async () =>
+        (await sql<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`, [`%${s}.store%FOR SHARE%`]))[0]!.n !== '0';
       for (let i = 0; i < 100 && !(await waiting()); i++) await new Promise((resolve) => globalThis.setTimeout(resolve, 10));
+      expect(await waiting()).toBe(true);
       await thief.query('COMMIT');
       expect((await commit).code).toBe('STORE_LOCKED');
     } finally {
