@@ -73,12 +73,14 @@ export async function buildApp({ sup, tokens, bodyLimitBytes, requestTimeoutMs, 
 
   // A standby (issue 15) answers every /v1 call, before any token is looked at, with 503
   // NOT_LEADER naming the leader (body and Location), which clients follow (client/transport.ts).
+  // A deposed supervisor (it lost the store to another) answers the same, so clients move on.
   app.addHook('onRequest', async (request, reply) => {
-    if (sup.role !== 'standby' || !request.url.startsWith('/v1/')) return;
+    if ((sup.role !== 'standby' && sup.role !== 'deposed') || !request.url.startsWith('/v1/')) return;
     const leader = sup.leader?.url ?? undefined;
     reply.code(503).header('retry-after', String(STANDBY_RETRY_AFTER_S)).type('application/json; charset=utf-8');
     if (leader) reply.header('location', new URL(request.url, leader).href);
-    return reply.send(JSON.stringify({ error: errorBody(new NotLeaderError(leader)) }));
+    const deposed = sup.role === 'deposed' ? 'this supervisor lost its store to another supervisor and serves nothing more: try another server' : undefined;
+    return reply.send(JSON.stringify({ error: errorBody(new NotLeaderError(leader, deposed)) }));
   });
   registerAuth(app, tokens);
   // The event stream goes through the bearer hook like every /v1 route (any token); its ring
@@ -93,7 +95,7 @@ export async function buildApp({ sup, tokens, bodyLimitBytes, requestTimeoutMs, 
   // A standby is healthy (it is ready to take over); a supervisor that closed (it lost its store) is not.
   app.get('/healthz', { config: { who: 'none' } }, (_request, reply) => {
     if (sup.role === 'standby') return { ok: true, role: 'standby', leader: sup.leader?.url ?? null };
-    if (sup.role === 'closed') return reply.code(503).send({ ok: false, role: 'closed' });
+    if (sup.role === 'closed' || sup.role === 'deposed') return reply.code(503).send({ ok: false, role: sup.role });
     return { ok: true };
   });
 

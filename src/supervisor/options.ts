@@ -143,7 +143,7 @@ export interface Supervisor {
   readonly location: string;
   /**
    * `'standby'` while waiting to take its store over (see the `standby` option), `'leader'`
-   * while it owns the store and serves, `'closed'` once closed, or once it lost the store's
+   * while it owns the store and serves, `'closed'` once closed, `'deposed'` once it lost the store's
    * ownership (it then closes itself and acknowledges nothing more, logging why).
    */
   readonly role: SupervisorRole;

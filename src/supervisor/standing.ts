@@ -7,8 +7,11 @@ import { NotLeaderError, StoreLockedError, SupervisorClosedError } from '../erro
 import type { Logger } from '../logger.js';
 import type { Store, StoreHolder, StoreOwnership } from '../store/types.js';
 
-/** `standby`: waiting to take the store over; `leader`: owns it and serves; `closed`: closed, or lost the store. */
-export type SupervisorRole = 'standby' | 'leader' | 'closed';
+/**
+ * `standby`: waiting to take the store over; `leader`: owns it and serves; `deposed`: lost the
+ * store to another supervisor, and closed itself; `closed`: closed.
+ */
+export type SupervisorRole = 'standby' | 'leader' | 'deposed' | 'closed';
 
 /** The default bound on |store clock − supervisor clock| past which expiries are held back. */
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 2_000;
@@ -93,7 +96,7 @@ export function createStanding({ store, logger, standby, maxSkewMs, gate, lost }
     if (!ownership.lost) return skewCheck(ownership);
     lostError = new StoreLockedError(store.location, `ownership lost (generation ${ownership.generation} was taken over, or not renewed within its TTL): this supervisor acknowledges nothing more and closes`);
     logger.warn(`leasehold: ${lostError.message}`);
-    role = 'closed';
+    role = 'deposed';
     lost(lostError);
   };
 
@@ -127,7 +130,7 @@ export function createStanding({ store, logger, standby, maxSkewMs, gate, lost }
       }
     },
     closed() {
-      role = 'closed';
+      if (role !== 'deposed') role = 'closed';
       unsubscribe();
     },
     /** What a call the supervisor cannot admit is refused with. */

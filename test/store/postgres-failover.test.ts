@@ -94,7 +94,7 @@ describe('daemon failover on PostgreSQL', () => {
     expect(next.recovery).toMatchObject({ previousOwner: 'w', previousEpoch: lease.epoch });
   });
 
-  it('a standby that takes over a silent leader: the deposed one refuses with STORE_LOCKED and its health says closed', async () => {
+  it('a standby that takes over a silent leader: the deposed one refuses its fenced call with STORE_LOCKED, then sends clients on', async () => {
     const schema = freshSchema('fo');
     cleanups.push(() => dropSchema(schema));
     const clock = createTestClock(T0, { awaitWork: false });
@@ -111,11 +111,16 @@ describe('daemon failover on PostgreSQL', () => {
     await b.sup.ready;
     const client = connect({ urls: [url, b.url], token: ADMIN, logger: quiet });
     cleanups.push(() => client.close());
+    // The old leader still believes it leads: its commit is fenced, and the call refused.
     const refused = await client.claim('t', { owner: 'w' }).catch((error: { code: string }) => error.code);
     expect(refused).toBe('STORE_LOCKED');
-    expect(old.role).toBe('closed');
-    expect((await fetch(`${url}/healthz`)).status).toBe(503);
-    const lease = await connect({ url: b.url, token: ADMIN, logger: quiet }).claim('t', { owner: 'w' });
+    expect(old.role).toBe('deposed');
+    expect([(await fetch(`${url}/healthz`)).status, await (await fetch(`${url}/healthz`)).json()]).toEqual([503, { ok: false, role: 'deposed' }]);
+    const answer = await fetch(`${url}/v1/tasks`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect([answer.status, ((await answer.json()) as { error: { code: string } }).error.code]).toEqual([503, 'NOT_LEADER']);
+    // The same client moves on to the new leader.
+    const lease = await client.claim('t', { owner: 'w' });
     expect(lease.epoch).toBeGreaterThan(0);
+    expect(b.sup.get('t')?.state).toBe('leased');
   });
 });

@@ -58,7 +58,7 @@ describe('a supervisor that loses its store', () => {
     await sql(`UPDATE ${s}.store SET generation = generation + 1, holder = 'other'`);
 
     expect((await rejection(sup.heartbeat('t', { owner: 'w', epoch: lease.epoch, progress: 50 }))).code).toBe('STORE_LOCKED');
-    expect(sup.role).toBe('closed');
+    expect(sup.role).toBe('deposed');
     const later = await rejection(sup.create({ id: 'u' }));
     expect([later.code, later.message]).toEqual(['STORE_LOCKED', expect.stringContaining('ownership lost')]);
     expect(lines.filter((l) => l.includes('ownership lost'))).toHaveLength(1);
@@ -79,7 +79,7 @@ describe('a supervisor that loses its store', () => {
     await sup.create({ id: 't' });
     await sql(`UPDATE ${s}.store SET generation = generation + 1, holder = 'other'`);
     await storeClock.advance(1_000);
-    await eventually(() => sup.role === 'closed');
+    await eventually(() => sup.role === 'deposed');
     expect((await rejection(sup.claim('t', { owner: 'w' }))).code).toBe('STORE_LOCKED');
     expect(lines.some((l) => l.includes('ownership lost'))).toBe(true);
   });
@@ -96,8 +96,8 @@ describe('a supervisor whose renewals fail', () => {
     for (let turn = 1; turn <= 3; turn++) {
       await storeClock.advance(1_000);
       // The renewal is a query in flight: wait (boundedly) until it is answered and the next armed.
-      await eventually(() => storeClock.pendingTimers === 1 || sup.role === 'closed');
-      expect(sup.role).toBe(turn < 3 ? 'leader' : 'closed');
+      await eventually(() => storeClock.pendingTimers === 1 || sup.role === 'deposed');
+      expect(sup.role).toBe(turn < 3 ? 'leader' : 'deposed');
     }
     expect(lines.some((l) => l.includes('ownership lost'))).toBe(true);
     expect((await rejection(sup.create({ id: 'x' }))).code).toBe('STORE_LOCKED');
@@ -160,7 +160,7 @@ describe('a standby supervisor', () => {
     expect(Date.now() - started).toBeLessThan(500 + 2_000);
     expect(standby.get('t')?.state).toBe('planned');
     expect((await rejection(leader.create({ id: 'u' }))).code).toBe('STORE_LOCKED');
-    expect(leader.role).toBe('closed');
+    expect(leader.role).toBe('deposed');
     const lease = await standby.claim('t', { owner: 'w' });
     expect(lease.epoch).toBeGreaterThan(0);
   });

@@ -304,7 +304,7 @@ describe('a supervisor on postgresStore whose ownership is taken over', () => {
       const error = await rejection(sup.heartbeat('t', { owner: 'w', epoch: lease.epoch, progress: 50 }));
       expect(error.code).toBe('STORE_LOCKED');
       // It closed itself (test/store/postgres-standby.test.ts): nothing it held is served any more.
-      expect(sup.role).toBe('closed');
+      expect(sup.role).toBe('deposed');
       expect((await rejection(sup.create({ id: 'u' }))).code).toBe('STORE_LOCKED');
       expect(await sql(`SELECT record::text FROM ${s}.tasks`)).toEqual(before);
     } finally {
