@@ -23,7 +23,7 @@ const touchSql = (schema: string) =>
 /**
  * pg-boss in its own schema on `url`, `owners` concurrent loops sharing one PgBoss instance (as
  * leasehold's owners share one supervisor), whose pool has a connection per owner so that no
- * call waits for a connection. Maintenance, scheduling and polling workers are off: nothing
+ * call waits for a connection (with pg's default pool of 10, pg-boss ran W6 about a third slower). Maintenance, scheduling and polling workers are off: nothing
  * else runs during the measurement.
  */
 export async function runPgBoss(url: string, schema: string, tasks: readonly BenchTask[], owners: number): Promise<W1Metrics> {
