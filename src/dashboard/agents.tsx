@@ -5,9 +5,12 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, errorText } from './api.js';
 import { relative } from './format.js';
 import { useEventReload, useServerNow } from './live.js';
-import { taskHash, useTitle } from './router.js';
+import { taskHash, tasksHash, useTitle } from './router.js';
 import type { AgentActivityRow } from './types.js';
 import { Countdown, ErrorNote } from './ui.js';
+
+/** Leases listed per agent; the rest are one link away (the task table filtered by owner). */
+const LEASES_SHOWN = 6;
 
 export function Agents() {
   useTitle('Agents — leasehold');
@@ -60,7 +63,7 @@ export function Agents() {
                     <span class="muted">none</span>
                   ) : (
                     <ul class="lease-list">
-                      {row.leases.map((lease) => (
+                      {row.leases.slice(0, LEASES_SHOWN).map((lease) => (
                         <li key={lease.taskId}>
                           <a class="mono" href={taskHash(lease.taskId)}>
                             {lease.taskId}
@@ -68,6 +71,11 @@ export function Agents() {
                           <span class="muted">e{lease.epoch}</span> <Countdown lease={lease} now={now} />
                         </li>
                       ))}
+                      {row.leases.length > LEASES_SHOWN && (
+                        <li>
+                          <a href={tasksHash({ owner: row.owner })}>all {row.leases.length} leases →</a>
+                        </li>
+                      )}
                     </ul>
                   )}
                 </td>

@@ -1,6 +1,6 @@
 // The lifecycle view's chart (uPlot): calls/s (the sum of all lifecycle event counters'
 // deltas per second), expiries and reclaims, in 5-second buckets over the last 5 minutes,
-// from the stats samples live.ts keeps. Buckets before the page started are gaps.
+// from the stats samples live.ts keeps. Buckets before the page's first sample are gaps.
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import type { Sample } from './live.js';
@@ -22,6 +22,8 @@ export function buckets(samples: Sample[], now: number): Series {
   // The last sample at or before each bucket's end; deltas between consecutive bucket ends.
   const start = end - WINDOW_MS;
   while (i < samples.length && samples[i]!.at <= start) previous = samples[i++];
+  // Without a sample before the window (the page is younger than 5 minutes), the first one is the baseline.
+  previous ??= samples[i];
   for (let t = start + BUCKET_MS; t <= end; t += BUCKET_MS) {
     let last: Sample | undefined;
     while (i < samples.length && samples[i]!.at <= t) last = samples[i++];

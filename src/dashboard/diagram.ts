@@ -20,6 +20,15 @@ export interface Badge {
   middle: number;
 }
 
+/** A badge's color, as the SVG draws the state (src/visualize/dot.ts palette): terminal green, trouble red, stale amber. */
+const TONES: Record<string, string> = {
+  completed: 'badge-terminal',
+  compensated: 'badge-terminal',
+  quarantined: 'badge-alarm',
+  failed: 'badge-alarm',
+  stale: 'badge-stale',
+};
+
 /** `task.stale.grace` → `stale.grace`; `cluster_task.stale` → `stale`; null for what is not a state. */
 function statePathOf(title: string, cluster: boolean): string | null {
   const match = (cluster ? /^cluster_task\.(.+)$/ : /^task\.(.+)$/).exec(title.trim());
@@ -80,7 +89,8 @@ export function inlineDiagram(container: HTMLElement, svgText: string, pick: (pa
 
 function makeBadge(overlay: SVGGElement, path: string, nested: boolean, target: SVGGElement, right: number, middle: number): Badge {
   const group = document.createElementNS(SVG_NS, 'g');
-  group.setAttribute('class', 'badge');
+  const top = path.split('.')[0]!;
+  group.setAttribute('class', `badge ${TONES[top] ?? ''}`);
   const rect = document.createElementNS(SVG_NS, 'rect');
   rect.setAttribute('rx', '8');
   rect.setAttribute('height', '16');
