@@ -45,6 +45,12 @@ export function buckets(samples: Sample[], now: number): Series {
 
 const HEIGHT = 200;
 
+/** An axis tick: `14:05` (seconds in, local time). */
+const hourMinute = (seconds: number) => {
+  const d = new Date(seconds * 1000);
+  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+};
+
 export function Chart({ samples, now }: { samples: Sample[]; now: number }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -55,10 +61,10 @@ export function Chart({ samples, now }: { samples: Sample[]; now: number }) {
       width: Math.max(240, element.clientWidth),
       height: HEIGHT,
       cursor: { drag: { x: false, y: false } },
-      legend: { show: true },
+      legend: { show: true, live: false },
       scales: { x: { time: true }, n: { range: (_u, _min, max) => [0, Math.max(4, max)] }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
       axes: [
-        { stroke: '#64748b', grid: { stroke: '#eef2f7' }, ticks: { stroke: '#e2e8f0' } },
+        { stroke: '#64748b', grid: { stroke: '#eef2f7' }, ticks: { stroke: '#e2e8f0' }, values: (_u, splits) => splits.map(hourMinute) },
         { label: 'calls/s', stroke: '#64748b', grid: { stroke: '#eef2f7' }, ticks: { stroke: '#e2e8f0' }, size: 48 },
         { side: 1, scale: 'n', label: 'per 5 s', stroke: '#64748b', grid: { show: false }, ticks: { stroke: '#e2e8f0' }, size: 40 },
       ],

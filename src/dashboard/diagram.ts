@@ -78,7 +78,7 @@ export function inlineDiagram(container: HTMLElement, svgText: string, pick: (pa
         }
       });
       const box = target.getBBox();
-      const badge = makeBadge(overlay, path, !cluster && path.includes('.'), target, cluster ? box.x + box.width - 8 : box.x + box.width + 6, cluster ? box.y + 14 : box.y + 2);
+      const badge = makeBadge(overlay, path, !cluster && path.includes('.'), target, box.x + box.width + 6, box.y + (cluster ? 0 : 2));
       target.setAttribute('aria-label', path);
       if (description) target.setAttribute('aria-description', description);
       badges.push(badge);
