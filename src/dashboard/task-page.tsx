@@ -54,6 +54,27 @@ function LeasePanel({ task, now }: { task: Task; now: number }) {
   );
 }
 
+/** Progress over time from the heartbeats: a small step line, 0–100 %. */
+function ProgressLine({ beats }: { beats: { at: number; progress: number }[] }) {
+  const W = 320;
+  const H = 64;
+  const first = beats[0]!.at;
+  const span = Math.max(1, beats.at(-1)!.at - first);
+  const x = (at: number) => 4 + ((at - first) / span) * (W - 8);
+  const y = (progress: number) => H - 4 - (Math.max(0, Math.min(100, progress)) / 100) * (H - 8);
+  const points = beats.map((beat, index) => (index === 0 ? `M${x(beat.at).toFixed(1)},${y(beat.progress).toFixed(1)}` : `H${x(beat.at).toFixed(1)} V${y(beat.progress).toFixed(1)}`)).join(' ');
+  return (
+    <svg class="progress-line" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`progress from ${beats[0]!.progress}% to ${beats.at(-1)!.progress}% over ${duration(span)}`}>
+      <line x1="4" x2={W - 4} y1={y(100)} y2={y(100)} class="grid" />
+      <line x1="4" x2={W - 4} y1={y(0)} y2={y(0)} class="grid" />
+      <path d={points} />
+      {beats.map((beat, index) => (
+        <circle key={index} cx={x(beat.at)} cy={y(beat.progress)} r="2.5" />
+      ))}
+    </svg>
+  );
+}
+
 function ProgressPanel({ task, events }: { task: Task; events: LifecycleEvent[] | null }) {
   const beats = (events ?? []).filter((event): event is Extract<LifecycleEvent, { type: 'heartbeat' }> => event.type === 'heartbeat');
   return (
@@ -67,6 +88,8 @@ function ProgressPanel({ task, events }: { task: Task; events: LifecycleEvent[] 
       ) : beats.length === 0 ? (
         <p class="muted small">No heartbeat among the server's recent events.</p>
       ) : (
+        <>
+        {beats.length > 1 && <ProgressLine beats={beats} />}
         <table class="mini">
           <thead>
             <tr>
@@ -90,6 +113,7 @@ function ProgressPanel({ task, events }: { task: Task; events: LifecycleEvent[] 
             ))}
           </tbody>
         </table>
+        </>
       )}
       {beats.length > 20 && <p class="muted small">The last 20 of {beats.length} heartbeats.</p>}
     </Panel>
