@@ -2,7 +2,7 @@
 // (refetched after events, at most 4 times a second, and every few seconds anyway), the
 // server clock's offset, the samples the chart draws, and a listener list for views that
 // reload on events. Ephemeral: it starts empty with each page load.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, errorText } from './api.js';
 import type { Sample } from './chart-data.js';
 import { openStream, type LiveStatus } from './events.js';
@@ -127,21 +127,26 @@ export function useServerNow(everyMs = 1000): number {
   return now;
 }
 
+const always = () => true;
+
 /**
  * Calls `reload` after lifecycle events that `matters` (all by default; null is a stream
- * reset, which always matters), at most once every `gapMs`.
+ * reset, which always matters), at most once every `gapMs`. The latest `reload` and `matters`
+ * are used, so re-renders (a countdown ticking) never drop a reload that is waiting.
  */
-export function useEventReload(reload: () => void, gapMs: number, matters: (event: LifecycleEvent) => boolean = () => true) {
+export function useEventReload(reload: () => void, gapMs: number, matters: (event: LifecycleEvent) => boolean = always) {
+  const latest = useRef({ reload, matters });
+  latest.current = { reload, matters };
   useEffect(() => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let last = 0;
     const listener = (event: LifecycleEvent | null) => {
-      if (event !== null && !matters(event)) return;
+      if (event !== null && !latest.current.matters(event)) return;
       if (timer !== undefined) return;
       timer = setTimeout(() => {
         timer = undefined;
         last = Date.now();
-        reload();
+        latest.current.reload();
       }, Math.max(0, last + gapMs - Date.now()));
     };
     eventListeners.add(listener);
@@ -149,5 +154,5 @@ export function useEventReload(reload: () => void, gapMs: number, matters: (even
       eventListeners.delete(listener);
       if (timer !== undefined) clearTimeout(timer);
     };
-  }, [reload, gapMs, matters]);
+  }, [gapMs]);
 }
