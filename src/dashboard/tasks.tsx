@@ -96,7 +96,10 @@ export function Tasks({ query }: { query: URLSearchParams }) {
   const [loading, setLoading] = useState(true);
   const now = useServerNow();
 
+  /** The latest load: an answer to an earlier one (other filters, or overtaken) is dropped. */
+  const latest = useRef(0);
   const load = useCallback(() => {
+    const mine = ++latest.current;
     const params = new URLSearchParams();
     for (const name of FILTERS) if (filters[name]) params.set(name, filters[name]);
     if (sort) params.set('sort', sort);
@@ -107,12 +110,13 @@ export function Tasks({ query }: { query: URLSearchParams }) {
     setLoading(true);
     api.taskPage(params, stop.signal).then(
       (answer) => {
+        if (mine !== latest.current) return;
         setPage(answer);
         setError(null);
         setLoading(false);
       },
       (failure: unknown) => {
-        if (stop.signal.aborted) return;
+        if (stop.signal.aborted || mine !== latest.current) return;
         setError(errorText(failure));
         setLoading(false);
       },
