@@ -102,21 +102,22 @@ function makeBadge(overlay: SVGGElement, path: string, nested: boolean, target: 
   group.append(rect, text);
   overlay.appendChild(group);
   const badge: Badge = { path, nested, target, rect, text, right, middle };
-  setBadge(badge, 0);
+  setBadge(badge, null);
   return badge;
 }
 
-function setBadge(badge: Badge, value: number) {
-  const label = String(value);
+/** `null`: no stats yet (the badge reads `…`, never a count it does not know). */
+function setBadge(badge: Badge, value: number | null) {
+  const label = value === null ? '…' : String(value);
   if (badge.text.textContent !== label) badge.text.textContent = label;
   const width = Math.max(20, label.length * 7 + 10);
   badge.rect.setAttribute('width', String(width));
   badge.rect.setAttribute('x', String(badge.right - width));
   badge.text.setAttribute('x', String(badge.right - width / 2));
-  const occupied = value > 0;
+  const occupied = value !== null && value > 0;
   badge.rect.parentElement!.classList.toggle('badge-occupied', occupied);
   badge.target.classList.toggle('occupied', occupied);
-  badge.target.setAttribute('aria-label', `${badge.path}: ${value} ${value === 1 ? 'task' : 'tasks'}`);
+  badge.target.setAttribute('aria-label', value === null ? badge.path : `${badge.path}: ${value} ${value === 1 ? 'task' : 'tasks'}`);
 }
 
 /** Puts the counts of `stats` on the badges (contract: byState for states, bySubstate ?? 0 for nested leaves). */

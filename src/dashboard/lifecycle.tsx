@@ -1,7 +1,7 @@
 // The lifecycle view (`#/`): the machine's diagram with the live count of tasks in each state
 // (click or Enter on a state filters the task table), the counters beside it, the chart of
 // calls/s, expiries and reclaims, and the states as a plain list of links.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { TASK_STATES } from '../../machines/task.types.js';
 import { api, errorText } from './api.js';
 import { Chart } from './chart.js';
@@ -31,6 +31,9 @@ function Diagram({ stats }: { stats: Stats | null }) {
   const badges = useRef<Badge[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [ready, setReady] = useState(false);
+  // The stats of the latest render: the badges are filled with them as soon as the SVG is in.
+  const latest = useRef(stats);
+  latest.current = stats;
 
   useEffect(() => {
     let live = true;
@@ -40,6 +43,7 @@ function Diagram({ stats }: { stats: Stats | null }) {
         if (!live) return;
         try {
           badges.current = inlineDiagram(box.current!, text, (path) => go(stateHash(path)));
+          if (latest.current) updateBadges(badges.current, latest.current);
           setReady(true);
         } catch (failure) {
           setError(errorText(failure));
@@ -53,7 +57,8 @@ function Diagram({ stats }: { stats: Stats | null }) {
     return () => void (live = false);
   }, []);
 
-  useEffect(() => {
+  // A layout effect: the badges change in the same frame as the counters beside them.
+  useLayoutEffect(() => {
     if (ready && stats) updateBadges(badges.current, stats);
   }, [ready, stats]);
 
