@@ -3,7 +3,7 @@
 // ledger, and its story as a timeline (audit merged with ring events); the admin's actions.
 // Reloads on the task's own live events, at most twice a second.
 import type { ComponentChildren } from 'preact';
-import { useCallback, useContext, useEffect, useState } from 'preact/hooks';
+import { useCallback, useContext, useEffect, useRef, useState } from 'preact/hooks';
 import { TaskActions } from './actions.js';
 import { api, ApiError, errorText } from './api.js';
 import { clock, count, duration, pretty, relative, timeOfDay, timestamp } from './format.js';
@@ -211,20 +211,25 @@ export function TaskPageView({ id }: { id: string }) {
   const [error, setError] = useState<string | null>(null);
   const now = useServerNow();
 
+  /** The latest load: an answer overtaken by a newer one is dropped. */
+  const latest = useRef(0);
   const load = useCallback(() => {
+    const mine = ++latest.current;
     api.task(id).then(
       (answer) => {
+        if (mine !== latest.current) return;
         setTask(answer);
         setError(null);
       },
       (failure: unknown) => {
+        if (mine !== latest.current) return;
         setError(failure instanceof ApiError && failure.code === 'TASK_NOT_FOUND' ? `No task ${JSON.stringify(id)} in this supervisor.` : errorText(failure));
         setTask(null);
       },
     );
     api.taskEvents(id).then(
-      (answer) => setEvents(answer.events.map((item) => item.event)),
-      () => setEvents(null),
+      (answer) => mine === latest.current && setEvents(answer.events.map((item) => item.event)),
+      () => mine === latest.current && setEvents(null),
     );
   }, [id]);
   useEffect(() => {
