@@ -1,7 +1,8 @@
 // `GET /v1/events`: the supervisor's lifecycle events as a Server-Sent Events stream, with
-// resumable ids. Owns the event ids, the ring buffer of recent events, the open streams and
-// their keep-alive timer; nothing here is durable (ids restart at 1 with each plugin
-// instance, and a client resuming with an id from an earlier instance gets `reset`).
+// resumable ids. Owns the event ids, the ring buffer of recent events (also read one task at a
+// time, for `GET /v1/tasks/:id/events`), the open streams and their keep-alive timer; nothing
+// here is durable (ids restart at 1 with each plugin instance, and a client resuming with an id
+// from an earlier instance gets `reset`).
 //
 // Order and durability: the supervisor publishes a lifecycle event only once the change is
 // on disk — tasks queue their events on the group commit's batch (src/supervisor/
