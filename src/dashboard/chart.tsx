@@ -32,7 +32,7 @@ export function Chart({ samples, now }: { samples: Sample[]; now: number }) {
       ],
       series: [
         {},
-        { label: 'calls/s', stroke: '#4f46e5', width: 2, fill: 'rgba(79, 70, 229, 0.08)', spanGaps: false, points: { show: false } },
+        { label: 'calls/s', stroke: '#4f46e5', width: 2, fill: 'rgba(79, 70, 229, 0.08)', spanGaps: false },
         { label: 'expiries', scale: 'n', stroke: '#b45309', width: 1.5, points: { show: false } },
         { label: 'reclaims', scale: 'n', stroke: '#b91c1c', width: 1.5, dash: [4, 3], points: { show: false } },
       ],

@@ -19,17 +19,26 @@ describe('dashboard chart data', () => {
     expect(xs[1]! - xs[0]!).toBe(5);
     // Buckets ending T-15 s and before: no sample yet.
     expect(calls.slice(0, 57).every((value) => value === null)).toBe(true);
-    // (T-15, T-10]: the first sample is its own baseline; (T-10, T-5]: +50 calls in 5 s; (T-5, T]: +10.
-    expect(calls.slice(57)).toEqual([0, 10, 2]);
+    // (T-15, T-10]: the first sample is its own baseline; (T-10, T-5]: +50 calls in the 5 s
+    // between samples; (T-5, T]: +10 in 6 s.
+    expect(calls.slice(57)).toEqual([0, 10, 10 / 6]);
     expect(expiries.slice(57)).toEqual([0, 1, 0]);
     expect(reclaims.slice(57)).toEqual([0, 1, 0]);
   });
 
   it('measures from the last sample before the window when there is one, and reads 0 for a bucket with no new sample', () => {
-    const [, calls] = buckets([sample(T - 400_000, 0), sample(T - 2_000, 500)], T);
+    const [, calls, expiries] = buckets([sample(T - 400_000, 0, 3), sample(T - 2_000, 796, 5)], T);
     expect(calls.every((value) => value !== null)).toBe(true);
-    expect(calls.at(-1)).toBe(100);
+    expect(calls.at(-1)).toBe(2); // 796 calls over the 398 s between the samples
+    expect(expiries.at(-1)).toBe(2);
     expect(calls.slice(0, -1).every((value) => value === 0)).toBe(true);
+  });
+
+  it('ends with the bucket in progress, so the current seconds show', () => {
+    const [xs, calls] = buckets([sample(T + 1_000, 10), sample(T + 3_000, 30)], T + 3_500);
+    expect(xs).toHaveLength(61);
+    expect(xs.slice(-2)).toEqual([T / 1000, (T + 3_500) / 1000]);
+    expect(calls.slice(-2)).toEqual([null, 10]);
   });
 });
 
