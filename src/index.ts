@@ -1,8 +1,8 @@
 // The public API of leasehold, and nothing else.
 export { createSupervisor } from './supervisor/supervisor.js';
 export { COMPENSATION_TIMEOUT_MS, DEFAULT_LIMITS, LIFECYCLE_EVENTS, PROBE_TIMEOUT_MS } from './supervisor/options.js';
-export type { Compensator, Logger, OwnerProof, Supervisor, SupervisorOptions, SupervisorStats } from './supervisor/options.js';
-export type { CreateInput, LeaseProof } from './supervisor/inputs.js';
+export type { AgentActivity, Compensator, Logger, OwnerProof, Supervisor, SupervisorOptions, SupervisorStats, TaskPage } from './supervisor/options.js';
+export type { CreateInput, LeaseProof, TaskQuery, TaskSortKey } from './supervisor/inputs.js';
 export type { Lease, TaskView } from './task/view.js';
 export { DEFAULT_EXPIRING_SOON_MS, DEFAULT_HISTORY_LIMIT, statsLine } from './stats/index.js';
 export type { LateReport, LeaseHistoryEntry, StatsOptions, SweepName, SweepStats } from './stats/index.js';

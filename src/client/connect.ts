@@ -8,7 +8,7 @@ import { InvalidInputError } from '../errors.js';
 import type { Lease, TaskView } from '../task/view.js';
 import { createEventStream } from './events.js';
 import { createTransport } from './transport.js';
-import type { Client, ConnectOptions, ListFilter, WhoAmI } from './types.js';
+import type { AgentActivityWithToken, Client, ConnectOptions, ListFilter, TaskPage, TaskQuery, WhoAmI } from './types.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -28,6 +28,13 @@ function check(options: ConnectOptions): { urls: string[]; token: string; timeou
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) issues.push('timeoutMs: expected a positive integer');
   if (issues.length > 0) throw new InvalidInputError('connect options', issues);
   return { urls, token: given!.token!, timeoutMs };
+}
+
+/** `?a=1&b=x` of the fields given (none: empty); numbers as their text, which the server reads back. */
+function queryString(fields: object): string {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(fields)) if (value !== undefined) query.set(key, String(value));
+  return query.size > 0 ? `?${query}` : '';
 }
 
 export function connect(options: ConnectOptions): Client {
@@ -81,10 +88,9 @@ export function connect(options: ConnectOptions): Client {
         throw error;
       }
     },
-    list: (filter: ListFilter = {}) => {
-      const query = new URLSearchParams(Object.entries(filter).filter((entry): entry is [string, string] => entry[1] !== undefined));
-      return get<TaskView[]>(`/v1/tasks${query.size > 0 ? `?${query}` : ''}`);
-    },
+    list: (filter: ListFilter = {}) => get<TaskView[]>(`/v1/tasks${queryString(filter)}`),
+    page: (query: TaskQuery = {}) => get<TaskPage>(`/v1/task-page${queryString(query)}`),
+    agents: () => get<AgentActivityWithToken[]>('/v1/agents/activity'),
     stats: () => get(`/v1/stats`),
     on: (type, listener) => events.on(type, listener as (event: LifecycleEvent) => void),
     async close() {

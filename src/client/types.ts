@@ -2,10 +2,10 @@
 // the network in between — the same method names, arguments and results, but every read is
 // async, `owner` may be left out (the token's), and `close()` ends the connections. Types only.
 import type { LifecycleEventType, TaskState } from '../../machines/task.types.js';
-import type { Listener, Logger, OwnerProof, Supervisor, SupervisorStats } from '../supervisor/options.js';
+import type { AgentActivity, Listener, Logger, OwnerProof, Supervisor, SupervisorStats, TaskPage, TaskQuery } from '../supervisor/options.js';
 import type { Lease, TaskView } from '../task/view.js';
 
-export type { Lease, LifecycleEventType, Listener, Logger, SupervisorStats, TaskState, TaskView };
+export type { AgentActivity, Lease, LifecycleEventType, Listener, Logger, SupervisorStats, TaskPage, TaskQuery, TaskState, TaskView };
 
 export interface ConnectOptions {
   /** The daemon's base URL, `http://HOST:PORT` (as `serve()` and `leasehold serve` print it). */
@@ -32,6 +32,9 @@ type OwnerCall<K extends keyof Supervisor> = Supervisor[K] extends (id: string, 
 /** `list`'s filter: the library's own. */
 export type ListFilter = NonNullable<Parameters<Supervisor['list']>[0]>;
 
+/** An owner's activity as the service answers it: also whether it has a live agent token. */
+export type AgentActivityWithToken = AgentActivity & { token: 'agent' | null };
+
 /** What a token is (`GET /v1/whoami`): the admin's has no owner; an agent's or viewer's is bound to one. */
 export type WhoAmI = { role: 'admin'; owner: null } | { role: 'agent' | 'viewer'; owner: string };
 
@@ -56,6 +59,10 @@ export interface Client {
   /** Undefined for an unknown task, as in the library (async here). */
   get(id: string): Promise<TaskView | undefined>;
   list(filter?: ListFilter): Promise<TaskView[]>;
+  /** One page of tasks, filtered, sorted and windowed as by the library's `page` (`GET /v1/task-page`). */
+  page(query?: TaskQuery): Promise<TaskPage>;
+  /** What every owner holds and has done (`GET /v1/agents/activity`): `token` says whether it has a live agent token. */
+  agents(): Promise<AgentActivityWithToken[]>;
   stats(): Promise<SupervisorStats>;
   /** Lifecycle events over Server-Sent Events; resumes after a dropped connection. Returns the unsubscribe. */
   on<T extends LifecycleEventType>(type: T, listener: Listener<T>): () => void;

@@ -7,6 +7,7 @@ import { errorBody, httpStatusOf, InvalidInputError, LeaseholdError, NotFoundErr
 import type { Logger } from '../logger.js';
 import type { Supervisor } from '../supervisor/options.js';
 import { registerAuth } from './auth.js';
+import { registerDashboard } from './dashboard.js';
 import { registerEvents } from './events.js';
 import { registerMcp } from './mcp.js';
 import { registerMetrics } from './metrics.js';
@@ -25,12 +26,14 @@ export interface AppOptions {
   /** Each MCP tool call of an agent first renews its live leases. */
   mcpTouch: boolean;
   logger: Logger;
+  /** The built dashboard's folder, served at `/` and `/assets/` (undefined: answers 503 "not built"); false: no dashboard. */
+  dashboardDir: string | undefined | false;
 }
 
 /** Every route of the API tables (the document and the tests list them). */
 export const API_ROUTES: readonly Route[] = [...taskRoutes, ...agentRoutes];
 
-export async function buildApp({ sup, tokens, bodyLimitBytes, requestTimeoutMs, eventBuffer, mcpTouch, logger }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ sup, tokens, bodyLimitBytes, requestTimeoutMs, eventBuffer, mcpTouch, logger, dashboardDir }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
     bodyLimit: bodyLimitBytes,
@@ -75,6 +78,7 @@ export async function buildApp({ sup, tokens, bodyLimitBytes, requestTimeoutMs, 
   const document = JSON.stringify(openApiDocument(API_ROUTES, '1'));
   app.get('/v1/openapi.json', { config: { who: 'none' } }, (_request, reply) => reply.type('application/json; charset=utf-8').send(document));
   app.get('/healthz', { config: { who: 'none' } }, () => ({ ok: true }));
+  if (dashboardDir !== false) registerDashboard(app, dashboardDir);
 
   // The event stream goes through the bearer hook like every /v1 route (any token); metrics
   // need none, and time every route, so they hook the root instance.

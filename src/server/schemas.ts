@@ -26,8 +26,16 @@ export const bodies = {
   addAgent: z.strictObject({ owner: inputs.name, role: z.enum(['agent', 'viewer']).optional() }),
 };
 
+/** A query-string number (every query value arrives as text) with the library's bounds, which the document shows. */
+const queryNumber = (schema: z.ZodNumber) => z.coerce.number().check(...((schema.def.checks ?? []) as z.core.$ZodCheck<number>[]));
+
 export const queries = {
   listTasks: inputs.listFilter,
+  taskPage: z.strictObject({
+    ...inputs.taskQueryShape,
+    offset: queryNumber(inputs.taskQueryShape.offset.unwrap()).optional(),
+    limit: queryNumber(inputs.taskQueryShape.limit.unwrap()).optional(),
+  }),
 };
 
 /** Path parameters: task ids and owners are names, like everywhere in the library. */

@@ -149,6 +149,48 @@ export const listFilter = z.strictObject({
   label: z.string().optional(),
 });
 
+/** What `sup.page` sorts by; ties break by task id. */
+export const TASK_SORT_KEYS = ['createdAt', 'id', 'state', 'owner', 'priority', 'attempts', 'progress', 'expiresAt'] as const;
+export type TaskSortKey = (typeof TASK_SORT_KEYS)[number];
+
+/** `sup.page(query)`: the filters of `list` and more, a sort and a window (see TaskQuery). */
+export const taskQueryShape = {
+  ...listFilter.shape,
+  substate: z.string().min(1).max(200).optional(),
+  search: z.string().min(1).max(200).optional(),
+  sort: z.enum(TASK_SORT_KEYS).optional(),
+  order: z.enum(['asc', 'desc']).optional(),
+  offset: z.number().int().min(0).optional(),
+  limit: z.number().int().min(1).max(500).optional(),
+};
+export const taskQuery = z.strictObject(taskQueryShape) as z.ZodType<TaskQuery>;
+
+/** A page of tasks: which ones (every filter given must hold), in what order, which window. */
+export interface TaskQuery {
+  /** Top-level state. */
+  state?: (typeof TASK_STATES)[number];
+  /** Full state path: `stale.grace`, `planned.ready`, `completed`. */
+  substate?: string;
+  /** The current lease's owner. */
+  owner?: string;
+  /** Tasks that carry this label. */
+  label?: string;
+  /** Case-insensitive substring of the task id (1–200 characters). */
+  search?: string;
+  /**
+   * Default `createdAt`. `state` sorts by the full state path, `priority` from low to critical
+   * (asc), `owner` and `expiresAt` by the current lease (tasks without one come last in both
+   * orders). Ties break by id, ascending, in both orders.
+   */
+  sort?: TaskSortKey;
+  /** Default `asc`. */
+  order?: 'asc' | 'desc';
+  /** Default 0. */
+  offset?: number;
+  /** Default 50, at most 500. */
+  limit?: number;
+}
+
 /**
  * Where `value` has an own "__proto__" key, as paths. zod's object, record and json parsers
  * leave such keys out of their output, so a spec or metadata holding one would be stored

@@ -17,6 +17,7 @@ import { isDuration } from './lease-terms.js';
 import type { InspectionObserver } from './task-runner.js';
 
 export type { Compensator, Logger, SupervisorStats };
+export type { TaskQuery, TaskSortKey } from './inputs.js';
 
 export interface SupervisorOptions {
   store: Store;
@@ -146,6 +147,14 @@ export interface Supervisor {
   get(id: string): TaskView | undefined;
   /** Every task, or those in a top-level `state`, leased to `owner`, carrying `label` (all that are given). */
   list(filter?: { state?: TaskState; owner?: string; label?: string }): TaskView[];
+  /**
+   * One page of the tasks that match `query` (the filters of `list`, a substate and an id
+   * search), sorted (default by creation, ties by id) and windowed (default the first 50).
+   * Filtered and sorted on the live tasks: only the page is copied. A bad query is INVALID_INPUT.
+   */
+  page(query?: inputs.TaskQuery): TaskPage;
+  /** What every owner seen in the tasks holds and has done, sorted by owner (see AgentActivity). */
+  agents(): AgentActivity[];
   stats(): SupervisorStats;
   /**
    * Observes the stats: the listener gets them after every durable change, late report and
@@ -156,6 +165,42 @@ export interface Supervisor {
   runJob<J extends JobName>(job: J): Promise<Extract<JobResult, { job: J }>>;
   on<T extends LifecycleEventType>(type: T, listener: Listener<T>): () => void;
   close(): Promise<void>;
+}
+
+/** `sup.page(query)`'s answer: the supervisor clock's time, how many tasks match, and the window. */
+export interface TaskPage {
+  at: number;
+  total: number;
+  offset: number;
+  limit: number;
+  tasks: TaskView[];
+}
+
+/**
+ * What one owner holds and has done, counted over the tasks in the store. Every task keeps
+ * only its latest 200 audit entries (and a retention sweep removes old tasks), so the counts
+ * are of what is still recorded: a lower bound for an owner with a long history.
+ */
+export interface AgentActivity {
+  owner: string;
+  /** Its live leases: tasks it holds now, leased or stale but still in grace. */
+  leases: Lease[];
+  /** The latest heartbeat over its live leases; null without one. */
+  lastHeartbeatAt: number | null;
+  /**
+   * The latest call it made that a task recorded (claim, heartbeat, extend, release, complete,
+   * fail, compensation), or the latest heartbeat or acquisition of a lease it holds. The
+   * supervisor's own entries naming it (an expiry, the end of a grace) are not signs of it.
+   */
+  lastSeenAt: number | null;
+  /** Claims it made, re-claims of an expired task included. */
+  claims: number;
+  completed: number;
+  /** Failures it reported, retried or not. */
+  failed: number;
+  released: number;
+  /** How many times a task whose lease had expired was claimed by another owner after it. */
+  reclaimedFrom: number;
 }
 
 export function checkOptions(options: SupervisorOptions) {

@@ -14,7 +14,8 @@ import { createJobs, reconcileTasks, retainable, scheduleConfig } from '../sched
 import { createStatsFeed, statsConfig } from '../stats/index.js';
 import type { Store } from '../store/types.js';
 import { recordOf } from '../task/record.js';
-import { leaseView, statePath, taskView, type TaskSnapshot } from '../task/view.js';
+import { leaseView, taskView, type TaskSnapshot } from '../task/view.js';
+import { agentActivity } from './agent-activity.js';
 import { hookCaller, safeLogger } from './hooks.js';
 import { createGroupCommit } from './group-commit.js';
 import * as inputs from './inputs.js';
@@ -25,6 +26,7 @@ import { claimEvent, heartbeatEvent, taskInput, type DistributiveOmit, type Leas
 import { createMailbox, guarded } from './mailbox.js';
 import { finishRunningCompensations, settled } from './settling.js';
 import { createTaskTable, type TaskEntry } from './task-table.js';
+import { pageOf, taskFilter } from './task-query.js';
 import {
   checkOptions,
   checkPolicy,
@@ -191,6 +193,9 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   const rules: LeaseRules = { policyFor, terms, now };
   const deliver = table.deliver;
   const leaseOf = (snapshot: TaskSnapshot) => leaseView(snapshot.context)!;
+  function* snapshots() {
+    for (const entry of tasks.values()) yield entry.snapshot;
+  }
 
   return {
     location: store.location,
@@ -284,14 +289,17 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       return entry ? taskView(entry.snapshot) : undefined;
     },
     list(filter) {
-      const { state, owner, label } = inputs.parse(inputs.listFilter, filter === undefined ? {} : filter, 'list filter');
       // Filtered on the live snapshots, so only the tasks answered are copied.
-      const matches = ({ snapshot: { value, context } }: TaskEntry) =>
-        (state === undefined || statePath(value).split('.')[0] === state) &&
-        (owner === undefined || context.lease?.owner === owner) &&
-        (label === undefined || context.labels.includes(label));
-      return [...tasks.values()].filter(matches).map((entry) => taskView(entry.snapshot));
+      const matches = taskFilter(inputs.parse(inputs.listFilter, filter === undefined ? {} : filter, 'list filter'));
+      const answer = [];
+      for (const { snapshot } of tasks.values()) if (matches(snapshot)) answer.push(taskView(snapshot));
+      return answer;
     },
+    page(query) {
+      const parsed = inputs.parse(inputs.taskQuery, query === undefined ? {} : query, 'page query');
+      return { at: now(), ...pageOf(snapshots(), parsed) };
+    },
+    agents: () => agentActivity(snapshots()),
     stats: () => feed.read(),
     subscribe(listener) {
       if (typeof listener !== 'function') throw new InvalidInputError('stats listener', ['expected a function']);

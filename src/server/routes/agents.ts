@@ -1,10 +1,24 @@
 // The agent routes of the HTTP API v1: whoami (what a token is: its role and owner), touch (an
-// agent renews every live lease it holds), and the admin's token management (mint, revoke, list). A minted token is in the answer once;
-// only its hash is kept (tokens.ts).
+// agent renews every live lease it holds), the agents' activity (the library's joined with the
+// live tokens), and the admin's token management (mint, revoke, list). A minted token is in
+// the answer once; only its hash is kept (tokens.ts).
 import type { z } from 'zod';
 import { ForbiddenError } from '../../errors.js';
+import type { AgentActivity } from '../../supervisor/options.js';
 import { route } from '../route.js';
 import { bodies } from '../schemas.js';
+
+/** The owners seen in the tasks joined with those holding a live agent token (viewers are not agents). */
+function withTokens(seen: AgentActivity[], live: { owner: string; role: string }[]): (AgentActivity & { token: 'agent' | null })[] {
+  const tokened = new Set(live.filter((record) => record.role === 'agent').map((record) => record.owner));
+  const answer = seen.map((activity) => ({ ...activity, token: tokened.has(activity.owner) ? ('agent' as const) : null }));
+  const known = new Set(seen.map((activity) => activity.owner));
+  for (const owner of tokened) {
+    if (known.has(owner)) continue;
+    answer.push({ owner, leases: [], lastHeartbeatAt: null, lastSeenAt: null, claims: 0, completed: 0, failed: 0, released: 0, reclaimedFrom: 0, token: 'agent' });
+  }
+  return answer.sort((a, b) => (a.owner < b.owner ? -1 : a.owner > b.owner ? 1 : 0));
+}
 
 export const agentRoutes = [
   route({
@@ -40,6 +54,12 @@ export const agentRoutes = [
     method: 'GET', url: '/v1/agents', who: 'admin',
     summary: 'the live tokens (never the tokens themselves)', answer: '[{ owner, role, createdAt }]',
     run: ({ tokens }) => tokens.list(),
+  }),
+  route({
+    method: 'GET', url: '/v1/agents/activity', who: 'any',
+    summary: 'what every agent holds and has done: each owner with a live agent token (idle ones with zero counts) and each seen in the tasks, by owner',
+    answer: 'Array<AgentActivity & { token: "agent" | null }>',
+    run: ({ sup, tokens }) => withTokens(sup.agents(), tokens.list()),
   }),
   route({
     method: 'GET', url: '/v1/stats', who: 'any',

@@ -39,6 +39,11 @@ export const taskRoutes = [
     summary: 'list tasks (state: top-level state; owner: current lease owner; label: has that label)', answer: 'TaskView[]',
     run: ({ sup, query }) => sup.list(query),
   }),
+  route<undefined, z.output<typeof queries.taskPage>>({
+    method: 'GET', url: '/v1/task-page', who: 'any', query: queries.taskPage,
+    summary: 'one page of tasks: filtered (state, substate, owner, label, id search), sorted, windowed', answer: 'TaskPage',
+    run: ({ sup, query }) => sup.page(query),
+  }),
   route({
     method: 'GET', url: '/v1/tasks/:id', who: 'any',
     summary: 'one task', answer: 'TaskView',
