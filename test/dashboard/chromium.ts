@@ -47,7 +47,9 @@ async function aptPrefix(): Promise<string[] | undefined> {
 }
 
 async function apt(prefix: string[], args: string[], timeout: number): Promise<void> {
-  const [command, ...rest] = [...prefix, 'env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...args];
+  // A lock held by another apt (unattended upgrades) is waited for, within the same bound.
+  const lockWait = ['-o', `DPkg::Lock::Timeout=${Math.floor(timeout / 2000)}`];
+  const [command, ...rest] = [...prefix, 'env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...lockWait, ...args];
   try {
     await run(command!, rest, { timeout, maxBuffer: 64 * 1024 * 1024 });
   } catch (error) {
