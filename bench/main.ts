@@ -1,5 +1,5 @@
 // `npm run bench` (full sizes, writes bench/results.json) and `npm run bench -- --quick` (smoke
-// sizes, writes only with --out FILE). Runs W1–W4, each with leasehold and its baselines
+// sizes, writes only with --out FILE). Runs W1–W5, each with leasehold and its baselines
 // alternating in this one run, and prints the tables and the targets (Markdown with
 // --markdown). `--only w4` (or `w1,w3`, …) runs those workloads alone and writes only with
 // --out. `--from FILE` prints the tables of a saved results file without running.
@@ -16,6 +16,7 @@ import { runW1, type W1Config } from './w1-throughput.js';
 import { runW2, type W2Config } from './w2-scale.js';
 import { runW3, type W3Config } from './w3-timers.js';
 import { runW4, type W4Config } from './w4-service.js';
+import { runW5, type W5Config } from './w5-dashboard.js';
 
 type Mode = 'full' | 'quick';
 interface Sizes {
@@ -23,9 +24,10 @@ interface Sizes {
   w2: W2Config;
   w3: W3Config;
   w4: W4Config;
+  w5: W5Config;
 }
 type Workload = keyof Sizes;
-const WORKLOADS: readonly Workload[] = ['w1', 'w2', 'w3', 'w4'];
+const WORKLOADS: readonly Workload[] = ['w1', 'w2', 'w3', 'w4', 'w5'];
 
 const SIZES: Record<Mode, Sizes> = {
   full: {
@@ -33,12 +35,14 @@ const SIZES: Record<Mode, Sizes> = {
     w2: { tasks: 100_000, repeats: 1 },
     w3: { leases: 10_000, minLeaseMs: 2_000, maxLeaseMs: 10_000, repeats: 3 },
     w4: { tasks: 10_000, owners: 64, repeats: 3 },
+    w5: { tasks: 100_000, owners: 64, queries: 20, repeats: 3 },
   },
   quick: {
     w1: { tasks: 400, owners: 16, repeats: 1 },
     w2: { tasks: 2_000, repeats: 1 },
     w3: { leases: 400, minLeaseMs: 300, maxLeaseMs: 1_000, repeats: 1 },
     w4: { tasks: 200, owners: 16, repeats: 1 },
+    w5: { tasks: 2_000, owners: 16, queries: 10, repeats: 1 },
   },
 };
 
@@ -61,13 +65,14 @@ interface Report {
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 const count = (n: number) => n.toLocaleString('en-US');
 
-function describeSizes({ w1, w2, w3, w4 }: Sizes) {
+function describeSizes({ w1, w2, w3, w4, w5 }: Sizes) {
   const rounds = (n: number) => (n === 1 ? 'one run' : `median of ${n} (the plain store: one run)`);
   return {
     w1: `${count(w1.tasks)} tasks × (claimNext, 3 heartbeats, complete), ${w1.owners} owners, ${rounds(w1.repeats)}`,
     w2: `${count(w2.tasks)} leased tasks with live timers, ${rounds(w2.repeats)}`,
     w3: `${count(w3.leases)} leases over ${w3.minLeaseMs / 1000}–${w3.maxLeaseMs / 1000} s, grace 0, ${rounds(w3.repeats)}`,
     w4: `W1's workload (${count(w4.tasks)} tasks, ${w4.owners} owners) in-process, over HTTP and on BullMQ, ${w4.repeats === 1 ? 'one run' : `median of ${w4.repeats}`}`,
+    w5: `${count(w5.tasks)} tasks in memory (60% claimed by ${w5.owners} owners, a sixth of those completed), ${w5.queries} calls of each read per round, ${rounds(w5.repeats)}`,
   };
 }
 
@@ -95,6 +100,10 @@ async function run(mode: Mode, only: readonly Workload[]): Promise<Report> {
     const w4 = await runW4(sizes.w4, mode === 'full', progress);
     workloads.w4 = w4.results;
     if (Object.keys(w4.skipped).length > 0) skipped.w4 = w4.skipped;
+  }
+  if (only.includes('w5')) {
+    progress(`W5 dashboard queries: ${sizes.w5.tasks} tasks, ${sizes.w5.queries} calls per read, ${sizes.w5.repeats} round(s)`);
+    workloads.w5 = await runW5(sizes.w5, progress);
   }
   return {
     mode,

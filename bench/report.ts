@@ -9,8 +9,9 @@ import { labelOf, type ServiceKey, type VariantKey } from './variants.js';
 import type { W1Metrics } from './w1-throughput.js';
 import type { W2Metrics } from './w2-scale.js';
 import type { W3Metrics } from './w3-timers.js';
+import type { W5Metrics, W5Variant } from './w5-dashboard.js';
 
-type AnyMetrics = W1Metrics | W2Metrics | W3Metrics;
+type AnyMetrics = W1Metrics | W2Metrics | W3Metrics | W5Metrics;
 type Results<M extends AnyMetrics> = { [variant: string]: VariantResult<M> };
 
 export interface BenchResults {
@@ -19,6 +20,8 @@ export interface BenchResults {
   w3?: Results<W3Metrics>;
   /** W1's workload as a service: in-process, over HTTP, BullMQ on Redis. */
   w4?: Results<W1Metrics>;
+  /** The dashboard's reads: sup.page / sup.agents against sup.list() + JS. */
+  w5?: Results<W5Metrics>;
 }
 
 /** Variants a workload did not run, with the reason (W4's BullMQ ones without redis-server). */
@@ -31,7 +34,7 @@ export interface Target {
   met: boolean;
 }
 
-const medianOf = <M extends AnyMetrics>(results: Results<M>, variant: VariantKey | ServiceKey): M => {
+const medianOf = <M extends AnyMetrics>(results: Results<M>, variant: VariantKey | ServiceKey | W5Variant): M => {
   const result = results[variant];
   if (result === undefined) throw new Error(`no results for ${variant}`);
   return result.median;
@@ -75,13 +78,24 @@ function w4Ratios(w4: Results<W1Metrics>) {
   }));
 }
 
+/** How many times faster than the list + JS baseline (p50), per read. */
+function w5Ratios(w5: Results<W5Metrics>) {
+  const list = medianOf(w5, 'list-js');
+  return each(w5, (m) => ({
+    leasedSpeedup: ratio(list.leasedP50Ms, m.leasedP50Ms),
+    searchSpeedup: ratio(list.searchP50Ms, m.searchP50Ms),
+    agentsSpeedup: ratio(list.agentsP50Ms, m.agentsP50Ms),
+  }));
+}
+
 /** Every ratio the report shows, per variant of each workload that ran (a baseline compares as 1). */
-export function ratios({ w1, w2, w3, w4 }: BenchResults) {
+export function ratios({ w1, w2, w3, w4, w5 }: BenchResults) {
   return {
     ...(w1 && { w1: w1Ratios(w1) }),
     ...(w2 && { w2: w2Ratios(w2) }),
     ...(w3 && { w3: w3Ratios(w3) }),
     ...(w4 && { w4: w4Ratios(w4) }),
+    ...(w5 && { w5: w5Ratios(w5) }),
   };
 }
 
@@ -119,10 +133,11 @@ export interface TableSizes {
   w2?: string;
   w3?: string;
   w4?: string;
+  w5?: string;
 }
 
 export function tables(results: BenchResults, sizes: TableSizes, quick: boolean, jsonStore: string, skipped: SkippedVariants = {}): Table[] {
-  const { w1, w2, w3, w4 } = results;
+  const { w1, w2, w3, w4, w5 } = results;
   const rows = <M extends AnyMetrics>(res: Results<M>, cells: (variant: string, m: M) => Cell[], label = (variant: string) => labelOf(variant, jsonStore)) =>
     Object.entries(res).map(([variant, { median }]) => [label(variant), ...cells(variant, median)]);
   const list: Table[] = [];
@@ -177,6 +192,20 @@ export function tables(results: BenchResults, sizes: TableSizes, quick: boolean,
         ...notRun.map(([variant]) => [labelOf(variant, jsonStore), 'skipped', ...headers.slice(2).map(() => '')]),
       ],
       notes: [...new Set(notRun.map(([, reason]) => reason))].map((reason) => `BullMQ skipped: ${reason}`),
+    });
+  }
+  if (w5) {
+    const r = w5Ratios(w5);
+    const label = (variant: string) => (variant === 'leasehold-page' ? 'sup.page / sup.agents' : variant === 'list-js' ? 'sup.list() + JS (baseline)' : variant);
+    list.push({
+      title: `W5 dashboard queries: ${sizes.w5}`,
+      headers: ['reads', 'leased by expiry p50 ms', 'p99 ms', 'id search p50 ms', 'p99 ms', 'agents p50 ms', 'p99 ms', 'leased speed-up', 'search speed-up', 'agents speed-up'],
+      rows: rows(
+        w5,
+        (v, m) => [m.leasedP50Ms, m.leasedP99Ms, m.searchP50Ms, m.searchP99Ms, m.agentsP50Ms, m.agentsP99Ms, times(r[v]!.leasedSpeedup), times(r[v]!.searchSpeedup), times(r[v]!.agentsSpeedup)],
+        label,
+      ),
+      notes: ['speed-up: the baseline p50 over this p50 (page({state: leased, sort: expiresAt}), page({search}), agents())'],
     });
   }
   const judged = targets(results);

@@ -24,17 +24,18 @@ describe('bench --quick', () => {
       timeout: 90_000,
     });
     expect(run.status, run.stderr).toBe(0);
-    for (const title of ['W1 throughput', 'W2 scale', 'W3 timers', 'W4 service', 'Targets']) expect(run.stdout).toContain(title);
+    for (const title of ['W1 throughput', 'W2 scale', 'W3 timers', 'W4 service', 'W5 dashboard queries', 'Targets']) expect(run.stdout).toContain(title);
 
     const report = JSON.parse(readFileSync(out, 'utf8')) as {
       mode: string;
-      workloads: { w1: Medians; w2: Medians; w3: Medians; w4: Medians };
+      workloads: { w1: Medians; w2: Medians; w3: Medians; w4: Medians; w5: Medians };
       skipped: { w4?: { [variant: string]: string } };
       ratios: { [workload: string]: { [variant: string]: { [ratio: string]: number } } };
       targets: { target: string; measured: number; met: boolean }[];
     };
     expect(report.mode).toBe('quick');
-    const { w1, w2, w3, w4 } = report.workloads;
+    const { w1, w2, w3, w4, w5 } = report.workloads;
+    expect(Object.keys(w5)).toEqual(['leasehold-page', 'list-js']);
     expect(Object.keys(w1)).toEqual(expect.arrayContaining(['leasehold-json', 'leasehold-memory', 'sqlite']));
     expect(Object.keys(w2)).toEqual(expect.arrayContaining(['leasehold-json', 'sqlite']));
     expect(Object.keys(w3)).toEqual(expect.arrayContaining(['leasehold-json', 'leasehold-memory', 'sqlite']));
@@ -47,7 +48,7 @@ describe('bench --quick', () => {
       expect(run.stdout).toMatch(/BullMQ, Redis appendfsync always +skipped/);
       expect(run.stdout).toContain('BullMQ skipped: redis-server');
     }
-    for (const workload of [w1, w2, w3, w4]) {
+    for (const workload of [w1, w2, w3, w4, w5]) {
       for (const { median } of Object.values(workload)) {
         for (const [metric, value] of Object.entries(median)) {
           expect(Number.isFinite(value), metric).toBe(true);

@@ -14,6 +14,7 @@ import { registerMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { registerRoutes, type Route } from './route.js';
 import { agentRoutes } from './routes/agents.js';
+import { diagramRoutes } from './routes/diagram.js';
 import { taskRoutes } from './routes/tasks.js';
 import type { TokenRegistry } from './tokens.js';
 
@@ -31,7 +32,7 @@ export interface AppOptions {
 }
 
 /** Every route of the API tables (the document and the tests list them). */
-export const API_ROUTES: readonly Route[] = [...taskRoutes, ...agentRoutes];
+export const API_ROUTES: readonly Route[] = [...taskRoutes, ...agentRoutes, ...diagramRoutes];
 
 export async function buildApp({ sup, tokens, bodyLimitBytes, requestTimeoutMs, eventBuffer, mcpTouch, logger, dashboardDir }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -71,7 +72,10 @@ export async function buildApp({ sup, tokens, bodyLimitBytes, requestTimeoutMs, 
   app.addHook('onSend', async (_request, reply) => void (closing && reply.header('connection', 'close')));
 
   registerAuth(app, tokens);
-  registerRoutes(app, API_ROUTES, { sup, tokens });
+  // The event stream goes through the bearer hook like every /v1 route (any token); its ring
+  // also answers the task routes (a task's recent events).
+  const events = registerEvents(app, { sup, eventBuffer });
+  registerRoutes(app, API_ROUTES, { sup, tokens, events });
   // MCP for LLM agents: its own bearer-checked route (config who: 'any'), the tools deciding who may call them.
   registerMcp(app, { sup, mcpTouch, logger });
 
@@ -80,9 +84,7 @@ export async function buildApp({ sup, tokens, bodyLimitBytes, requestTimeoutMs, 
   app.get('/healthz', { config: { who: 'none' } }, () => ({ ok: true }));
   if (dashboardDir !== false) registerDashboard(app, dashboardDir);
 
-  // The event stream goes through the bearer hook like every /v1 route (any token); metrics
-  // need none, and time every route, so they hook the root instance.
-  registerEvents(app, { sup, eventBuffer });
+  // Metrics need no token, and time every route, so they hook the root instance.
   registerMetrics(app, { sup });
 
   await app.ready();

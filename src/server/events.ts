@@ -1,7 +1,8 @@
 // `GET /v1/events`: the supervisor's lifecycle events as a Server-Sent Events stream, with
-// resumable ids. Owns the event ids, the ring buffer of recent events, the open streams and
-// their keep-alive timer; nothing here is durable (ids restart at 1 with each plugin
-// instance, and a client resuming with an id from an earlier instance gets `reset`).
+// resumable ids. Owns the event ids, the ring buffer of recent events (also read one task at a
+// time, for `GET /v1/tasks/:id/events`), the open streams and their keep-alive timer; nothing
+// here is durable (ids restart at 1 with each plugin instance, and a client resuming with an id
+// from an earlier instance gets `reset`).
 //
 // Order and durability: the supervisor publishes a lifecycle event only once the change is
 // on disk — tasks queue their events on the group commit's batch (src/supervisor/
@@ -45,10 +46,21 @@ interface EventRing {
   readonly oldestId: number;
   push(event: LifecycleEvent): number;
   frame(id: number): string;
+  /** The task each held event is about, by id. */
+  taskId(id: number): string;
 }
+
+/** One task's events still in the ring, oldest first, with their stream ids. */
+export interface TaskEventLog {
+  ofTask(taskId: string): { id: number; event: LifecycleEvent }[];
+}
+
+const DATA = '\ndata: ';
 
 function createEventRing(capacity: number): EventRing {
   const frames: string[] = new Array<string>(capacity);
+  // Beside the frames, so a task's events are found without parsing the others.
+  const taskIds: string[] = new Array<string>(capacity);
   let lastId = 0;
   return {
     get lastId() {
@@ -59,11 +71,15 @@ function createEventRing(capacity: number): EventRing {
     },
     push(event) {
       lastId++;
-      frames[(lastId - 1) % capacity] = `id: ${lastId}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+      frames[(lastId - 1) % capacity] = `id: ${lastId}\nevent: ${event.type}${DATA}${JSON.stringify(event)}\n\n`;
+      taskIds[(lastId - 1) % capacity] = event.taskId;
       return lastId;
     },
     frame(id) {
       return frames[(id - 1) % capacity]!;
+    },
+    taskId(id) {
+      return taskIds[(id - 1) % capacity]!;
     },
   };
 }
@@ -96,7 +112,11 @@ function startOf(ring: EventRing, lastSeen: string | undefined): { from: number;
   return { from: ring.oldestId - 1, reset: true };
 }
 
-export function registerEvents(app: FastifyInstance, options: EventsOptions): void {
+/**
+ * Registers the stream; answers the reader of its ring, for `GET /v1/tasks/:id/events`. The
+ * events are read back from their frames (a copy each: a caller cannot change the ring).
+ */
+export function registerEvents(app: FastifyInstance, options: EventsOptions): TaskEventLog {
   const { sup } = options;
   const capacity = options.eventBuffer ?? DEFAULT_EVENT_BUFFER;
   if (!Number.isSafeInteger(capacity) || capacity < 1) throw new TypeError('registerEvents: eventBuffer must be a positive integer');
@@ -177,4 +197,16 @@ export function registerEvents(app: FastifyInstance, options: EventsOptions): vo
     raw.on('close', () => streams.delete(stream));
     pump(stream);
   });
+
+  return {
+    ofTask(taskId) {
+      const found: { id: number; event: LifecycleEvent }[] = [];
+      for (let id = ring.oldestId; id <= ring.lastId; id++) {
+        if (ring.taskId(id) !== taskId) continue;
+        const frame = ring.frame(id);
+        found.push({ id, event: JSON.parse(frame.slice(frame.indexOf(DATA) + DATA.length, -2)) as LifecycleEvent });
+      }
+      return found;
+    },
+  };
 }

@@ -41,7 +41,7 @@ export function openApiDocument(routes: readonly Route[], version: string) {
       ...(pathParams.length + queryParams.length > 0 && { parameters: [...pathParams, ...queryParams] }),
       ...(full.body && { requestBody: { required: false, content: { 'application/json': { schema: jsonSchemaOf(full.body) } } } }),
       responses: {
-        [status]: { description: route.answer },
+        [status]: { description: route.answer, ...(full.type && { content: { [full.type]: {} } }) },
         ...Object.fromEntries(Object.entries(ERROR_STATUSES).map(([code, description]) => [code, { description, ...error }])),
       },
     };

@@ -8,12 +8,15 @@ import type { z } from 'zod';
 import type { Supervisor } from '../supervisor/options.js';
 import { parse } from '../supervisor/inputs.js';
 import type { Who } from './auth.js';
+import type { TaskEventLog } from './events.js';
 import { params as paramSchemas } from './schemas.js';
 import type { TokenRegistry } from './tokens.js';
 
 export interface RouteDeps {
   sup: Supervisor;
   tokens: TokenRegistry;
+  /** The recent lifecycle events of the event stream (events.ts). */
+  events: TaskEventLog;
 }
 
 export interface Call<B, Q> extends RouteDeps {
@@ -36,6 +39,8 @@ export interface Route<B = unknown, Q = unknown> {
   status?: number;
   /** What a success answers with, in words (for the document). */
   answer: string;
+  /** The answer's content type when it is not JSON: `run` then answers the body itself, as text. */
+  type?: string;
   run(call: Call<B, Q>): unknown;
 }
 
@@ -57,10 +62,9 @@ export function registerRoutes(app: FastifyInstance, routes: readonly Route[], d
         const body = definition.body ? parse(definition.body, request.body ?? {}, `${definition.summary} body`) : undefined;
         const query = definition.query ? parse(definition.query, request.query ?? {}, `${definition.summary} query`) : undefined;
         const result = await definition.run({ ...deps, request, params, body, query });
-        return reply
-          .code(definition.status ?? 200)
-          .type('application/json; charset=utf-8')
-          .send(JSON.stringify(result ?? null));
+        reply.code(definition.status ?? 200);
+        if (definition.type !== undefined) return reply.type(definition.type).send(String(result));
+        return reply.type('application/json; charset=utf-8').send(JSON.stringify(result ?? null));
       },
     });
   }

@@ -36,6 +36,7 @@ export const queries = {
     offset: queryNumber(inputs.taskQueryShape.offset.unwrap()).optional(),
     limit: queryNumber(inputs.taskQueryShape.limit.unwrap()).optional(),
   }),
+  diagram: z.strictObject({ detail: z.enum(['user', 'compact', 'full']).optional() }),
 };
 
 /** Path parameters: task ids and owners are names, like everywhere in the library. */

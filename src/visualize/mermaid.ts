@@ -74,11 +74,12 @@ export function toMermaid(machineGraph: MachineGraph, options: MermaidOptions = 
       const id = idOf(child);
       const lines = compartment(graph, child, detail);
       if (child.children.length > 0) {
-        out.push(`${indent}state "${label(child)}" as ${id} {`);
+        // Mermaid composites take no description lines, and a note beside one covers the edge
+        // labels leaving it: the compartment goes into the composite's title instead.
+        const title = [label(child), ...lines.map(mermaidText)].join(' · ');
+        out.push(`${indent}state "${title}" as ${id} {`);
         block(child, `${indent}  `);
         out.push(`${indent}}`);
-        // Mermaid composites take no description lines: their compartment becomes a note.
-        if (lines.length > 0) out.push(`${indent}note right of ${id}`, ...lines.map((l) => `${indent}  ${mermaidText(l)}`), `${indent}end note`);
       } else {
         out.push(`${indent}state "${label(child)}" as ${id}`);
         for (const line of lines) out.push(`${indent}${id} : ${mermaidText(line)}`);

@@ -60,12 +60,14 @@ type Method =
   | 'annotate'
   | 'get'
   | 'list'
+  | 'page'
+  | 'agents'
   | 'stats'
   | 'on'
   | 'subscribe'
   | 'runJob';
 
-const SYNC = new Set<Method>(['get', 'list', 'stats', 'on', 'subscribe']);
+const SYNC = new Set<Method>(['get', 'list', 'page', 'agents', 'stats', 'on', 'subscribe']);
 
 const fenced = { owner: a.owner, epoch: a.epoch };
 const limits = {
@@ -102,6 +104,22 @@ const ARGUMENTS: Record<Method, fc.Arbitrary<unknown[]>> = {
   annotate: fc.tuple(a.id, a.or(a.jsonWithPrototypeKeys)),
   get: fc.tuple(a.id),
   list: fc.tuple(a.or(a.options({ state: a.or(fc.constantFrom('planned', 'leased', 'stale', 'completed', 'nope')) }))),
+  page: fc.tuple(
+    a.or(
+      a.options({
+        state: a.or(fc.constantFrom('planned', 'leased', 'stale', 'completed', 'nope')),
+        substate: a.or(fc.constantFrom('stale.expired', 'planned.ready', 'leased', '', 'x'.repeat(201))),
+        owner: a.owner,
+        label: a.owner,
+        search: a.or(fc.constantFrom('EXP', 'e', '', '__proto__', 'x'.repeat(201))),
+        sort: a.or(fc.constantFrom('createdAt', 'id', 'state', 'owner', 'priority', 'attempts', 'progress', 'expiresAt', 'nope')),
+        order: a.or(fc.constantFrom('asc', 'desc', 'up')),
+        offset: a.or(fc.constantFrom<unknown>(0, 1, 3, 1e9, -1, 0.5, Number.MAX_SAFE_INTEGER)),
+        limit: a.or(fc.constantFrom<unknown>(1, 2, 50, 500, 0, 501, 1.5)),
+      }),
+    ),
+  ),
+  agents: fc.tuple(),
   stats: fc.tuple(),
   on: fc.tuple(a.or(fc.constantFrom('claimed', 'expired', 'completed', 'nope')), a.or(fc.constant(() => {}))),
   subscribe: fc.tuple(a.or(fc.constant(() => {}))),

@@ -26,7 +26,7 @@ describe('the OpenAPI document', () => {
       'GET /v1/openapi.json',
     ];
     expect(listed.sort()).toEqual(expected.sort());
-    expect(API_ROUTES).toHaveLength(21);
+    expect(API_ROUTES).toHaveLength(23);
     expect(listed).toContain('GET /v1/whoami');
   });
 

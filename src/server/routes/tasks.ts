@@ -53,6 +53,14 @@ export const taskRoutes = [
       return task;
     },
   }),
+  route({
+    method: 'GET', url: '/v1/tasks/:id/events', who: 'any',
+    summary: "the task's lifecycle events still in the event stream's buffer, oldest first, with their stream ids", answer: '{ events: [{ id, event }] }',
+    run: ({ sup, events, params }) => {
+      if (!sup.get(params.id)) throw new TaskNotFoundError(params.id);
+      return { events: events.ofTask(params.id) };
+    },
+  }),
   route<Body<'claim'>>({
     method: 'POST', url: '/v1/tasks/:id/claim', who: 'agent', body: bodies.claim,
     summary: 'claim one task', answer: 'Lease',
