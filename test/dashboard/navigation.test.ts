@@ -67,8 +67,8 @@ describe('dashboard: keyboard and sign-in', () => {
     await page.keyboard.press('Enter');
     await expect.poll(() => page.evaluate(() => location.hash), { timeout: SHOWN_MS }).toMatch(/^#\/tasks\?.*\b(state|substate)=/);
     const hash = await page.evaluate(() => location.hash);
-    expect(await page.title()).toBe('Tasks — leasehold');
     await expect.poll(() => page.getAttribute('table[data-testid=task-table]', 'data-total'), { timeout: SHOWN_MS }).toBe(String(countFor(hash, s.sup.stats())));
+    expect(await page.title()).toBe('Tasks — leasehold');
     expect(problems).toEqual([]);
   });
 
