@@ -39,7 +39,7 @@ describe('dashboard: task page', () => {
     const handoff = await textOf(page, '[data-testid=handoff]');
     for (const part of ['agent-cedar', 'needs a DBA: lock wait on users', 'copied 6.1M of 10M rows', '60']) expect(handoff).toContain(part);
     expect(handoff).toContain(second.recovery!.instructions.slice(0, 40));
-    await page.locator('[data-testid=progress-history]').waitFor();
+    await expect.poll(() => textOf(page, '[data-testid=progress-history]'), { timeout: SHOWN_MS }).toContain('60');
     // The timeline: the audit, oldest first, with who did what.
     const events = await page.$$eval('[data-testid=timeline] li[data-event]', (items) => items.map((item) => item.getAttribute('data-event')));
     const audit = s.sup.get(id)!.audit.map((entry) => entry.event);
@@ -105,6 +105,27 @@ describe('dashboard: task page', () => {
     await expect.poll(() => textOf(page, '[data-testid=task-state]'), { timeout: SHOWN_MS }).toContain('quarantined');
     expect(await page.locator('[data-testid=action-error]').count()).toBe(0);
     expect(problems).toEqual([]);
+  });
+
+  it("annotates with the admin token, and shows the API's refusal of a quarantine without a reason on the page", async () => {
+    const s = await dash.server();
+    await s.sup.create({ id: 'review/pr-1190' });
+    const { page, problems } = await dash.signedIn(s, ADMIN, taskHash('review/pr-1190'));
+    await page.locator('[data-testid=task-page][data-task-id="review/pr-1190"]').waitFor();
+    await page.click('button[data-testid=annotate]');
+    await page.fill('textarea[name=metadata]', '{"pr": 1190, "reviewer": "kim"}');
+    await page.click('button[data-testid=annotate-confirm]');
+    await expect.poll(() => s.sup.get('review/pr-1190')!.metadata, { timeout: SHOWN_MS }).toEqual({ pr: 1190, reviewer: 'kim' });
+    await page.locator('[data-testid=timeline] li[data-event=annotated]').waitFor();
+
+    await page.click('button[data-testid=quarantine]');
+    await page.fill('textarea[name=reason]', '');
+    await page.click('button[data-testid=quarantine-confirm]');
+    await page.locator('[data-testid=action-error]').waitFor();
+    expect(await textOf(page, '[data-testid=action-error]')).toMatch(/reason/i);
+    expect(s.sup.get('review/pr-1190')!.state).toBe('planned');
+    // The browser itself reports the refused call (a 400 it fetched); the page logs nothing.
+    expect(problems.filter((problem) => !/Failed to load resource: .*\b400\b/.test(problem))).toEqual([]);
   });
 
   it('offers no action to a viewer or an agent token, and the API refuses a viewer with 403', async () => {
