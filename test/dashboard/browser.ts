@@ -92,7 +92,8 @@ export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    // The flags, plus /tmp instead of /dev/shm (64 MB in a default container, where big pages crash the renderer).
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
     timeout: 30_000,
   });
 }
