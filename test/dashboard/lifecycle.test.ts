@@ -150,6 +150,11 @@ describe('dashboard: lifecycle', () => {
     expect(await textOf(page, '[data-testid="count-stale.grace"]')).toBe('1');
     expect(await textOf(page, '[data-testid="count-leased"]')).toBe('0');
 
+    // Clicking the state in the diagram (the SVG's <title>task.stale.grace</title>) lists its tasks.
+    const grace = page.locator('[data-testid=diagram] g.node', { has: page.locator('title', { hasText: /^task\.stale\.grace$/ }) });
+    await grace.click();
+    await expect.poll(() => page.evaluate(() => location.hash), { timeout: SHOWN_MS }).toMatch(/^#\/tasks\?(.*&)?substate=stale\.grace\b/);
+    await expect.poll(() => page.getAttribute('table[data-testid=task-table]', 'data-total'), { timeout: SHOWN_MS }).toBe('1');
     await page.evaluate(() => (location.hash = '#/tasks?state=stale'));
     const row = page.locator('table[data-testid=task-table] tbody tr[data-task-id="nightly/backup"]');
     await row.waitFor();

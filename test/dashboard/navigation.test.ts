@@ -96,4 +96,18 @@ describe('dashboard: keyboard and sign-in', () => {
     // The browser itself reports the refused call (a 401 it fetched) on the console; nothing else may be logged.
     expect(problems.filter((problem) => !/Failed to load resource: .*\b401\b/.test(problem))).toEqual([]);
   });
+
+  it('a token revoked while the page is open sends it back to the sign-in prompt', async () => {
+    const s = await dash.server();
+    await s.sup.create({ id: 'job-1' });
+    const viewer = await s.mint('ops-viewer', 'viewer');
+    const { page, problems } = await dash.signedIn(s, viewer, '#/tasks');
+    await page.locator('table[data-testid=task-table] tbody tr[data-task-id="job-1"]').waitFor();
+    expect((await s.api('DELETE', '/v1/agents/ops-viewer', ADMIN)).status).toBe(200);
+    // A lifecycle event makes the page read the stats again: that call is refused.
+    await s.sup.claim('job-1', { owner: 'agent-atlas' });
+    await page.locator('form[data-testid=token-form]').waitFor();
+    await expect.poll(() => page.title(), { timeout: SHOWN_MS }).toBe('Sign in — leasehold');
+    expect(problems.filter((problem) => !/Failed to load resource: .*\b401\b/.test(problem))).toEqual([]);
+  });
 });
