@@ -135,13 +135,6 @@ export async function signIn(page: Page, token: string, role?: 'admin' | 'agent'
   if (role) await page.waitForFunction(([expected]) => document.querySelector('[data-testid=role]')?.textContent?.includes(expected!), [role]);
 }
 
-/** The dashboard at `hash` (`#/tasks?state=leased`), signed in with `token`, in a new context. */
-export async function openSignedIn(browser: Browser, url: string, token: string, hash = '#/'): Promise<Watched> {
-  const watched = await openPage(browser, `${url}/${hash}`);
-  await signIn(watched.page, token);
-  return watched;
-}
-
 /** The text of `selector` trimmed (empty when absent): for expect.poll. */
 export async function textOf(page: Page, selector: string): Promise<string> {
   const element = await page.$(selector);
