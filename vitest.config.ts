@@ -1,11 +1,14 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
+/** The files that need a PostgreSQL server: only the `postgres` project starts one. */
+const POSTGRES_ONLY = ['test/store/postgres-*.test.ts'];
+
 export default defineConfig({
   test: {
     testTimeout: 30_000,
     pool: 'forks',
     projects: [
-      { extends: true, test: { name: 'json', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/dashboard/**'] } },
+      { extends: true, test: { name: 'json', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...POSTGRES_ONLY, 'test/dashboard/**'] } },
       // The persistence suites once more on the journaled store (test/support.ts reads the variable).
       {
         extends: true,
@@ -13,6 +16,18 @@ export default defineConfig({
           name: 'journal',
           include: ['test/persistence.test.ts', 'test/lifecycle.test.ts', 'test/concurrency.test.ts'],
           env: { LEASEHOLD_TEST_STORE: 'journal' },
+        },
+      },
+      // The PostgreSQL store's own tests and the persistence suites once more on it, against one
+      // real server for the run (test/postgres/server.ts).
+      {
+        extends: true,
+        test: {
+          name: 'postgres',
+          // schedules.test.ts runs only its PostgreSQL schedules here (it reads the variable too).
+          include: [...POSTGRES_ONLY, 'test/persistence.test.ts', 'test/lifecycle.test.ts', 'test/concurrency.test.ts', 'test/model/schedules.test.ts'],
+          globalSetup: ['test/postgres/server.ts'],
+          env: { LEASEHOLD_TEST_STORE: 'postgres' },
         },
       },
       // The dashboard in a real browser: its globalSetup installs Debian's chromium when it is missing.

@@ -85,11 +85,14 @@ export class InvalidInputError extends LeaseholdError {
   }
 }
 
+/** A store named by a URL (a database) is not a file: messages say "store" for it. */
+const storeNoun = (location: string) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(location) ? 'store' : 'store file');
+
 export class StoreCorruptError extends LeaseholdError {
   readonly file: string;
 
   constructor(file: string, problem: string, cause?: unknown) {
-    super('STORE_CORRUPT', `store file ${file} is corrupt: ${problem}; it was left untouched`, { cause });
+    super('STORE_CORRUPT', `${storeNoun(file)} ${file} is corrupt: ${problem}; it was left untouched`, { cause });
     this.file = file;
   }
 }
@@ -100,7 +103,7 @@ export class StoreLockedError extends LeaseholdError {
   /** `waitedMs`: how long the opener waited for the lock before giving up (none: it did not wait). */
   constructor(file: string, holder?: string, waitedMs?: number) {
     const waited = waitedMs ? `; waited ${waitedMs} ms for it to be released` : '';
-    super('STORE_LOCKED', `store file ${file} is locked by another supervisor${holder ? ` (${holder})` : ''}${waited}`);
+    super('STORE_LOCKED', `${storeNoun(file)} ${file} is locked by another supervisor${holder ? ` (${holder})` : ''}${waited}`);
     this.file = file;
   }
 }

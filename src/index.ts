@@ -11,7 +11,9 @@ export type { JobName, JobResult, ScheduleOptions } from './schedule/index.js';
 export { jsonFileStore } from './store/json-file-store.js';
 export type { JournaledStore, JsonFileStoreOptions } from './store/json-file-store.js';
 export { memoryStore } from './store/memory-store.js';
-export type { Store, StoreChanges, StoreContents, TaskRecord } from './store/types.js';
+export { DEFAULT_OWNERSHIP_TTL_MS, postgresStore } from './store/postgres-store.js';
+export type { Ownership, PostgresStore, PostgresStoreOptions } from './store/postgres-store.js';
+export type { Store, StoreChanges, StoreContents, StoreMeta, TaskRecord } from './store/types.js';
 export {
   cadenceRule,
   fixedPolicy,

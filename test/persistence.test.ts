@@ -2,7 +2,6 @@
 // (invariant 5), and how a locked or damaged store is refused. Every supervisor here runs on
 // a real JSON file (test/support.ts) except the memoryStore test at the end; vitest.config.ts
 // runs the file twice, on the plain JSON store and on the journaled one.
-import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   createSupervisor,
@@ -429,6 +428,9 @@ describe('the store file', () => {
     if (h.kind === 'journal') {
       expect(document.formatVersion).toBe(2);
       expect(Object.keys(document)).toEqual(['formatVersion', 'journalSeq', 'tasks']);
+    } else if (h.kind === 'postgres') {
+      expect(document.formatVersion).toBe(1);
+      expect(Object.keys(document)).toEqual(['formatVersion', 'epochFloor', 'tasks']);
     } else {
       expect(document.formatVersion).toBe(1);
       expect(Object.keys(document)).toEqual(['formatVersion', 'tasks']);
@@ -447,7 +449,7 @@ describe('the store file', () => {
     copy.context.id = 'b';
     copy.context.spec = { prompt: 'written by hand' };
     document.tasks.b = copy;
-    writeFileSync(h.file, JSON.stringify(document, null, 2));
+    h.write(document);
     await h.restart();
     const b = h.sup.get('b')!;
     expect(b).toMatchObject({ id: 'b', substate: 'leased', epoch: 1, spec: { prompt: 'written by hand' } });
@@ -558,11 +560,11 @@ describe('opening a store', () => {
     expect(h.sup.get('t')!.state).toBe('leased');
   });
 
-  const corruptions: [string, (document: ReturnType<typeof onDisk>) => string][] = [
+  const corruptions: [string, (document: ReturnType<typeof onDisk>) => ReturnType<typeof onDisk> | string][] = [
     ['garbage', () => 'this is not { json'],
-    ['a negative epoch', (d) => ((d.tasks.b!.context.epoch = -1), JSON.stringify(d))],
-    ['an unknown state value', (d) => ((d.tasks.b!.state = 'flying'), JSON.stringify(d))],
-    ['an unknown substate', (d) => ((d.tasks.b!.state = { stale: 'sleeping' }), JSON.stringify(d))],
+    ['a negative epoch', (d) => ((d.tasks.b!.context.epoch = -1), d)],
+    ['an unknown state value', (d) => ((d.tasks.b!.state = 'flying'), d)],
+    ['an unknown substate', (d) => ((d.tasks.b!.state = { stale: 'sleeping' }), d)],
   ];
   for (const [what, corrupt] of corruptions) {
     it(`refuses a file with ${what}: STORE_CORRUPT naming the file, file untouched, lock released`, async () => {
@@ -573,19 +575,17 @@ describe('opening a store', () => {
       await h.sup.claim('a', { owner: 'w', leaseMs: 1_000 });
       await h.sup.close();
       await h.clock.advance(5_000); // a's lease would expire at once if it were restored
-      const good = readFileSync(h.file, 'utf8');
-      const bad = corrupt(onDisk(h));
-      writeFileSync(h.file, bad);
+      const good = onDisk(h);
+      h.write(corrupt(onDisk(h)));
       const before = h.bytes();
 
       const error = await expectCode(createSupervisor({ store: h.store(), clock: h.clock }), 'STORE_CORRUPT');
       expect(error.message).toContain(h.file);
       expect((error as unknown as { file: string }).file).toBe(h.file);
-      expect(readFileSync(h.file, 'utf8')).toBe(bad);
       expect(h.bytes()).toBe(before);
       expect(h.clock.pendingTimers).toBe(0);
 
-      writeFileSync(h.file, good);
+      h.write(good);
       await h.restart();
       expect(h.sup.get('a')!.substate).toBe('stale.grace');
     });

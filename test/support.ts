@@ -1,14 +1,18 @@
 // Shared test fixtures: a supervisor on a real JSON file in a temp folder, driven by the
 // test clock, plus helpers to compare the stored bytes, read what is durable, and restart on
 // the same file. The store is the plain JSON file, or the journaled one when the environment
-// says LEASEHOLD_TEST_STORE=journal (vitest.config.ts runs the persistence suites both ways).
+// says LEASEHOLD_TEST_STORE=journal, or a schema on the test PostgreSQL server when it says
+// postgres (vitest.config.ts runs the persistence suites all three ways). For postgres, `file`
+// is the store's location (`postgres://…#schema`), and `bytes()` a canonical dump of its tables.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { createSupervisor, jsonFileStore, type Store, type Supervisor, type SupervisorOptions } from '../src/index.js';
 import { createTestClock, type TestClock } from '../src/testing.js';
+import { dropSchema, freshSchema, postgresUrl, storeIn } from './postgres/database.js';
+import { syncQuery } from './postgres/sync-query.js';
 
 export const T0 = Date.UTC(2026, 0, 1);
 
@@ -17,23 +21,80 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-export type StoreKind = 'json' | 'journal';
+export type StoreKind = 'json' | 'journal' | 'postgres';
 
 function kindFromEnvironment(): StoreKind {
   const value = process.env.LEASEHOLD_TEST_STORE ?? 'json';
-  if (value !== 'json' && value !== 'journal') throw new Error(`LEASEHOLD_TEST_STORE must be json or journal, not ${value}`);
+  if (value !== 'json' && value !== 'journal' && value !== 'postgres') {
+    throw new Error(`LEASEHOLD_TEST_STORE must be json, journal or postgres, not ${value}`);
+  }
   return value;
 }
 export const STORE_KIND: StoreKind = kindFromEnvironment();
 
-/** A store of `kind` on `file`: what a harness (or a test wrapping its store) opens. */
+/** A store of `kind` on `file` (for postgres, the schema): what a harness (or a test wrapping its store) opens. */
 export function storeOf(file: string, kind: StoreKind = STORE_KIND): Store {
+  if (kind === 'postgres') return storeIn(schemaOf(file));
   return kind === 'journal' ? jsonFileStore(file) : jsonFileStore(file, { journal: false });
+}
+
+/** The schema of a postgres store's location. */
+const schemaOf = (location: string) => location.slice(location.lastIndexOf('#') + 1);
+
+let reader: ReturnType<typeof syncQuery> | undefined;
+const query = <Row>(text: string, params: unknown[] = []): Row[] => (reader ??= syncQuery(postgresUrl())).query<Row>(text, params);
+
+/** The postgres store at `location` as a reopening store would read it. */
+export function postgresDocument<Task>(location: string): StoredDocument<Task> {
+  const schema = schemaOf(location);
+  const [store] = query<{ format_version: number; epoch_floor: string }>(`SELECT format_version, epoch_floor FROM ${schema}.store`);
+  const document: StoredDocument<Task> = { formatVersion: store!.format_version, epochFloor: Number(store!.epoch_floor), tasks: {} };
+  for (const { id, record } of query<{ id: string; record: string }>(`SELECT id, record::text AS record FROM ${schema}.tasks ORDER BY seq`)) {
+    Object.defineProperty(document.tasks, id, { value: JSON.parse(record) as Task, enumerable: true, writable: true, configurable: true });
+  }
+  return document;
+}
+
+/** Every column of the store's tables but its ownership (renewals change it), rows in the store's order. */
+export function postgresBytes(location: string): string {
+  const schema = schemaOf(location);
+  const store = query(`SELECT format_version, epoch_floor FROM ${schema}.store`);
+  const tasks = query(`SELECT id, seq, state, record::text AS record, lease_expires_at, grace_ends_at, not_before, compensation_retry_at FROM ${schema}.tasks ORDER BY seq`);
+  return JSON.stringify({ store, tasks }, null, 1);
+}
+
+/** Drops the schema of the postgres store at `location`, synchronously (for sync disposers). */
+export function dropPostgresStore(location: string): void {
+  query(`DROP SCHEMA IF EXISTS ${schemaOf(location)} CASCADE`);
+}
+
+/**
+ * Writes the store by hand, as an operator editing it would: a whole document (its tasks
+ * replace the stored ones), or text that is no store at all (for postgres: every record
+ * becomes that text as a JSON string, valid JSON that is not a record).
+ */
+function writeStore(kind: StoreKind, file: string, content: StoredDocument<unknown> | string): void {
+  if (kind !== 'postgres') {
+    writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+    return;
+  }
+  const schema = schemaOf(file);
+  if (typeof content === 'string') {
+    query(`UPDATE ${schema}.tasks SET record = to_json($1::text)`, [content]);
+    return;
+  }
+  query(`DELETE FROM ${schema}.tasks`);
+  for (const [id, task] of Object.entries(content.tasks)) {
+    const { state } = task as { state: string | Record<string, unknown> };
+    const top = typeof state === 'string' ? state : Object.keys(state)[0];
+    query(`INSERT INTO ${schema}.tasks (id, state, record) VALUES ($1, $2, $3::json)`, [id, top, JSON.stringify(task)]);
+  }
 }
 
 /** A store document as the tests read it. */
 export interface StoredDocument<Task = { state: unknown; context: Record<string, unknown> }> {
   formatVersion: number;
+  epochFloor?: number;
   journalSeq?: number;
   tasks: Record<string, Task>;
 }
@@ -75,6 +136,8 @@ export interface Harness {
   bytes(): string;
   /** The store's contents as a reopening store would read them (see durableDocument). */
   durable<Task = { state: unknown; context: Record<string, unknown> }>(): StoredDocument<Task>;
+  /** Replaces what is stored, as an operator editing it by hand would (see writeStore). */
+  write(content: StoredDocument<unknown> | string): void;
   /** A new store of the harness's kind on its file. */
   store(): Store;
   /** Closes the supervisor and opens a new one on the same file and clock. */
@@ -83,7 +146,7 @@ export interface Harness {
 
 export async function harness(options: Partial<SupervisorOptions> = {}, clock = createTestClock(T0), kind = STORE_KIND): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'leasehold-test-'));
-  const file = join(dir, 'store.json');
+  const file = kind === 'postgres' ? storeIn(freshSchema('h')).location : join(dir, 'store.json');
   const open = (extra: Partial<SupervisorOptions> = {}) => createSupervisor({ store: storeOf(file, kind), clock, ...options, ...extra });
   const h: Harness = {
     sup: await open(),
@@ -91,8 +154,9 @@ export async function harness(options: Partial<SupervisorOptions> = {}, clock = 
     file,
     dir,
     kind,
-    bytes: () => storeBytes(file),
-    durable: () => durableDocument(file),
+    bytes: () => (kind === 'postgres' ? postgresBytes(file) : storeBytes(file)),
+    durable: () => (kind === 'postgres' ? postgresDocument(file) : durableDocument(file)),
+    write: (content) => writeStore(kind, file, content),
     store: () => storeOf(file, kind),
     async restart(extra) {
       await h.sup.close();
@@ -103,6 +167,7 @@ export async function harness(options: Partial<SupervisorOptions> = {}, clock = 
   cleanups.push(async () => {
     await h.sup.close();
     rmSync(dir, { recursive: true, force: true });
+    if (kind === 'postgres') await dropSchema(schemaOf(file));
   });
   return h;
 }

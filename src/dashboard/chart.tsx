@@ -1,47 +1,9 @@
-// The lifecycle view's chart (uPlot): calls/s (the sum of all lifecycle event counters'
-// deltas per second), expiries and reclaims, in 5-second buckets over the last 5 minutes,
-// from the stats samples live.ts keeps. Buckets before the page's first sample are gaps.
+// The lifecycle view's chart (uPlot): calls/s, expiries and reclaims over the last 5 minutes
+// (chart-data.ts buckets the stats samples live.ts keeps), resized with its box.
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
+import { buckets } from './chart-data.js';
 import type { Sample } from './live.js';
-
-const BUCKET_MS = 5_000;
-const WINDOW_MS = 5 * 60_000;
-
-type Series = [number[], (number | null)[], (number | null)[], (number | null)[]];
-
-/** Per bucket ending at `now`: calls per second, expiries and reclaims in the bucket. */
-export function buckets(samples: Sample[], now: number): Series {
-  const end = Math.floor(now / BUCKET_MS) * BUCKET_MS;
-  const xs: number[] = [];
-  const calls: (number | null)[] = [];
-  const expiries: (number | null)[] = [];
-  const reclaims: (number | null)[] = [];
-  let i = 0;
-  let previous: Sample | undefined;
-  // The last sample at or before each bucket's end; deltas between consecutive bucket ends.
-  const start = end - WINDOW_MS;
-  while (i < samples.length && samples[i]!.at <= start) previous = samples[i++];
-  // Without a sample before the window (the page is younger than 5 minutes), the first one is the baseline.
-  previous ??= samples[i];
-  for (let t = start + BUCKET_MS; t <= end; t += BUCKET_MS) {
-    let last: Sample | undefined;
-    while (i < samples.length && samples[i]!.at <= t) last = samples[i++];
-    const current = last ?? previous;
-    xs.push(t / 1000);
-    if (current && previous) {
-      calls.push((current.calls - previous.calls) / (BUCKET_MS / 1000));
-      expiries.push(current.expiries - previous.expiries);
-      reclaims.push(current.reclaims - previous.reclaims);
-    } else {
-      calls.push(null);
-      expiries.push(null);
-      reclaims.push(null);
-    }
-    if (current) previous = current;
-  }
-  return [xs, calls, expiries, reclaims];
-}
 
 const HEIGHT = 200;
 

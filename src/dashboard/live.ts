@@ -4,16 +4,11 @@
 // reload on events. Ephemeral: it starts empty with each page load.
 import { useEffect, useState } from 'preact/hooks';
 import { api, errorText } from './api.js';
+import type { Sample } from './chart-data.js';
 import { openStream, type LiveStatus } from './events.js';
 import type { LifecycleEvent, Stats } from './types.js';
 
-/** Cumulative counters at one stats read (the chart draws their deltas). */
-export interface Sample {
-  at: number;
-  calls: number;
-  expiries: number;
-  reclaims: number;
-}
+export type { Sample };
 
 export interface LiveState {
   status: LiveStatus;

@@ -26,7 +26,7 @@ export interface StoreMeta {
 export type StoreChanges = ReadonlyMap<string, TaskRecord | null>;
 
 export interface Store {
-  /** Where the data lives, for error messages (`/path/store.json`, `memory`). */
+  /** Where the data lives, for error messages (`/path/store.json`, `memory`, `postgres://host/db#schema`). */
   readonly location: string;
   /**
    * Takes the store's exclusive lock and reads every task. Rejects with `STORE_LOCKED` when
@@ -36,7 +36,8 @@ export interface Store {
   open(): Promise<StoreContents>;
   /**
    * Applies the changes, and `meta` when given, atomically; resolves only once they are
-   * durable (fsynced for files).
+   * durable (fsynced for files). A store that can lose its ownership while open (PostgreSQL)
+   * rejects with `STORE_LOCKED` once it has, having written nothing.
    */
   commit(changes: StoreChanges, meta?: StoreMeta): Promise<void>;
   /** Releases the lock. Safe to call twice. */

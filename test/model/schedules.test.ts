@@ -6,7 +6,8 @@
 // an `expired` heartbeat), and any error that is not a LeaseholdError fails the schedule.
 //
 // Most schedules run on memoryStore (close + reopen of the same instance is a restart); a
-// smaller number run on the real JSON file store. Seeds are random per run unless
+// smaller number run on the real JSON file store, and (in the vitest project `postgres`, which
+// runs only those) on the PostgreSQL store. Seeds are random per run unless
 // LEASEHOLD_SEED is set; LEASEHOLD_SCHEDULES sets how many memory schedules run (default
 // 10 000; the JSON count follows at 1/50). LEASEHOLD_SCHEDULE_STATS=1 prints how often each
 // outcome occurred. A failure prints fast-check's seed and path, the shrunk command list,
@@ -36,7 +37,8 @@ import {
 import { statePath } from '../../src/task/view.js';
 import { createTestClock, type TestClock } from '../../src/testing.js';
 import { createInvariantChecker, type InvariantChecker } from '../invariants.js';
-import { durableDocument, storeBytes } from '../support.js';
+import { freshSchema, storeIn } from '../postgres/database.js';
+import { dropPostgresStore, durableDocument, postgresBytes, postgresDocument, STORE_KIND, storeBytes, storeOf } from '../support.js';
 
 // ---------------------------------------------------------------------------------------
 // configuration
@@ -45,6 +47,11 @@ const T0 = Date.UTC(2026, 0, 1);
 
 const MEMORY_RUNS = positiveInt('LEASEHOLD_SCHEDULES') ?? 10_000;
 const JSON_RUNS = Math.max(1, Math.round(MEMORY_RUNS / 50));
+const POSTGRES_RUNS = JSON_RUNS;
+/** The `postgres` project runs the PostgreSQL schedules only; the others run the rest. */
+const ON_POSTGRES = STORE_KIND === 'postgres';
+
+type Kind = 'memory' | 'json' | 'postgres';
 const SEED = process.env.LEASEHOLD_SEED !== undefined ? Number(process.env.LEASEHOLD_SEED) : Math.floor(Math.random() * 2 ** 31);
 /** `memory:<path>` or `json:<path>`: replays one counterexample of that suite. */
 const REPLAY = process.env.LEASEHOLD_PATH;
@@ -337,17 +344,18 @@ interface Recorder {
   dispose(): void;
 }
 
-function recorder(kind: 'memory' | 'json', violation: (message: string) => void): Recorder {
+function recorder(kind: Kind, violation: (message: string) => void): Recorder {
   const memory = kind === 'memory' ? memoryStore() : undefined;
   const dir = kind === 'json' ? mkdtempSync(join(tmpdir(), 'leasehold-schedule-')) : undefined;
   const file = dir && join(dir, 'store.json');
+  const postgres = kind === 'postgres' ? storeIn(freshSchema('sched')).location : undefined;
   let commits = 0;
   let opened = false;
   let records = new Map<string, string>();
 
   return {
     store() {
-      const inner = memory ?? jsonFileStore(file!);
+      const inner = memory ?? (postgres ? storeOf(postgres, 'postgres') : jsonFileStore(file!));
       return {
         location: inner.location,
         async open() {
@@ -377,10 +385,11 @@ function recorder(kind: 'memory' | 'json', violation: (message: string) => void)
     get records() {
       return records;
     },
-    bytes: () => (file ? storeBytes(file) : undefined),
-    durableTasks: () => (file ? durableDocument(file).tasks : {}),
+    bytes: () => (file ? storeBytes(file) : postgres ? postgresBytes(postgres) : undefined),
+    durableTasks: () => (file ? durableDocument(file).tasks : postgres ? postgresDocument(postgres).tasks : {}),
     dispose: () => {
       if (dir) rmSync(dir, { recursive: true, force: true });
+      if (postgres) dropPostgresStore(postgres);
     },
   };
 }
@@ -437,7 +446,7 @@ let commandsRun = 0;
 const tallies = new Map<string, number>();
 const tally = (key: string) => tallies.set(key, (tallies.get(key) ?? 0) + 1);
 
-async function runSchedule(s: Schedule, kind: 'memory' | 'json'): Promise<void> {
+async function runSchedule(s: Schedule, kind: Kind): Promise<void> {
   const violations: string[] = [];
   const w: World = {
     // A probe is held open until a command answers it: the clock must not wait for it.
@@ -975,9 +984,9 @@ function afterSuccess(w: World, c: Call, id: string, pre: TaskView | undefined) 
 
 // ---------------------------------------------------------------------------------------
 
-const counts = { memory: 0, json: 0 };
+const counts = { memory: 0, json: 0, postgres: 0 };
 
-async function runSuite(kind: 'memory' | 'json', numRuns: number) {
+async function runSuite(kind: Kind, numRuns: number) {
   const replay = REPLAY?.startsWith(`${kind}:`) ? REPLAY.slice(kind.length + 1) : undefined;
   if (REPLAY && !replay) return; // replaying the other suite's counterexample
   const property = fc.asyncProperty(schedule, async (s) => {
@@ -1003,12 +1012,16 @@ describe(`random schedules (seed ${SEED})`, () => {
       console.log([...tallies].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${String(n).padStart(7)}  ${k}`).join('\n'));
     }
     console.log(
-      `random schedules: ${counts.memory} run (memory) + ${counts.json} (json file), seed ${SEED}, ${commandsRun} commands ` +
+      `random schedules: ${counts.memory} run (memory) + ${counts.json} (json file) + ${counts.postgres} (postgres), seed ${SEED}, ${commandsRun} commands ` +
         `(≤ ${SHORT_MAX} per schedule, ≤ ${LONG_MAX} for one in ten; LEASEHOLD_SEED=${SEED} replays, LEASEHOLD_SCHEDULES=n runs more)`,
     );
   });
 
-  it(`${MEMORY_RUNS} schedules on memoryStore`, { timeout: 120_000 + MEMORY_RUNS * 50 }, () => runSuite('memory', MEMORY_RUNS));
+  it.skipIf(ON_POSTGRES)(`${MEMORY_RUNS} schedules on memoryStore`, { timeout: 120_000 + MEMORY_RUNS * 50 }, () => runSuite('memory', MEMORY_RUNS));
 
-  it(`${JSON_RUNS} schedules on the JSON file store`, { timeout: 120_000 + JSON_RUNS * 500 }, () => runSuite('json', JSON_RUNS));
+  it.skipIf(ON_POSTGRES)(`${JSON_RUNS} schedules on the JSON file store`, { timeout: 120_000 + JSON_RUNS * 500 }, () => runSuite('json', JSON_RUNS));
+
+  it.runIf(ON_POSTGRES)(`${POSTGRES_RUNS} schedules on the PostgreSQL store`, { timeout: 120_000 + POSTGRES_RUNS * 500 }, () =>
+    runSuite('postgres', POSTGRES_RUNS),
+  );
 });

@@ -74,6 +74,19 @@ export function describeStoreConformance(name: string, makeFixture: () => Promis
       expect([...contents.tasks.keys()].sort()).toEqual(['a', 'b']);
     });
 
+    it('hands tasks back in the order they were first stored: an update keeps its place, a re-created id goes last', async () => {
+      // The supervisor breaks claim-order ties by creation order, which a restart rebuilds from this order.
+      const store = connect();
+      await store.open();
+      await store.commit(new Map([['m', record('m')], ['z', record('z')], ['a', record('a')]]));
+      await store.commit(new Map([['b', record('b')], ['m', record('m', 'done')]]));
+      await store.commit(new Map<string, TaskRecord | null>([['z', null]]));
+      await store.commit(new Map([['z', record('z')]]));
+      await store.close();
+      const { tasks } = await connect().open();
+      expect([...tasks.keys()]).toEqual(['m', 'a', 'b', 'z']);
+    });
+
     it('can be opened again through the same object after close', async () => {
       const store = connect();
       await store.open();
