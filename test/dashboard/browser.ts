@@ -2,7 +2,6 @@
 // and the built dashboard at `/`), Debian's chromium driven by playwright-core, pages that
 // record every console error or warning and uncaught page error, and signing in with a token.
 // No vitest in here: the screenshot script uses it too (fixture.ts adds the test hooks).
-/// <reference lib="dom" />
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createSupervisor, memoryStore, type Supervisor, type SupervisorOptions } from '../../src/index.js';
 import { serve } from '../../src/server/index.js';

@@ -1,7 +1,6 @@
 // The lifecycle view in a real browser: it loads (every view does) without a console error,
 // its counts are the supervisor's stats, and it follows the work live over the event stream —
 // a claim made through the client and a lease expiring on the test clock show up without reload.
-/// <reference lib="dom" />
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { connect } from '../../src/client/index.js';

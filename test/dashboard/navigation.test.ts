@@ -2,7 +2,6 @@
 // reaches the nav, the diagram's states and the task table; Enter follows), signing in (a refused
 // token is said so on the page; the token stays in the session), and the page talking to nothing
 // but its own origin with the token never in a URL.
-/// <reference lib="dom" />
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import type { SupervisorStats } from '../../src/index.js';

@@ -1,7 +1,6 @@
 // `npm run screenshots`: photographs each dashboard view into docs/dashboard-*.png, from the
 // scripted scenario (scenario.ts) served and browsed by the test harness, so the README's
 // pictures are regenerated from the real page, never hand-made. Needs the built dashboard.
-/// <reference lib="dom" />
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -1,7 +1,6 @@
 // The task page in a real browser: the lease, the recovery hand-off a released task leaves its
 // next owner, the compensation ledger with each step's status, the timeline; and the admin's
 // quarantine action, which a viewer's or an agent's page does not offer and the API refuses.
-/// <reference lib="dom" />
 import { describe, expect, it } from 'vitest';
 import { ADMIN, SHOWN_MS, textOf } from './browser.js';
 import { useDashboard } from './fixture.js';

@@ -1,7 +1,6 @@
 // The task table over 10,000 tasks in a real browser: server-side paging, filters (state,
 // owner, id text), sorting, and a URL that carries the filter so another page opened on it
 // shows the same rows.
-/// <reference lib="dom" />
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { ADMIN, rowIds, signIn, SHOWN_MS } from './browser.js';
