@@ -8,7 +8,7 @@ export default defineConfig({
     testTimeout: 30_000,
     pool: 'forks',
     projects: [
-      { extends: true, test: { name: 'json', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...POSTGRES_ONLY] } },
+      { extends: true, test: { name: 'json', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...POSTGRES_ONLY, 'test/dashboard/**'] } },
       // The persistence suites once more on the journaled store (test/support.ts reads the variable).
       {
         extends: true,
@@ -29,6 +29,11 @@ export default defineConfig({
           globalSetup: ['test/postgres/server.ts'],
           env: { LEASEHOLD_TEST_STORE: 'postgres' },
         },
+      },
+      // The dashboard in a real browser: its globalSetup installs Debian's chromium when it is missing.
+      {
+        extends: true,
+        test: { name: 'dashboard', include: ['test/dashboard/**/*.test.ts'], globalSetup: ['test/dashboard/chromium.ts'] },
       },
     ],
   },

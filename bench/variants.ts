@@ -1,6 +1,6 @@
 // The systems the workloads compare, under stable keys (also the keys of results.json), and
 // the one place where the durable JSON store that the targets are judged on is chosen.
-import { createSupervisor, jsonFileStore, memoryStore, systemClock, type Store, type Supervisor, type TaskLimits } from '../src/index.js';
+import { createSupervisor, jsonFileStore, memoryStore, postgresStore, systemClock, type Store, type Supervisor, type TaskLimits } from '../src/index.js';
 import { join } from 'node:path';
 import type { Variant } from './alternate.js';
 import type { Metrics } from './stats.js';
@@ -71,4 +71,9 @@ function storeFor(kind: LeaseholdKind, dir: string): Store {
 /** A supervisor as a production user would run it (system clock), without cron sweeps. */
 export function openSupervisor(kind: LeaseholdKind, dir: string, defaults: Partial<TaskLimits> = {}): Promise<Supervisor> {
   return createSupervisor({ store: storeFor(kind, dir), clock: systemClock(), defaults, schedule: false });
+}
+
+/** The same on postgresStore (W6): `schema` in the database at `url`. */
+export function openPostgresSupervisor(url: string, schema: string): Promise<Supervisor> {
+  return createSupervisor({ store: postgresStore({ connectionString: url, schema }), clock: systemClock(), schedule: false });
 }

@@ -4,6 +4,7 @@
 // and re-arm every timer), and the size of what is on disk. Bulk calls go in chunks of 1,000
 // concurrent calls; the SQLite baseline gets one transaction per chunk of 1,000 to match.
 import { join } from 'node:path';
+import type { Supervisor } from '../src/index.js';
 import { alternate } from './alternate.js';
 import { memoryNow, runChild, timedSeconds } from './spawn.js';
 import type { Metrics } from './stats.js';
@@ -16,17 +17,21 @@ export interface W2Config {
   repeats: number;
 }
 
-/** Measured by the child that creates the tasks. */
-interface W2Created extends Metrics {
+/** Measured by the child that creates the tasks, whatever the store. */
+export interface W2Leased extends Metrics {
   createSeconds: number;
   rssMiB: number;
   heapMiB: number;
   closeSeconds: number;
+}
+
+/** With the size of the files the store left. */
+export interface W2Created extends W2Leased {
   fileMiB: number;
 }
 
 /** Measured by the child that reopens the store. */
-interface W2Reopened extends Metrics {
+export interface W2Reopened extends Metrics {
   reopenSeconds: number;
   reopenRssMiB: number;
   reopenHeapMiB: number;
@@ -41,20 +46,33 @@ const ownerOf = (index: number) => `owner-${index % 64}`;
 const isLeasehold = (variant: VariantKey): variant is LeaseholdKind => variant !== 'sqlite';
 const sqliteFile = (dir: string) => join(dir, 'leases.db');
 
+/** Creates and leases `count` tasks on the supervisor `open` gives, measures memory with every lease live, closes it. */
+export async function createLeased(open: () => Promise<Supervisor>, count: number): Promise<W2Leased> {
+  const tasks = benchTasks(count);
+  const sup = await open();
+  const [createSeconds] = await timedSeconds(async () => {
+    await inChunks(tasks, CHUNK, (task) => sup.create(task));
+    await inChunks(tasks, CHUNK, (task, index) => sup.claim(task.id, { owner: ownerOf(index), leaseMs: LEASE_MS }));
+  });
+  expectCount(sup.stats().byState.leased, count, 'leased after create');
+  const memory = memoryNow();
+  const [closeSeconds] = await timedSeconds(() => sup.close());
+  return { createSeconds, ...memory, closeSeconds };
+}
+
+/** Reopens the store (restore, every timer re-armed) in this fresh process, measures memory, closes. */
+export async function reopenLeased(open: () => Promise<Supervisor>, count: number): Promise<W2Reopened> {
+  const [reopenSeconds, sup] = await timedSeconds(open);
+  expectCount(sup.stats().byState.leased, count, 'leased after reopen');
+  const { rssMiB, heapMiB } = memoryNow();
+  await sup.close();
+  return { reopenSeconds, reopenRssMiB: rssMiB, reopenHeapMiB: heapMiB };
+}
+
 /** Child half 1: create and lease every task, measure memory with all leases live, close. */
 export async function w2Create(variant: VariantKey, count: number, dir: string): Promise<W2Created> {
+  if (isLeasehold(variant)) return { ...(await createLeased(() => openSupervisor(variant, dir), count)), fileMiB: totalMiB(dir) };
   const tasks = benchTasks(count);
-  if (isLeasehold(variant)) {
-    const sup = await openSupervisor(variant, dir);
-    const [createSeconds] = await timedSeconds(async () => {
-      await inChunks(tasks, CHUNK, (task) => sup.create(task));
-      await inChunks(tasks, CHUNK, (task, index) => sup.claim(task.id, { owner: ownerOf(index), leaseMs: LEASE_MS }));
-    });
-    expectCount(sup.stats().byState.leased, count, 'leased after create');
-    const memory = memoryNow();
-    const [closeSeconds] = await timedSeconds(() => sup.close());
-    return { createSeconds, ...memory, closeSeconds, fileMiB: totalMiB(dir) };
-  }
   const db = new SqliteLeases(sqliteFile(dir));
   const [createSeconds] = await timedSeconds(() => {
     db.insertAll(tasks, CHUNK);
@@ -68,13 +86,7 @@ export async function w2Create(variant: VariantKey, count: number, dir: string):
 
 /** Child half 2: reopen the store in a fresh process, every timer re-armed, then close. */
 export async function w2Reopen(variant: VariantKey, count: number, dir: string): Promise<W2Reopened> {
-  if (isLeasehold(variant)) {
-    const [reopenSeconds, sup] = await timedSeconds(() => openSupervisor(variant, dir));
-    expectCount(sup.stats().byState.leased, count, 'leased after reopen');
-    const { rssMiB, heapMiB } = memoryNow();
-    await sup.close();
-    return { reopenSeconds, reopenRssMiB: rssMiB, reopenHeapMiB: heapMiB };
-  }
+  if (isLeasehold(variant)) return reopenLeased(() => openSupervisor(variant, dir), count);
   const [reopenSeconds, db] = await timedSeconds(() => {
     const reopened = new SqliteLeases(sqliteFile(dir));
     for (const lease of reopened.leased()) reopened.armExpiry(lease);

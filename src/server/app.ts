@@ -7,6 +7,7 @@ import { errorBody, httpStatusOf, InvalidInputError, LeaseholdError, NotFoundErr
 import type { Logger } from '../logger.js';
 import type { Supervisor } from '../supervisor/options.js';
 import { registerAuth } from './auth.js';
+import { registerDashboard } from './dashboard.js';
 import { registerEvents } from './events.js';
 import { registerMcp } from './mcp.js';
 import { registerMetrics } from './metrics.js';
@@ -26,6 +27,8 @@ export interface AppOptions {
   /** Each MCP tool call of an agent first renews its live leases. */
   mcpTouch: boolean;
   logger: Logger;
+  /** The built dashboard's folder, served at `/` and `/assets/` (undefined: answers 503 "not built"); false: no dashboard. */
+  dashboardDir: string | undefined | false;
 }
 
 /** What a standby's Retry-After says: a takeover is polled for every second at most. */
@@ -34,7 +37,7 @@ const STANDBY_RETRY_AFTER_S = 1;
 /** Every route of the API tables (the document and the tests list them). */
 export const API_ROUTES: readonly Route[] = [...taskRoutes, ...agentRoutes, ...diagramRoutes];
 
-export async function buildApp({ sup, tokens, bodyLimitBytes, requestTimeoutMs, eventBuffer, mcpTouch, logger }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ sup, tokens, bodyLimitBytes, requestTimeoutMs, eventBuffer, mcpTouch, logger, dashboardDir }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
     bodyLimit: bodyLimitBytes,
@@ -92,12 +95,13 @@ export async function buildApp({ sup, tokens, bodyLimitBytes, requestTimeoutMs, 
 
   const document = JSON.stringify(openApiDocument(API_ROUTES, '1'));
   app.get('/v1/openapi.json', { config: { who: 'none' } }, (_request, reply) => reply.type('application/json; charset=utf-8').send(document));
-  // A standby is healthy (it is ready to take over); a supervisor that closed (it lost its store) is not.
+  // A standby is healthy (it is ready to take over); a supervisor that closed (or lost its store) is not.
   app.get('/healthz', { config: { who: 'none' } }, (_request, reply) => {
     if (sup.role === 'standby') return { ok: true, role: 'standby', leader: sup.leader?.url ?? null };
     if (sup.role === 'closed' || sup.role === 'deposed') return reply.code(503).send({ ok: false, role: sup.role });
     return { ok: true };
   });
+  if (dashboardDir !== false) registerDashboard(app, dashboardDir);
 
   // Metrics need no token, and time every route, so they hook the root instance.
   registerMetrics(app, { sup });

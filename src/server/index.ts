@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import { parse } from '../supervisor/inputs.js';
 import type { Supervisor } from '../supervisor/options.js';
 import { buildApp } from './app.js';
+import { defaultDashboardDir } from './dashboard.js';
 import { daemonFileOf, removeDaemonFile, writeDaemonFile } from './daemon-file.js';
 import { createTokenRegistry, newToken } from './tokens.js';
 
@@ -35,6 +36,11 @@ export interface ServeOptions {
   mcpTouch?: boolean;
   /** Default console. Never given a token. */
   logger?: Logger;
+  /**
+   * Default true: the dashboard at `/` (static files from the package's dist/dashboard/, built by
+   * `npm run build`; 503 until built). `{ dir }` serves another build folder; false: none.
+   */
+  dashboard?: boolean | { dir: string };
 }
 
 export interface Server {
@@ -56,6 +62,7 @@ const serveOptions = z.strictObject({
   requestTimeoutMs: z.number().int().min(0).optional(),
   eventBuffer: z.number().int().min(0).optional(),
   mcpTouch: z.boolean().optional(),
+  dashboard: z.union([z.boolean(), z.strictObject({ dir: z.string().min(1) })]).optional(),
   logger: z.custom<Logger>((value) => typeof (value as Logger | undefined)?.warn === 'function', 'expected { warn(message) }').optional(),
 });
 
@@ -81,6 +88,7 @@ export async function serve(sup: Supervisor, options: ServeOptions = {}): Promis
     eventBuffer: given.eventBuffer ?? 10_000,
     mcpTouch: given.mcpTouch ?? true,
     logger,
+    dashboardDir: given.dashboard === false ? false : typeof given.dashboard === 'object' ? given.dashboard.dir : defaultDashboardDir(),
   });
   try {
     await app.listen({ host, port: given.port ?? DEFAULT_PORT });
