@@ -65,6 +65,9 @@ loses the store to another exits with code 8.`,
       }
       const leader = sup.leader?.url;
       process.stdout.write(`leasehold listening on ${server.url}${sup.role === 'standby' ? ` (standby${leader ? `; the leader is ${leader}` : ''})` : ''}\n`);
+      // Where an operator finds a token to sign in with, never the token itself (stderr: stdout stays one line).
+      const tokenHome = process.env.LEASEHOLD_ADMIN_TOKEN ? 'LEASEHOLD_ADMIN_TOKEN' : daemonFileOf(postgres ? stem : store);
+      process.stderr.write(`dashboard: open ${server.url}/ and sign in with the admin token (in ${tokenHome}) or a viewer token (leasehold agent add NAME --viewer)\n`);
       const stopped = await new Promise<'signal' | 'lost'>((resolve) => {
         process.once('SIGINT', () => resolve('signal'));
         process.once('SIGTERM', () => resolve('signal'));

@@ -39,6 +39,8 @@ describe('leasehold serve', () => {
 
     expect(code).toBe(0);
     expect(daemon.stdout()).toBe(`leasehold listening on ${daemon.url}\n`);
+    // stderr tells the operator where to find a token for the dashboard, never the token.
+    expect(daemon.stderr()).toContain(`dashboard: open ${daemon.url}/ and sign in with the admin token (in LEASEHOLD_ADMIN_TOKEN)`);
     expect(daemon.stdout() + daemon.stderr()).not.toContain(admin);
     expect(daemon.stdout() + daemon.stderr()).not.toContain(token);
     expect(existsSync(daemonFile)).toBe(false);
