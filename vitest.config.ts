@@ -25,7 +25,15 @@ export default defineConfig({
         test: {
           name: 'postgres',
           // schedules.test.ts runs only its PostgreSQL schedules here (it reads the variable too).
-          include: [...POSTGRES_ONLY, 'test/persistence.test.ts', 'test/lifecycle.test.ts', 'test/concurrency.test.ts', 'test/model/schedules.test.ts'],
+          // The kill -9 trials run their PostgreSQL kind here (test/reliability/support.ts reads the variable).
+          include: [
+            ...POSTGRES_ONLY,
+            'test/persistence.test.ts',
+            'test/lifecycle.test.ts',
+            'test/concurrency.test.ts',
+            'test/model/schedules.test.ts',
+            'test/reliability/kill.test.ts',
+          ],
           globalSetup: ['test/postgres/server.ts'],
           env: { LEASEHOLD_TEST_STORE: 'postgres' },
         },
