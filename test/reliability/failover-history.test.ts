@@ -40,7 +40,7 @@ function cleanHistory(): { calls: CallRecord[]; final: TaskView[] } {
     { by: 'b', op: 'complete', task: 't2', input: { epoch: 1, result: 'late' }, sentAt: 3300, answeredAt: 3305, outcome: { kind: 'refused', code: 'LEASE_CONFLICT', reason: 'stale_epoch' } },
   ];
   const final = [
-    view('t1', { state: 'completed', substate: 'completed', epoch: 1, progress: 50, spec: { n: 1 }, terminal: { result: { ok: 1 } } as TaskView['terminal'] }),
+    view('t1', { state: 'completed', substate: 'completed', epoch: 1, progress: 50, spec: { n: 1 }, terminal: { result: { ok: 1 } } as unknown as TaskView['terminal'] }),
     view('t2', { state: 'leased', substate: 'leased', epoch: 2, spec: { n: 2 }, lease: lease('t2', 'c', 2, 3202, 63_202) }),
   ];
   return { calls, final };
