@@ -1,7 +1,7 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
 /** The files that need a PostgreSQL server: only the `postgres` project starts one. */
-const POSTGRES_ONLY = ['test/store/postgres-*.test.ts'];
+const POSTGRES_ONLY = ['test/store/postgres-*.test.ts', 'test/reliability/failover.test.ts'];
 
 export default defineConfig({
   test: {

@@ -51,7 +51,7 @@ describe('failover history checks', () => {
     const { calls, final } = cleanHistory();
     expect(lostAcknowledgements(calls, final)).toEqual([]);
     expect(doubleOwners(calls)).toEqual([]);
-    expect(tally(calls)).toEqual({ acked: 7, refused: 1, lost: 1, leases: 3 });
+    expect(tally(calls)).toEqual({ acked: 7, refused: 1, unsent: 0, lost: 1, leases: 3 });
   });
 
   it('report an acknowledged create or complete missing from the store', () => {
@@ -62,6 +62,15 @@ describe('failover history checks', () => {
     expect(lostAcknowledgements(calls, notCompleted).join('\n')).toMatch(/acknowledged complete of t1 .*leased/);
     const epochBack = [final[0]!, { ...final[1]!, epoch: 1 }];
     expect(lostAcknowledgements(calls, epochBack).join('\n')).toMatch(/claimNext of t2 .*epoch 1, below the acknowledged 2/);
+  });
+
+  it('count a lost end call as a possible end, an unsent one as none', () => {
+    const { calls } = cleanHistory();
+    // b's lease (epoch 1, never ended, expiring at 2022) and c's claim at 1500.
+    const early = calls.map((c) => (c.by === 'c' ? ack('c', 'claimNext', '', 1498, lease('t2', 'c', 2, 1500, 61_500)) : c));
+    const end = (kind: 'lost' | 'unsent'): CallRecord => ({ by: 'b', op: 'release', task: 't2', input: { epoch: 1 }, sentAt: 1400, answeredAt: 1450, outcome: { kind } });
+    expect(doubleOwners([...early, end('lost')])).toEqual([]);
+    expect(doubleOwners([...early, end('unsent')]).join('\n')).toMatch(/task t2 had two owners/);
   });
 
   it('report an epoch acknowledged to two owners', () => {

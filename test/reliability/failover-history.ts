@@ -7,7 +7,8 @@
 import type { Json, Lease, TaskView } from '../../src/index.js';
 import { sameJson } from './support.js';
 
-export type Outcome = { kind: 'ack'; value: unknown } | { kind: 'refused'; code: string; reason?: string } | { kind: 'lost' };
+/** `unsent`: no server could be reached, so nothing landed; `lost`: sent, no answer — it may or may not have landed. */
+export type Outcome = { kind: 'ack'; value: unknown } | { kind: 'refused'; code: string; reason?: string } | { kind: 'unsent' } | { kind: 'lost' };
 
 export type Op = 'create' | 'claimNext' | 'heartbeat' | 'complete' | 'fail' | 'release';
 
@@ -124,7 +125,7 @@ function leasesOf(calls: CallRecord[], problems: string[]): Map<string, Held[]> 
   }
   // An acknowledged end was processed after it was sent, with the lease still this owner's.
   for (const call of calls) {
-    if (!isEnd(call.op) || call.outcome.kind === 'refused') continue;
+    if (!isEnd(call.op) || call.outcome.kind === 'refused' || call.outcome.kind === 'unsent') continue;
     const held = byTask.get(call.task)?.get(call.input.epoch ?? -1);
     if (!held) continue;
     held.ended = true;
@@ -168,7 +169,7 @@ export function doubleOwners(calls: CallRecord[]): string[] {
 }
 
 /** Counts for the trial's printed summary. */
-export function tally(calls: CallRecord[]): { acked: number; refused: number; lost: number; leases: number } {
+export function tally(calls: CallRecord[]): { acked: number; refused: number; unsent: number; lost: number; leases: number } {
   const count = (kind: Outcome['kind']) => calls.filter((c) => c.outcome.kind === kind).length;
-  return { acked: count('ack'), refused: count('refused'), lost: count('lost'), leases: calls.filter((c) => c.op === 'claimNext' && leaseOf(c)).length };
+  return { acked: count('ack'), refused: count('refused'), unsent: count('unsent'), lost: count('lost'), leases: calls.filter((c) => c.op === 'claimNext' && leaseOf(c)).length };
 }
