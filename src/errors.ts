@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'STORE_LOCKED'
   | 'STORE_WRITE_FAILED'
   | 'SUPERVISOR_CLOSED'
+  | 'NOT_LEADER'
   | 'INTERNAL_ERROR'
   // The service's (leasehold/server and leasehold/client): HTTP calls refused before they reach the supervisor.
   | 'UNAUTHORIZED'
@@ -121,6 +122,20 @@ export class SupervisorClosedError extends LeaseholdError {
 }
 
 /**
+ * A standby supervisor (createSupervisor with `standby: true`, still waiting to take its store
+ * over) refuses every call: `leader` is the URL the store's current owner advertises, when it
+ * does. Over HTTP a standby daemon answers 503 with it in the body and the Location header.
+ */
+export class NotLeaderError extends LeaseholdError {
+  readonly leader: string | undefined;
+
+  constructor(leader?: string, message?: string) {
+    super('NOT_LEADER', message ?? `this supervisor is a standby: it serves nothing until it takes the store over${leader ? `; the leader is ${leader}` : ''}`);
+    this.leader = leader;
+  }
+}
+
+/**
  * A step of a task's machine failed (a bug in the machine or its runtime, never the caller's
  * input): the step is refused and the task stays exactly as it was.
  */
@@ -192,6 +207,8 @@ export interface ErrorBody {
   reason?: ConflictReason;
   message: string;
   issues?: string[];
+  /** NOT_LEADER: the leader's advertised URL, when known. */
+  leader?: string;
 }
 
 export function errorBody(error: LeaseholdError): ErrorBody {
@@ -200,6 +217,7 @@ export function errorBody(error: LeaseholdError): ErrorBody {
     ...(error instanceof LeaseConflictError && { reason: error.reason }),
     message: error.message,
     ...(error instanceof InvalidInputError && { issues: error.issues }),
+    ...(error instanceof NotLeaderError && error.leader !== undefined && { leader: error.leader }),
   };
 }
 
@@ -219,6 +237,7 @@ const STATUS: Record<ErrorCode, number> = {
   INTERNAL_ERROR: 500,
   STORE_WRITE_FAILED: 503,
   SUPERVISOR_CLOSED: 503,
+  NOT_LEADER: 503,
   STORE_LOCKED: 503,
   UNAVAILABLE: 503,
 };
@@ -242,6 +261,7 @@ const REBUILD: Record<ErrorCode, (body: ErrorBody) => LeaseholdError> = {
   STORE_LOCKED: () => new StoreLockedError(''),
   STORE_WRITE_FAILED: (body) => new StoreWriteError(body.message),
   SUPERVISOR_CLOSED: () => new SupervisorClosedError(),
+  NOT_LEADER: (body) => new NotLeaderError(body.leader),
   INTERNAL_ERROR: () => new LeaseholdError('INTERNAL_ERROR', ''),
   UNAUTHORIZED: () => new UnauthorizedError(),
   FORBIDDEN: (body) => new ForbiddenError(body.message),
@@ -268,6 +288,7 @@ export function errorFromBody(status: number, body: unknown): LeaseholdError {
         message: sent.message as string,
         ...(typeof sent.reason === 'string' && REASONS.has(sent.reason) && { reason: sent.reason as ConflictReason }),
         ...(Array.isArray(sent.issues) && { issues: sent.issues.map(String) }),
+        ...(typeof sent.leader === 'string' && { leader: sent.leader }),
       }
     : { code: CODE_OF_STATUS[status] ?? 'INTERNAL_ERROR', message: `the server answered HTTP ${status} without an error body` };
   const error = REBUILD[parsed.code](parsed);

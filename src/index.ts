@@ -1,7 +1,8 @@
 // The public API of leasehold, and nothing else.
 export { createSupervisor } from './supervisor/supervisor.js';
 export { COMPENSATION_TIMEOUT_MS, DEFAULT_LIMITS, LIFECYCLE_EVENTS, PROBE_TIMEOUT_MS } from './supervisor/options.js';
-export type { AgentActivity, Compensator, Logger, OwnerProof, Supervisor, SupervisorOptions, SupervisorStats, TaskPage } from './supervisor/options.js';
+export type { AgentActivity, Compensator, Logger, OwnerProof, Supervisor, SupervisorOptions, SupervisorRole, SupervisorStats, TaskPage } from './supervisor/options.js';
+export { DEFAULT_MAX_CLOCK_SKEW_MS } from './supervisor/standing.js';
 export type { CreateInput, LeaseProof, TaskQuery, TaskSortKey } from './supervisor/inputs.js';
 export type { Lease, TaskView } from './task/view.js';
 export { DEFAULT_EXPIRING_SOON_MS, DEFAULT_HISTORY_LIMIT, statsLine } from './stats/index.js';
@@ -13,7 +14,7 @@ export type { JournaledStore, JsonFileStoreOptions } from './store/json-file-sto
 export { memoryStore } from './store/memory-store.js';
 export { DEFAULT_OWNERSHIP_TTL_MS, postgresStore } from './store/postgres-store.js';
 export type { Ownership, PostgresStore, PostgresStoreOptions } from './store/postgres-store.js';
-export type { Store, StoreChanges, StoreContents, StoreMeta, TaskRecord } from './store/types.js';
+export type { Store, StoreChanges, StoreContents, StoreHolder, StoreMeta, StoreOwnership, TaskRecord } from './store/types.js';
 export {
   cadenceRule,
   fixedPolicy,

@@ -19,4 +19,6 @@ export const EXIT_CODES: Record<string, number> = {
   DUPLICATE_AGENT: 14,
   // A daemon that does not answer (refused, broken connection, timeout): a write may have landed.
   UNAVAILABLE: 15,
+  // A standby daemon (PostgreSQL store) answered: it serves nothing until it takes the store over.
+  NOT_LEADER: 16,
 };

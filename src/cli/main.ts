@@ -77,7 +77,8 @@ Exit codes:
   reading command), 3 task not found, 4 duplicate task, 5 lease conflict, 6 terminal task,
   7 store corrupt, 8 store locked by another process, 9 store write failed, 10 supervisor closed,
   11 unauthorized (daemon token), 12 forbidden, 13 agent not found, 14 duplicate agent,
-  15 unavailable (the daemon did not answer; a write may have landed: look before repeating it).
+  15 unavailable (the daemon did not answer; a write may have landed: look before repeating it),
+  16 not the leader (a standby daemon answered).
 
 While a daemon serves the store (leasehold serve, or serve() in an orchestrator), commands that
 change tasks go through its API: found from <store>.daemon.json (as the admin; as an agent with

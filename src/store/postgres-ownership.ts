@@ -34,7 +34,7 @@ const dbNowMs = `(extract(epoch FROM clock_timestamp()) * 1000)::float8 AS db_no
  * store, or its holder has not renewed within its own TTL on the database clock. Bumps the
  * generation, so a deposed holder's next commit fails. Otherwise says who holds it.
  */
-export async function takeOwnership(client: PoolClient, target: Target, clock: Clock): Promise<Ownership | { held: string }> {
+export async function takeOwnership(client: PoolClient, target: Target, clock: Clock): Promise<Ownership | Held> {
   const s = target.schema;
   const taken = await client.query<{ generation: string; db_now: number }>(
     `UPDATE ${s}.store
@@ -46,11 +46,22 @@ export async function takeOwnership(client: PoolClient, target: Target, clock: C
   );
   const row = taken.rows[0];
   if (row) return { generation: Number(row.generation), skewMs: row.db_now - clock.now(), lost: false };
-  const held = await client.query<{ holder: string; ago: number; ttl_ms: number }>(
-    `SELECT holder, ttl_ms, (extract(epoch FROM clock_timestamp() - renewed_at) * 1000)::float8 AS ago FROM ${s}.store WHERE id = 1`,
+  const held = await client.query<{ holder: string; holder_url: string | null; ago: number; ttl_ms: number }>(
+    `SELECT holder, holder_url, ttl_ms, (extract(epoch FROM clock_timestamp() - renewed_at) * 1000)::float8 AS ago FROM ${s}.store WHERE id = 1`,
   );
   const h = held.rows[0];
-  return { held: h ? `owned by ${h.holder}, renewed ${Math.round(h.ago)} ms ago; free once not renewed for ${h.ttl_ms} ms` : 'owned by another supervisor' };
+  return {
+    held: h ? `owned by ${h.holder}, renewed ${Math.round(h.ago)} ms ago; free once not renewed for ${h.ttl_ms} ms` : 'owned by another supervisor',
+    holder: h?.holder ?? null,
+    url: h?.holder_url ?? null,
+  };
+}
+
+/** Who holds a store that could not be taken: `held` says it in words. */
+export interface Held {
+  held: string;
+  holder: string | null;
+  url: string | null;
 }
 
 /**
@@ -82,26 +93,41 @@ export async function releaseOwnership(pool: Pool, target: Target, generation: n
 }
 
 /**
- * Renews ownership every third of the TTL on `clock` until stopped. A renewal that finds the
- * generation taken over marks it lost (and stops); one that fails (database unreachable) is
- * retried at the next turn: the lease simply runs down meanwhile.
+ * Renews ownership every third of the TTL on `clock` until stopped, telling the listeners after
+ * each renewal. A renewal that finds the generation taken over marks it lost (and stops); one
+ * that fails (database unreachable) is retried at the next turn, and once no renewal has
+ * succeeded for the TTL (counted from when the last good one was sent, so surely expired on the
+ * database's clock too) ownership is lost: another supervisor may have taken it.
  */
-export function startRenewal(pool: Pool, target: Target, clock: Clock, initial: Ownership) {
+export function startRenewal(pool: Pool, target: Target, clock: Clock, initial: Ownership, openedAt: number, told: (ownership: Ownership) => void) {
   let state = initial;
   let timer: TimerHandle | undefined;
   let running: Promise<void> | undefined;
   let stopped = false;
+  let renewedFrom = openedAt;
+  const tell = () => told(state);
+  const lose = () => {
+    if (state.lost) return;
+    state = { ...state, lost: true };
+    tell();
+  };
 
   const renew = async () => {
+    const sent = clock.now();
     try {
       const result = await pool.query<{ db_now: number }>(
         `UPDATE ${target.schema}.store SET renewed_at = clock_timestamp() WHERE id = 1 AND generation = $1 RETURNING ${dbNowMs}`,
         [state.generation],
       );
       const row = result.rows[0];
-      state = row ? { ...state, skewMs: row.db_now - clock.now() } : { ...state, lost: true };
+      if (state.lost || stopped) return;
+      if (!row) return lose();
+      renewedFrom = sent;
+      state = { ...state, skewMs: row.db_now - clock.now() };
+      tell();
     } catch {
       // Unreachable database: try again at the next turn. Commits fail meanwhile on their own.
+      if (!stopped && clock.now() - renewedFrom >= target.ttlMs) lose();
     }
   };
   const arm = () => {
@@ -120,9 +146,7 @@ export function startRenewal(pool: Pool, target: Target, clock: Clock, initial: 
     get ownership(): Ownership {
       return state;
     },
-    markLost() {
-      state = { ...state, lost: true };
-    },
+    markLost: lose,
     /** Stops renewing; resolves once a renewal in flight is done. */
     async stop(): Promise<void> {
       stopped = true;

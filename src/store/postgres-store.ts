@@ -6,10 +6,10 @@ import pg from 'pg';
 import { InvalidInputError, LeaseholdError, StoreCorruptError, StoreLockedError, StoreWriteError } from '../errors.js';
 import { waitForLock, type LockWaitTime } from './lock-wait.js';
 import { postgresSettings, type PostgresStoreOptions } from './postgres-options.js';
-import { beginFenced, ownershipLost, releaseOwnership, startRenewal, takeOwnership, type Ownership, type Renewal } from './postgres-ownership.js';
+import { beginFenced, ownershipLost, releaseOwnership, startRenewal, takeOwnership, type Held, type Ownership, type Renewal } from './postgres-ownership.js';
 import { lockSchema, migrate, schemaVersion } from './postgres-schema.js';
 import { checkedMeta, parsedRecordIssues, recordTexts, summarise } from './records.js';
-import type { Store, StoreChanges, StoreContents, StoreMeta, TaskRecord } from './types.js';
+import type { Store, StoreChanges, StoreContents, StoreHolder, StoreMeta, TaskRecord } from './types.js';
 
 export { DEFAULT_OWNERSHIP_TTL_MS, type PostgresStoreOptions } from './postgres-options.js';
 export type { Ownership } from './postgres-ownership.js';
@@ -17,6 +17,8 @@ export type { Ownership } from './postgres-ownership.js';
 export interface PostgresStore extends Store {
   /** This store's ownership while open (undefined when closed): generation, clock skew, lost. */
   ownership(): Ownership | undefined;
+  onOwnership(listener: (ownership: Ownership) => void): () => void;
+  openWhenFree(options: { signal: AbortSignal; waiting(holder: StoreHolder): void }): Promise<StoreContents>;
 }
 
 /** One task row to write: the columns beside the record are read from it, for SQL's sake only. */
@@ -47,7 +49,21 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
 
   const waitTime: LockWaitTime = { now: () => clock.now(), sleep: (ms) => new Promise<void>((resolve) => void clock.setTimeout(resolve, ms)) };
 
-  const open = async (): Promise<StoreContents> => {
+  const listeners = new Set<(ownership: Ownership) => void>();
+  const tell = (ownership: Ownership) => {
+    for (const listener of [...listeners]) {
+      try {
+        listener(ownership);
+      } catch {
+        // The listener's own failure (the supervisor guards its own): the store goes on.
+      }
+    }
+  };
+
+  type Opened = { contents: StoreContents; ownership: Ownership; triedAt: number };
+
+  /** Opens a pool, takes ownership through `take` (which tries openOnce), starts the renewal. */
+  const openWith = async (take: (candidate: pg.Pool) => Promise<Opened>): Promise<StoreContents> => {
     if (opening || pool) throw new StoreLockedError(location, 'already open through this store object');
     opening = true;
     // Two connections: one for the commits (one at a time), one for the renewal beside them.
@@ -62,16 +78,10 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     // An idle connection the server drops must not crash the process: the next query reconnects.
     candidate.on('error', () => {});
     try {
-      const started = clock.now();
-      let held = '';
-      const opened = await waitForLock(async () => {
-        const attempt = await openOnce(candidate);
-        if ('held' in attempt) held = attempt.held;
-        return 'held' in attempt ? undefined : attempt;
-      }, settings.lockWaitMs, waitTime);
-      if (!opened) throw new StoreLockedError(location, held, settings.lockWaitMs > 0 ? Math.max(0, clock.now() - started) : undefined);
+      const opened = await take(candidate);
       pool = candidate;
-      renewal = startRenewal(candidate, settings, clock, opened.ownership);
+      renewal = startRenewal(candidate, settings, clock, opened.ownership, opened.triedAt, tell);
+      tell(opened.ownership);
       return opened.contents;
     } catch (error) {
       await candidate.end().catch(() => {});
@@ -82,8 +92,69 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     }
   };
 
+  const tryOpen = async (candidate: pg.Pool): Promise<Opened | Held> => {
+    const triedAt = clock.now();
+    const attempt = await openOnce(candidate);
+    return 'held' in attempt ? attempt : { ...attempt, triedAt };
+  };
+
+  const open = () =>
+    openWith(async (candidate) => {
+      const started = clock.now();
+      let held = '';
+      const opened = await waitForLock(async () => {
+        const attempt = await tryOpen(candidate);
+        if ('held' in attempt) held = attempt.held;
+        return 'held' in attempt ? undefined : attempt;
+      }, settings.lockWaitMs, waitTime);
+      if (!opened) throw new StoreLockedError(location, held, settings.lockWaitMs > 0 ? Math.max(0, clock.now() - started) : undefined);
+      return opened;
+    });
+
+  /** A standby's open: tries every quarter of the TTL (50 ms to 1 s) until it takes the store or is aborted. */
+  const openWhenFree = ({ signal, waiting }: { signal: AbortSignal; waiting(holder: StoreHolder): void }) =>
+    openWith(async (candidate) => {
+      const pauseMs = Math.min(1_000, Math.max(50, Math.floor(settings.ttlMs / 4)));
+      let seen: StoreHolder = { holder: null, url: null };
+      let told = '';
+      for (;;) {
+        if (signal.aborted) throw signal.reason;
+        let attempt: Opened | Held | undefined;
+        try {
+          attempt = await tryOpen(candidate);
+          if ('held' in attempt) seen = { holder: attempt.holder, url: attempt.url };
+        } catch (error) {
+          // A store that is not ours to open never will be; an unreachable database may come back.
+          if (error instanceof StoreCorruptError) throw error;
+          seen = { holder: seen.holder, url: seen.url, problem: (error as Error).message };
+        }
+        if (attempt && !('held' in attempt)) {
+          if (!signal.aborted) return attempt;
+          await releaseOwnership(candidate, settings, attempt.ownership.generation).catch(() => {});
+          throw signal.reason;
+        }
+        if (JSON.stringify(seen) !== told) {
+          told = JSON.stringify(seen);
+          waiting(seen);
+        }
+        await pause(pauseMs, signal);
+      }
+    });
+
+  /** Waits `ms` on the store's clock, or less when `signal` aborts. */
+  const pause = (ms: number, signal: AbortSignal) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clock.clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = clock.setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+    });
+
   /** One try: the store's contents with ownership taken, or who holds it (nothing changed). */
-  const openOnce = async (candidate: pg.Pool): Promise<{ contents: StoreContents; ownership: Ownership } | { held: string }> => {
+  const openOnce = async (candidate: pg.Pool): Promise<{ contents: StoreContents; ownership: Ownership } | Held> => {
     const client = await candidate.connect();
     try {
       await client.query('BEGIN');
@@ -167,6 +238,11 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     location,
 
     open,
+    openWhenFree,
+    onOwnership(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
 
     commit(changes: StoreChanges, nextMeta?: StoreMeta): Promise<void> {
       if (!pool || closing) return Promise.reject(new StoreWriteError(`store ${location} is not open`));

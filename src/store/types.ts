@@ -48,5 +48,42 @@ export interface Store {
    * it as the `compact` sweep.
    */
   compact?(): Promise<void>;
+
+  // Stores another supervisor can take over (PostgreSQL) have the three below; a store without
+  // them (files, memory) is owned for as long as it is open, and cannot host a standby.
+  /** The ownership while open (undefined when closed): its generation, clock skew, and whether it was lost. */
+  ownership?(): StoreOwnership | undefined;
+  /**
+   * Calls `listener` after every take and renewal of the ownership, and once when it is lost
+   * (`lost` set: the generation was taken over, or renewals failed for longer than the TTL);
+   * synchronously with the commit that finds it lost, before that commit rejects. Returns the
+   * unsubscribe function.
+   */
+  onOwnership?(listener: (ownership: StoreOwnership) => void): () => void;
+  /**
+   * open(), waiting without a bound until the store can be taken over (free, or its owner
+   * silent past its TTL). `waiting` is told who holds it (and any problem reaching it) each time
+   * that changes. Rejects with `signal.reason` once `signal` aborts, having closed what it opened.
+   */
+  openWhenFree?(options: { signal: AbortSignal; waiting(holder: StoreHolder): void }): Promise<StoreContents>;
+}
+
+export interface StoreOwnership {
+  /** The fencing token: bumped by every takeover. */
+  readonly generation: number;
+  /** The store's clock (the database's) minus this process's clock, measured at the last take or renewal, in ms. */
+  readonly skewMs: number;
+  /** Set once ownership is lost: nothing is written after. */
+  readonly lost: boolean;
+}
+
+/** Who owns a store a standby waits for, as the store last saw it. */
+export interface StoreHolder {
+  /** Its name (`host:pid` by default); null when nobody holds it. */
+  holder: string | null;
+  /** The URL its daemon advertises (clients are sent there); null when none. */
+  url: string | null;
+  /** Why the store could not be reached at the last attempt, when it could not. */
+  problem?: string;
 }
 

@@ -5,7 +5,9 @@
 // has its rejection caught, and both are reported through logger.warn naming the hook. Left
 // alone, an async listener's rejection is an unhandled rejection, and Node exits with code 1.
 // Compensators, the lease policy and probes are awaited where they run (task-logic.ts).
+import type { InspectionEvent } from 'xstate';
 import type { Logger } from '../logger.js';
+import type { InspectionObserver } from './task-runner.js';
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
@@ -25,6 +27,13 @@ export function hookCaller(logger: Logger): CallHook {
     // Promise.resolve adopts any thenable, and turns a `then` that throws into a rejection too.
     if (isThenable(result)) Promise.resolve(result).catch((error: unknown) => logger.warn(`leasehold: ${what} rejected`, error));
   };
+}
+
+/** The inspection observer (a function or an observer), called through `callHook`. */
+export function guardedInspect(callHook: CallHook, observer: InspectionObserver | undefined): InspectionObserver | undefined {
+  if (observer === undefined) return undefined;
+  const next = typeof observer === 'function' ? observer : (event: InspectionEvent) => observer.next?.(event);
+  return (event: InspectionEvent) => callHook('the inspect observer', next, event);
 }
 
 /**

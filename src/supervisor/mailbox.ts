@@ -15,9 +15,11 @@ export interface MailboxOptions {
   admit: () => boolean;
   clock: Pick<Clock, 'runDue'>;
   commit: Pick<GroupCommit, 'durable' | 'urge'>;
+  /** What a call that was not admitted is refused with (default SUPERVISOR_CLOSED). */
+  refusal?: () => Error;
 }
 
-export function createMailbox({ admit, clock, commit }: MailboxOptions) {
+export function createMailbox({ admit, clock, commit, refusal = () => new SupervisorClosedError() }: MailboxOptions) {
   let call: CallScope | null = null;
 
   /**
@@ -29,7 +31,7 @@ export function createMailbox({ admit, clock, commit }: MailboxOptions) {
    * that names no task (claimNext finding nothing, a sweep) waits for every pending write.
    */
   const dispatch = <T>(work: () => T): Promise<T> => {
-    if (!admit()) return Promise.reject(new SupervisorClosedError());
+    if (!admit()) return Promise.reject(refusal());
     let settle: (resolve: (value: T) => void, reject: (error: unknown) => void) => void;
     clock.runDue();
     const own: CallScope = { tasks: new Set() };

@@ -9,14 +9,15 @@ import { fixedPolicy, resolvePolicy } from '../policy/index.js';
 import type { ExtensionProbe, LeasePolicy } from '../policy/types.js';
 import type { JobName, JobResult, ScheduleOptions } from '../schedule/index.js';
 import type { StatsOptions, SupervisorStats } from '../stats/index.js';
-import type { Store } from '../store/types.js';
+import type { Store, StoreHolder } from '../store/types.js';
 import type { Lease, TaskView } from '../task/view.js';
 import * as inputs from './inputs.js';
 import type { Compensator } from './types.js';
 import { isDuration } from './lease-terms.js';
 import type { InspectionObserver } from './task-runner.js';
+import type { SupervisorRole } from './standing.js';
 
-export type { Compensator, Logger, SupervisorStats };
+export type { Compensator, Logger, SupervisorStats, SupervisorRole, StoreHolder };
 export type { TaskQuery, TaskSortKey } from './inputs.js';
 
 export interface SupervisorOptions {
@@ -72,6 +73,23 @@ export interface SupervisorOptions {
    * advances the clock: a test that holds a handler open sets 0, or advances while closing.
    */
   closeTimeoutMs?: number;
+  /**
+   * Start as a standby (default false): createSupervisor resolves at once with `role`
+   * `'standby'`, and the supervisor waits, without a bound, until its store can be taken over
+   * (PostgreSQL: free, or its owner silent past the store's ownershipTtlMs on the database's
+   * clock); then it opens, restores and re-arms every timer from stored deadlines as any open
+   * does, and `ready` resolves. Meanwhile every call is refused with NOT_LEADER naming the
+   * owner's advertised URL (`leader`). Only for stores that can be taken over (`openWhenFree`);
+   * a file store refuses it as INVALID_INPUT (it keeps STORE_LOCKED and its `lockWaitMs`).
+   */
+  standby?: boolean;
+  /**
+   * The bound on the difference between this host's clock and the store's (PostgreSQL: the
+   * database's), measured at open and at every ownership renewal (default 2000 ms). Past it the
+   * supervisor warns and holds back lease expiries, grace ends and backoffs until the clocks
+   * agree again. Not checked when `clock` is given: an injected clock is trusted as it is.
+   */
+  maxClockSkewMs?: number;
 }
 
 export const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
@@ -123,6 +141,16 @@ export type OwnerProof = { owner: string; epoch: number } & inputs.LeaseProof;
 export interface Supervisor {
   /** Where its store lives: the store file's path, or `memory` (the store's `location`). */
   readonly location: string;
+  /**
+   * `'standby'` while waiting to take its store over (see the `standby` option), `'leader'`
+   * while it owns the store and serves, `'closed'` once closed, or once it lost the store's
+   * ownership (it then closes itself and acknowledges nothing more, logging why).
+   */
+  readonly role: SupervisorRole;
+  /** While standby: who owns the store and the URL its daemon advertises, as last seen. */
+  readonly leader: StoreHolder | undefined;
+  /** Resolves once the supervisor serves (at once unless standby); rejects if it closed or failed first. */
+  readonly ready: Promise<void>;
   create(input: inputs.CreateInput): Promise<TaskView>;
   claim(id: string, input: { owner: string; leaseMs?: number }): Promise<Lease>;
   claimNext(input: { owner: string; leaseMs?: number; labels?: string[] }): Promise<Lease | null>;
@@ -227,6 +255,13 @@ export function checkOptions(options: SupervisorOptions) {
   }
   if (options.compensationTimeoutMs !== undefined && !isDuration(options.compensationTimeoutMs, 1)) {
     throw new InvalidInputError('supervisor options', ['compensationTimeoutMs: expected a duration from 1 ms to ten years']);
+  }
+  if (options.standby !== undefined && typeof options.standby !== 'boolean') throw new InvalidInputError('supervisor options', ['standby: expected a boolean']);
+  if (options.standby === true && typeof store.openWhenFree !== 'function') {
+    throw new InvalidInputError('supervisor options', ['standby: this store cannot be taken over (a standby needs one that can, such as postgresStore)']);
+  }
+  if (options.maxClockSkewMs !== undefined && !isDuration(options.maxClockSkewMs, 0)) {
+    throw new InvalidInputError('supervisor options', ['maxClockSkewMs: expected a duration from 0 ms to ten years']);
   }
   if (options.closeTimeoutMs !== undefined && !isDuration(options.closeTimeoutMs, 0)) {
     throw new InvalidInputError('supervisor options', ['closeTimeoutMs: expected a duration from 0 ms to ten years']);

@@ -2,11 +2,11 @@
 // scheduled jobs around the supervisor actor (open → running → closing), and turns each public
 // call into a task-machine event. The pieces live beside it: task-table.ts (the tasks),
 // mailbox.ts (admission and durable answers), commands.ts (the events), settling.ts (waits).
-import { createActor, fromPromise, waitFor, type InspectionEvent } from 'xstate';
+import { createActor, fromPromise, waitFor } from 'xstate';
 import { supervisorMachine } from '../../machines/supervisor.machine.js';
 import { TASK_STATES, type LifecycleEvent, type LifecycleEventType, type TaskEvent } from '../../machines/task.types.js';
 import { systemClock } from '../clock/clock.js';
-import { DuplicateTaskError, InvalidInputError, LeaseConflictError, LeaseholdError, TaskNotFoundError } from '../errors.js';
+import { DuplicateTaskError, InvalidInputError, LeaseConflictError, LeaseholdError, SupervisorClosedError, TaskNotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { resolvePolicy } from '../policy/index.js';
 import type { LeasePolicy } from '../policy/types.js';
@@ -16,17 +16,18 @@ import type { Store } from '../store/types.js';
 import { recordOf } from '../task/record.js';
 import { leaseView, taskView, type TaskSnapshot } from '../task/view.js';
 import { agentActivity } from './agent-activity.js';
-import { hookCaller, safeLogger } from './hooks.js';
+import { guardedInspect, hookCaller, safeLogger } from './hooks.js';
 import { createGroupCommit } from './group-commit.js';
 import * as inputs from './inputs.js';
 import { createTaskLogic } from './task-logic.js';
 import { createLeaseTerms } from './lease-terms.js';
-import { createTaskRunner, type InspectionObserver } from './task-runner.js';
+import { createTaskRunner } from './task-runner.js';
 import { claimEvent, heartbeatEvent, taskInput, type DistributiveOmit, type LeaseRules } from './commands.js';
 import { createMailbox, guarded } from './mailbox.js';
 import { finishRunningCompensations, settled } from './settling.js';
 import { createTaskTable, type TaskEntry } from './task-table.js';
 import { pageOf, taskFilter } from './task-query.js';
+import { createExpiryGate, createStanding, DEFAULT_MAX_CLOCK_SKEW_MS } from './standing.js';
 import {
   checkOptions,
   checkPolicy,
@@ -53,7 +54,21 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   // rejection is logged, never an unhandled rejection or a failed commit.
   const logger: Logger = safeLogger(options.logger ?? console);
   const callHook = hookCaller(logger);
-  const inspect = guardedInspect(options.inspect);
+  const inspect = guardedInspect(callHook, options.inspect);
+  const standby = options.standby === true;
+  // Task timers go through the gate, which holds expiries back while the clocks disagree.
+  const gate = createExpiryGate(clock);
+  const standing = createStanding({
+    store,
+    logger,
+    standby,
+    // An injected clock (a test's) is trusted as it is: its time is not the store's anyway.
+    maxSkewMs: options.clock === undefined ? (options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS) : null,
+    gate,
+    lost: () => void closeSelf(),
+  });
+  /** Aborts a standby's wait for the store when it is closed first. */
+  const openAbort = new AbortController();
 
   const listeners = new Map<LifecycleEventType, Set<{ what: string; listener: (event: LifecycleEvent) => unknown }>>();
   const policy = checkPolicy(options.policy);
@@ -110,7 +125,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   const runner = createTaskRunner<TaskEntry>({
     logic: taskLogic,
     work,
-    clock,
+    clock: gate.clock,
     inspect,
     emitted: (_, event) => {
       if (event.type === 'rejected') table.rejected(event);
@@ -131,6 +146,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     },
     clock,
     commit,
+    refusal: () => standing.refusal(),
   });
   const { dispatch } = mailbox;
 
@@ -157,7 +173,14 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     supervisorMachine.provide({
       actors: {
         openStore: fromPromise(async () => {
-          contents = await store.open();
+          const opened = standby ? await store.openWhenFree!({ signal: openAbort.signal, waiting: (holder) => standing.waiting(holder) }) : await store.open();
+          if (openAbort.signal.aborted) {
+            // Closed while the store was opening: let it go again at once.
+            await store.close();
+            throw new SupervisorClosedError();
+          }
+          contents = opened;
+          standing.opened();
         }),
         restoreTasks: fromPromise(async () => {
           detachClock = clock.attach((awaitWork) => settled(awaitWork, commit, inFlight, () => table.changes));
@@ -177,6 +200,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
           commit.urge();
           await last.catch((error) => logger.warn('leasehold: the last write before close failed', error));
           await store.close();
+          standing.closed();
         }),
       },
     }),
@@ -185,9 +209,32 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   for (const [type, listener] of Object.entries(options.on ?? {})) subscribe(type as LifecycleEventType, listener as Listener<LifecycleEventType>);
   if (options.onRecovery) subscribe('recovered', options.onRecovery, 'onRecovery');
   supervisor.start();
-  const opened = await waitFor(supervisor, (s) => s.matches('running') || s.status === 'done');
-  if (!opened.matches('running')) throw opened.context.error;
-  jobs.start();
+  /** Resolves once the supervisor serves; rejects when it ends first (closed while standby, or failed to open). */
+  const ready = waitFor(supervisor, (s) => s.matches('running') || s.status === 'done').then((s) => {
+    if (!s.matches('running')) {
+      standing.closed();
+      throw s.context.error ?? new SupervisorClosedError();
+    }
+    standing.leading();
+    jobs.start();
+  });
+  ready.catch((error: unknown) => {
+    if (standby && !(error instanceof SupervisorClosedError)) logger.warn(`leasehold: standby on ${store.location} stopped`, error);
+  });
+  // A standby is handed back as soon as it is known to wait (or it took the store at once).
+  await (standby ? Promise.race([ready, standing.firstWait]) : ready);
+
+  /** Closes the supervisor: a standby stops waiting; one opening or restoring closes once it can. */
+  async function closeSelf() {
+    const now = supervisor.getSnapshot();
+    if (now.matches('opening') || now.matches('restoring')) {
+      openAbort.abort(new SupervisorClosedError());
+      await waitFor(supervisor, (s) => !s.matches('opening') && !s.matches('restoring'));
+    }
+    // Sent at once, so that no call made after close() is admitted.
+    if (supervisor.getSnapshot().status === 'active') supervisor.send({ type: 'supervisor.close' });
+    await waitFor(supervisor, (s) => s.status === 'done');
+  }
 
   const now = () => clock.now();
   const rules: LeaseRules = { policyFor, terms, now };
@@ -199,6 +246,13 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
 
   return {
     location: store.location,
+    get role() {
+      return standing.role;
+    },
+    get leader() {
+      return standing.leader;
+    },
+    ready,
     create(raw) {
       return guarded(() => {
         const input = inputs.parse(inputs.createInput, raw, 'create input');
@@ -285,10 +339,12 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     },
 
     get(id) {
+      standing.mustLead();
       const entry = tasks.get(inputs.parse(inputs.taskId, id, 'task id'));
       return entry ? taskView(entry.snapshot) : undefined;
     },
     list(filter) {
+      standing.mustLead();
       // Filtered on the live snapshots, so only the tasks answered are copied.
       const matches = taskFilter(inputs.parse(inputs.listFilter, filter === undefined ? {} : filter, 'list filter'));
       const answer = [];
@@ -296,10 +352,11 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       return answer;
     },
     page(query) {
+      standing.mustLead();
       const parsed = inputs.parse(inputs.taskQuery, query === undefined ? {} : query, 'page query');
       return { at: now(), ...pageOf(snapshots(), parsed) };
     },
-    agents: () => agentActivity(snapshots()),
+    agents: () => (standing.mustLead(), agentActivity(snapshots())),
     stats: () => feed.read(),
     subscribe(listener) {
       if (typeof listener !== 'function') throw new InvalidInputError('stats listener', ['expected a function']);
@@ -307,11 +364,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     },
     runJob: (job) => jobs.run(job),
     on: (type, listener) => subscribe(type, listener),
-    async close() {
-      // Sent at once, so that no call made after close() is admitted.
-      if (supervisor.getSnapshot().status === 'active') supervisor.send({ type: 'supervisor.close' });
-      await waitFor(supervisor, (s) => s.status === 'done');
-    },
+    close: closeSelf,
   };
 
   function subscribe<T extends LifecycleEventType>(type: T, listener: Listener<T>, name?: string): () => void {
@@ -326,13 +379,6 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     const entry = { what, listener: listener as (event: LifecycleEvent) => unknown };
     set.add(entry);
     return () => void set.delete(entry);
-  }
-
-  /** The inspection observer (a function or an observer), called through `callHook`. */
-  function guardedInspect(observer: InspectionObserver | undefined): InspectionObserver | undefined {
-    if (observer === undefined) return undefined;
-    const next = typeof observer === 'function' ? observer : (event: InspectionEvent) => observer.next?.(event);
-    return (event: InspectionEvent) => callHook('the inspect observer', next, event);
   }
 
   function ownerCall<I, R>(
