@@ -74,6 +74,11 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       connectionTimeoutMillis: Math.max(settings.ttlMs, 2_000),
       keepAlive: true,
       application_name: 'leasehold',
+      // A supervisor paused (SIGSTOP, a VM freeze) inside a commit holds the ownership row FOR
+      // SHARE, which would block every takeover for as long as it stays paused: the server ends
+      // such a transaction (and its session) once idle for the TTL (1 s at least, so that a
+      // tiny TTL does not cut a merely slow commit). Found by test/reliability/failover.test.ts.
+      idle_in_transaction_session_timeout: Math.max(settings.ttlMs, 1_000),
     });
     // An idle connection the server drops must not crash the process: the next query reconnects.
     candidate.on('error', () => {});
