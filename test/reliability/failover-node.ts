@@ -2,9 +2,11 @@
 // `node --import tsx test/reliability/failover-node.ts '<config json>'`): a supervisor on the
 // trial's PostgreSQL store (short ownership TTL, the server's URL from the environment) served
 // over HTTP on a fixed loopback port, so that a restarted node answers where its clients look.
-// It says what it is on stdout, one line each, for the parent to time: `standby` while it waits
-// to take the store over, `leading <url>` once it owns the store and serves, `closed <why>` when
-// its supervisor closes itself (ownership lost). SIGTERM closes it cleanly (ownership released).
+// It says what it is on stdout, one line each, for the parent to time: `standby` once it serves
+// as a standby (every call answered 503 NOT_LEADER naming the leader), `leading <url>` once it
+// took the store over, `closed <why>` when its supervisor closed itself (ownership lost), after
+// which it stops serving and exits, as a process manager would then restart it as a standby.
+// SIGTERM closes it cleanly (ownership released).
 import { createSupervisor, postgresStore, type Supervisor } from '../../src/index.js';
 import { serve, type Server } from '../../src/server/index.js';
 import { postgresUrlFromEnv } from './postgres-kind.js';
@@ -27,6 +29,8 @@ const warn = (message: string, ...details: unknown[]) => process.stderr.write(`$
 let sup: Supervisor | undefined;
 let server: Server | undefined;
 
+let stopping = false;
+
 async function main() {
   const store = postgresStore({
     connectionString: postgresUrlFromEnv(),
@@ -34,22 +38,29 @@ async function main() {
     ownershipTtlMs: config.ownershipTtlMs,
     holder: config.name,
     advertisedUrl: url,
-    // Without a standby mode, a node waits in open() until the store is free: it takes over
-    // once the leader has not renewed for its TTL, and serves only then.
-    lockWaitMs: 3_600_000,
   });
-  say('standby');
   sup = await createSupervisor({
     store,
+    standby: true,
     schedule: false,
     logger: { warn },
     defaults: { graceMs: 100, maxAttempts: 5, maxStale: 5, retryBackoffMs: 10, maxRetryBackoffMs: 50 },
   });
   server = await serve(sup, { port: config.port, adminToken: config.adminToken, tokensFile: config.tokensFile, logger: { warn } });
+  say('standby');
+  await sup.ready;
   say(`leading ${server.url}`);
+  // A supervisor that lost its ownership closes itself: then this node stops serving.
+  const watch = setInterval(() => {
+    if (sup?.role !== 'closed' || stopping) return;
+    clearInterval(watch);
+    say('closed ownership lost');
+    void server?.close().finally(() => process.exit(0));
+  }, 10);
 }
 
 process.on('SIGTERM', () => {
+  stopping = true;
   void (async () => {
     await server?.close().catch(() => {});
     await sup?.close().catch(() => {});
@@ -58,6 +69,7 @@ process.on('SIGTERM', () => {
 });
 
 main().catch((error: unknown) => {
+  if (stopping) return; // a standby stopped before it took over: its `ready` rejects
   process.stderr.write(`${config.name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(3);
 });

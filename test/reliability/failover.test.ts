@@ -6,7 +6,8 @@
 //   per trial, default 3), the standby takes over, the killed node restarts as the new standby.
 // - Pause: the leader is SIGSTOPped past its TTL, the standby takes over and acknowledges
 //   writes, then SIGCONT: every write the old leader is given is refused (its commits fail the
-//   generation check), the store never shows one, and it stops serving.
+//   generation check), the store never shows one, and it stops serving. Every other trial
+//   stops it inside a commit, holding the ownership row a takeover has to update.
 // Afterwards a supervisor opening the store must show every acknowledged call (creates,
 // claims' epochs, heartbeats' progress, completes with their result) and the history no double
 // owner (failover-history.ts). Takeover time — from the kill (or the stop) to the new leader
@@ -14,7 +15,7 @@
 // slack for a loaded machine (these are real processes on the wall clock and the DB clock).
 // Every wait is a bounded poll.
 //
-// LEASEHOLD_FAILOVER_TRIALS (default 2) and LEASEHOLD_PAUSE_TRIALS (default 1) scale them;
+// LEASEHOLD_FAILOVER_TRIALS (default 2) and LEASEHOLD_PAUSE_TRIALS (default 2) scale them;
 // LEASEHOLD_SEED replays the kill moments and the load's choices.
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -26,11 +27,11 @@ import { bundleNode, freePort, killAll, removeBundle, startNode, stopNode, waitF
 import { doubleOwners, lostAcknowledgements, tally, type CallRecord } from './failover-history.js';
 import { startLoad, type Load } from './failover-load.js';
 import type { NodeConfig } from './failover-node.js';
-import { dropStoreSchema, freshStoreSchema, POSTGRES_URL_ENV, postgresTrialStore } from './postgres-kind.js';
+import { commitWatcher, dropStoreSchema, freshStoreSchema, POSTGRES_URL_ENV, postgresTrialStore } from './postgres-kind.js';
 import { countFromEnv, random, report, seedFromEnv, tempDir, type Random } from './support.js';
 
 const FAILOVER_TRIALS = countFromEnv('LEASEHOLD_FAILOVER_TRIALS', 2);
-const PAUSE_TRIALS = countFromEnv('LEASEHOLD_PAUSE_TRIALS', 1);
+const PAUSE_TRIALS = countFromEnv('LEASEHOLD_PAUSE_TRIALS', 2);
 const KILLS = countFromEnv('LEASEHOLD_FAILOVER_KILLS', 3);
 const SEED = seedFromEnv();
 const TTL_MS = 1_000;
@@ -38,28 +39,22 @@ const TTL_MS = 1_000;
 const TAKEOVER_BOUND_MS = TTL_MS + 2_000 + 3_000;
 const ADMIN = 'failover-admin-token-0123456789';
 const AGENTS = ['agent-0', 'agent-1', 'agent-2', 'agent-3'];
-/**
- * PENDING (branch pg-standby): a supervisor closing itself when it finds its ownership lost.
- * Until it lands, the pause trial checks every refusal but not that the deposed leader closes.
- */
-const DEPOSED_LEADER_CLOSES = false;
 
 process.env[POSTGRES_URL_ENV] = inject('postgresUrl');
 beforeAll(bundleNode);
 afterAll(removeBundle);
 afterEach(killAll);
 
-const figures = { takeovers: [] as number[], gaps: [] as number[], kills: 0, pauses: 0, acked: 0, lost: 0, unsent: 0, refused: 0, leases: 0, oldLeaderRefusals: 0 };
+const figures = { takeovers: [] as number[], gaps: [] as number[], kills: 0, pauses: 0, stopsMidCommit: 0, acked: 0, lost: 0, unsent: 0, refused: 0, leases: 0, oldLeaderRefusals: 0 };
 const started = Date.now();
 const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))] ?? NaN;
 afterAll(() => {
   report(
-    `failover trials (seed ${SEED}, ownership TTL ${TTL_MS} ms): ${figures.kills} SIGKILLs of the leader, ${figures.pauses} SIGSTOPs past the TTL; ` +
+    `failover trials (seed ${SEED}, ownership TTL ${TTL_MS} ms): ${figures.kills} SIGKILLs of the leader, ${figures.pauses} SIGSTOPs past the TTL (${figures.stopsMidCommit} inside a commit); ` +
       `takeover (kill or stop → new leader serving) p50 ${quantile(figures.takeovers, 0.5)} ms, max ${Math.max(...figures.takeovers)} ms over ${figures.takeovers.length}; ` +
       `client-seen gap (kill → next acknowledged call) p50 ${quantile(figures.gaps, 0.5)} ms, max ${Math.max(...figures.gaps)} ms; ` +
       `${figures.acked} acknowledged calls (${figures.leases} leases) all in the store, ${figures.lost} sent without an answer, ${figures.unsent} finding no leader (not sent), ${figures.refused} refused, ` +
-      `${figures.oldLeaderRefusals} writes to a deposed leader refused; 0 double owners` +
-      `${DEPOSED_LEADER_CLOSES ? '' : '; NOT CHECKED (pending pg-standby): the deposed leader closing itself'}; ${Math.round((Date.now() - started) / 1000)} s`,
+      `${figures.oldLeaderRefusals} writes to a deposed leader refused; 0 double owners; ${Math.round((Date.now() - started) / 1000)} s`,
   );
 });
 
@@ -172,10 +167,16 @@ async function pauseTrial(i: number, r: Random) {
     load = startLoad({ urls: c.nodes.map((n) => n.url), adminToken: ADMIN, agents: new Map([...c.tokens].slice(1)), prefix: `p${i}`, maxTasks: 400, timeoutMs: 2_000, r: r.fork(1) });
     const calls = load.calls;
     await waitFor(() => acksAfter(calls, old.leadingAt()!).length >= 10, 20_000, 'load on the leader');
-    await new Promise((resolve) => setTimeout(resolve, r.between(0, 300)));
+    // Every other trial aims the stop inside a commit (bounded tries), where the stopped leader
+    // holds the ownership row that a takeover must update; the others stop at a random moment.
+    const watcher = await commitWatcher(c.schema);
+    if (i % 2 === 0) for (let tries = 0; tries < 500 && (await watcher.inFlight()) === 0; tries++);
+    else await new Promise((resolve) => setTimeout(resolve, r.between(0, 300)));
     const stoppedAt = Date.now();
     old.child.kill('SIGSTOP');
     figures.pauses++;
+    if ((await watcher.inFlight()) > 0) figures.stopsMidCommit++;
+    await watcher.close();
     // Writes the old leader is given while stopped: it reads them when continued.
     const late = [
       probe.create({ id: `p${i}-late`, spec: { late: true } }),
@@ -196,9 +197,9 @@ async function pauseTrial(i: number, r: Random) {
       figures.oldLeaderRefusals++;
     }
     // It stops serving: it closes (says so, or exits), within a bounded wait.
-    if (DEPOSED_LEADER_CLOSES) await waitFor(() => !old.alive() || old.lines.some((l) => l.text.startsWith('closed')), TAKEOVER_BOUND_MS, 'the deposed leader to close');
+    await waitFor(() => !old.alive() || old.lines.some((l) => l.text.startsWith('closed')), TAKEOVER_BOUND_MS, 'the deposed leader to close');
     // Clients that knew the old leader move to the new one once the old one stops serving.
-    if (DEPOSED_LEADER_CLOSES) await waitFor(() => acksAfter(calls, heir.leadingAt()!).length >= 10, 20_000, 'load on the new leader');
+    await waitFor(() => acksAfter(calls, heir.leadingAt()!).length >= 10, 20_000, 'load on the new leader');
     await load.stop();
     const final = await finalTasks(c);
     checkHistory(calls, final);

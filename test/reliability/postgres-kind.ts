@@ -75,3 +75,24 @@ export async function copyStoreSchema(schema: string, copy: string): Promise<voi
 export async function dropStoreSchema(schema: string): Promise<void> {
   await withClient((client) => client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`));
 }
+
+/**
+ * Watches the store in `schema` for commits in flight: a commit holds the ownership row FOR
+ * SHARE (a RowShareLock on its table) from its first statement to its end, so a process stopped
+ * while one is counted here was stopped inside a commit.
+ */
+export async function commitWatcher(schema: string): Promise<{ inFlight(): Promise<number>; close(): Promise<void> }> {
+  const client = new pg.Client({ connectionString: postgresUrlFromEnv() });
+  await client.connect();
+  return {
+    async inFlight() {
+      const { rows } = await client.query<{ n: string }>(
+        `SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace s ON s.oid = c.relnamespace
+          WHERE s.nspname = $1 AND c.relname = 'store' AND l.mode = 'RowShareLock' AND l.granted`,
+        [schema],
+      );
+      return Number(rows[0]?.n ?? 0);
+    },
+    close: () => client.end(),
+  };
+}
