@@ -51,7 +51,7 @@ describe('failover history checks', () => {
     const { calls, final } = cleanHistory();
     expect(lostAcknowledgements(calls, final)).toEqual([]);
     expect(doubleOwners(calls)).toEqual([]);
-    expect(tally(calls)).toEqual({ acked: 7, refused: 1, unsent: 0, lost: 1, leases: 3 });
+    expect(tally(calls)).toEqual({ acked: 7, refused: 1, unsent: 0, lost: 1, leases: 3, reclaimed: 1 });
   });
 
   it('report an acknowledged create or complete missing from the store', () => {

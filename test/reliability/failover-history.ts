@@ -169,7 +169,8 @@ export function doubleOwners(calls: CallRecord[]): string[] {
 }
 
 /** Counts for the trial's printed summary. */
-export function tally(calls: CallRecord[]): { acked: number; refused: number; unsent: number; lost: number; leases: number } {
+export function tally(calls: CallRecord[]): { acked: number; refused: number; unsent: number; lost: number; leases: number; reclaimed: number } {
   const count = (kind: Outcome['kind']) => calls.filter((c) => c.outcome.kind === kind).length;
-  return { acked: count('ack'), refused: count('refused'), unsent: count('unsent'), lost: count('lost'), leases: calls.filter((c) => c.op === 'claimNext' && leaseOf(c)).length };
+  const leases = calls.filter((c) => c.op === 'claimNext').flatMap((c) => leaseOf(c) ?? []);
+  return { acked: count('ack'), refused: count('refused'), unsent: count('unsent'), lost: count('lost'), leases: leases.length, reclaimed: leases.filter((l) => l.epoch > 1).length };
 }

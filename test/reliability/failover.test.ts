@@ -45,7 +45,7 @@ beforeAll(bundleNode);
 afterAll(removeBundle);
 afterEach(killAll);
 
-const figures = { takeovers: [] as number[], gaps: [] as number[], kills: 0, pauses: 0, stopsMidCommit: 0, acked: 0, lost: 0, unsent: 0, refused: 0, leases: 0, oldLeaderRefusals: 0 };
+const figures = { takeovers: [] as number[], gaps: [] as number[], kills: 0, pauses: 0, stopsMidCommit: 0, acked: 0, lost: 0, unsent: 0, refused: 0, leases: 0, reclaimed: 0, oldLeaderRefusals: 0 };
 const started = Date.now();
 const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))] ?? NaN;
 afterAll(() => {
@@ -53,7 +53,7 @@ afterAll(() => {
     `failover trials (seed ${SEED}, ownership TTL ${TTL_MS} ms): ${figures.kills} SIGKILLs of the leader, ${figures.pauses} SIGSTOPs past the TTL (${figures.stopsMidCommit} inside a commit); ` +
       `takeover (kill or stop → new leader serving) p50 ${quantile(figures.takeovers, 0.5)} ms, max ${Math.max(...figures.takeovers)} ms over ${figures.takeovers.length}; ` +
       `client-seen gap (kill → next acknowledged call) p50 ${quantile(figures.gaps, 0.5)} ms, max ${Math.max(...figures.gaps)} ms; ` +
-      `${figures.acked} acknowledged calls (${figures.leases} leases) all in the store, ${figures.lost} sent without an answer, ${figures.unsent} finding no leader (not sent), ${figures.refused} refused, ` +
+      `${figures.acked} acknowledged calls (${figures.leases} leases, ${figures.reclaimed} of them reclaims after an expiry or a lost answer) all in the store, ${figures.lost} sent without an answer, ${figures.unsent} finding no leader (not sent), ${figures.refused} refused, ` +
       `${figures.oldLeaderRefusals} writes to a deposed leader refused; 0 double owners; ${Math.round((Date.now() - started) / 1000)} s`,
   );
 });
@@ -114,6 +114,7 @@ function checkHistory(calls: CallRecord[], final: TaskView[]) {
   figures.unsent += counts.unsent;
   figures.refused += counts.refused;
   figures.leases += counts.leases;
+  figures.reclaimed += counts.reclaimed;
 }
 
 async function failoverTrial(i: number, r: Random) {
