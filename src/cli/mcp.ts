@@ -18,6 +18,7 @@ import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError } fr
 import type { Command } from 'commander';
 import { InvalidInputError, UnauthorizedError, UnavailableError, type LeaseholdError } from '../errors.js';
 import { daemonFileOf, readDaemonFile } from '../server/daemon-file.js';
+import { sideStem } from './store-target.js';
 import { MCP_INSTRUCTIONS, toolError } from '../server/mcp-tools.js';
 import { examples, type GlobalOptions } from './arguments.js';
 import { packageVersion } from './version.js';
@@ -39,7 +40,7 @@ Nothing but MCP messages goes to stdout; diagnostics go to stderr. Runs until st
     // --url is the global option (LEASEHOLD_URL), which every command given a daemon takes.
     .action(async (o: { token?: string }) => {
       const storeGiven = cli.getOptionValueSource('store') === 'cli';
-      const { url, token } = target({ ...o, url: opts().url }, storeGiven ? opts().store : undefined);
+      const { url, token } = target({ ...o, url: opts().url }, storeGiven ? sideStem(opts().store, opts().stateDir) : undefined);
       await proxyOverStdio(url, token);
     });
 }

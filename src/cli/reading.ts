@@ -1,5 +1,6 @@
 // What the CLI's reading commands (list, show, stats, diagram --live, trace) print from: the
-// store as the reader finds it (src/store/reader.ts, no lock, no write), each task as the task
+// store as the reader finds it (src/store/reader.ts; for PostgreSQL src/store/postgres-reader.ts,
+// without taking its ownership; no lock, no write), each task as the task
 // view a supervisor would give. No deadline is acted on: a lease whose expiry has passed is
 // still `leased`, flagged `overdue`, until a supervisor opens the store and processes it (a
 // reader that fired it would have to write, and would race the supervisor that owns the store).
@@ -12,7 +13,7 @@ import {
   type TaskView,
 } from '../index.js';
 import { countTasks, createStatsStore, statsOf } from '../stats/index.js';
-import { readStore } from '../store/reader.js';
+import { readStoreAt } from './store-target.js';
 import { snapshotOf } from '../task/record.js';
 import { taskView } from '../task/view.js';
 
@@ -47,7 +48,7 @@ export function overdueOf(view: TaskView, now: number): Overdue | undefined {
  * STORE_CORRUPT, naming the file.
  */
 export async function readTasks(path: string, now: number): Promise<ReadTasks> {
-  const reading = await readStore(path);
+  const reading = await readStoreAt(path);
   const tasks: ReadTaskView[] = [];
   for (const [id, record] of reading.tasks) {
     // Not copied: the snapshot was parsed for this view alone.

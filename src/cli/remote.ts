@@ -9,6 +9,7 @@
 import { connect, type Client } from '../client/index.js';
 import { InvalidInputError, type Supervisor } from '../index.js';
 import { daemonFileOf, readDaemonFile, type DaemonInfo } from '../server/daemon-file.js';
+import { sideStem } from './store-target.js';
 import { withSupervisor } from './supervised.js';
 
 /**
@@ -29,6 +30,7 @@ const asWriter = (sup: Supervisor) => sup as unknown as Writer;
 /** The global options a command is reached with. */
 export interface Reach {
   store: string;
+  stateDir: string;
   /** `--store` was given (not the default). */
   storeGiven: boolean;
   wait: number;
@@ -65,8 +67,8 @@ const alive = (pid: number) => {
  * it answers `/healthz`, and the server at its url accepts the file's admin token as the admin
  * (a daemon of another store on a reused port does not). Undefined otherwise: a stale file.
  */
-export async function runningDaemon(store: string): Promise<DaemonInfo | undefined> {
-  const daemon = readDaemonFile(daemonFileOf(store));
+export async function runningDaemon(store: string, stateDir: string): Promise<DaemonInfo | undefined> {
+  const daemon = readDaemonFile(daemonFileOf(sideStem(store, stateDir)));
   if (!daemon || !alive(daemon.pid) || !(await answers(daemon.url))) return undefined;
   const client = connect({ url: daemon.url, token: daemon.adminToken, timeoutMs: PROBE_MS, logger: { warn: () => {} } });
   try {
@@ -101,7 +103,7 @@ export async function using<T>(client: Client, use: (client: Client) => Promise<
  */
 export async function withWriter<T>(reach: Reach, use: (writer: Writer) => Promise<T>): Promise<T> {
   if (reach.url !== undefined) return using(clientOf(reach.url, reach.token), use);
-  const daemon = await runningDaemon(reach.store);
+  const daemon = await runningDaemon(reach.store, reach.stateDir);
   if (daemon) return using(clientOf(daemon.url, reach.token || daemon.adminToken), use);
   return withSupervisor(reach.store, reach.wait, (sup) => use(asWriter(sup)));
 }

@@ -2,14 +2,16 @@
 // API, until SIGINT or SIGTERM) and `agent add` / `agent revoke` (agent tokens: through the
 // daemon's API when a daemon serves the store, else on the tokens file directly, under its
 // lock, which a running server re-reads). Tokens are printed only by `agent add`, once.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { errorFromBody, LeaseholdError } from '../errors.js';
+import { errorFromBody, InvalidInputError, LeaseholdError, StoreLockedError } from '../errors.js';
+import { daemonFileOf } from '../server/daemon-file.js';
 import { serve } from '../server/index.js';
 import { createTokenRegistry, newToken } from '../server/tokens.js';
 import { examples, number, type GlobalOptions } from './arguments.js';
 import { print } from './output.js';
 import { runningDaemon } from './remote.js';
+import { isPostgresUrl, sideStem } from './store-target.js';
 import { openSupervisor } from './supervised.js';
 
 type Options = () => GlobalOptions;
@@ -20,26 +22,54 @@ export function addServiceCommands(cli: Command, opts: Options) {
     .description('serve the store over HTTP (API v1) until SIGINT/SIGTERM; prints one line when ready')
     .option('--host <host>', 'interface to bind (anything but loopback: terminate TLS in front)', '127.0.0.1')
     .addOption(new Option('--port <port>', 'port (0: any free port, printed)').argParser(number).default(7411))
+    .option('--advertise-url <url>', 'PostgreSQL store: the URL clients reach this daemon at, which standbys send them to (default http://HOST:PORT)')
+    .addOption(new Option('--ownership-ttl <ms>', 'PostgreSQL store: how long the leader may be silent before a standby takes over (default 10000)').argParser(number))
     .addHelpText(
       'after',
-      `${examples('leasehold serve --store .leasehold/store.json', 'leasehold serve --port 0')}
+      `${examples(
+        'leasehold serve --store .leasehold/store.json',
+        'leasehold serve --port 0',
+        'leasehold serve --store postgres://leasehold@db:5432/app#leasehold --host 10.0.0.5 --advertise-url http://10.0.0.5:7411',
+      )}
 
 The admin token is LEASEHOLD_ADMIN_TOKEN, or generated; it is written only to <store>.daemon.json
-(mode 0600, removed on close), where \`leasehold agent add\` finds it.`,
+(mode 0600, removed on close), where \`leasehold agent add\` finds it.
+
+On a PostgreSQL store every daemon is a candidate leader: the first one serves, the others are
+standbys that answer every /v1 call 503 NOT_LEADER naming the leader's --advertise-url, and one
+of them takes the store over once the leader is gone (released, or silent past the ownership
+TTL). Give all of them the same LEASEHOLD_ADMIN_TOKEN. Their tokens and daemon files live in
+--state-dir (default .leasehold), one set per host: mint agent tokens on each host. A daemon that
+loses the store to another exits with code 8.`,
     )
-    .action(async (o: { host: string; port: number }) => {
-      const sup = await openSupervisor(opts().store, opts().wait);
+    .action(async (o: { host: string; port: number; advertiseUrl?: string; ownershipTtl?: number }) => {
+      const store = opts().store;
+      const postgres = isPostgresUrl(store);
+      const advertisedUrl = o.advertiseUrl ?? (o.port === 0 ? undefined : `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`);
+      if (postgres && advertisedUrl === undefined) throw new InvalidInputError('serve options', ['--advertise-url: required with --port 0 on a PostgreSQL store']);
+      const stem = sideStem(store, opts().stateDir);
+      if (postgres) mkdirSync(opts().stateDir, { recursive: true, mode: 0o700 });
+      const serving = { advertisedUrl: advertisedUrl!, ...(o.ownershipTtl !== undefined && { ownershipTtlMs: o.ownershipTtl }) };
+      const sup = await openSupervisor(store, opts().wait, postgres ? serving : undefined);
       let server;
       try {
-        server = await serve(sup, { host: o.host, port: o.port, ...(process.env.LEASEHOLD_ADMIN_TOKEN && { adminToken: process.env.LEASEHOLD_ADMIN_TOKEN }) });
+        server = await serve(sup, {
+          host: o.host,
+          port: o.port,
+          ...(postgres && { tokensFile: `${stem}.tokens.json`, daemonFile: daemonFileOf(stem) }),
+          ...(process.env.LEASEHOLD_ADMIN_TOKEN && { adminToken: process.env.LEASEHOLD_ADMIN_TOKEN }),
+        });
       } catch (error) {
         await sup.close();
         throw error;
       }
-      process.stdout.write(`leasehold listening on ${server.url}\n`);
-      await new Promise<NodeJS.Signals>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
+      const leader = sup.leader?.url;
+      process.stdout.write(`leasehold listening on ${server.url}${sup.role === 'standby' ? ` (standby${leader ? `; the leader is ${leader}` : ''})` : ''}\n`);
+      const stopped = await new Promise<'signal' | 'lost'>((resolve) => {
+        process.once('SIGINT', () => resolve('signal'));
+        process.once('SIGTERM', () => resolve('signal'));
+        // Only a supervisor that lost its store closes by itself.
+        void sup.closed.then(() => resolve('lost'));
       });
       // The server first (no new calls; those in flight finish and are durable), then the supervisor.
       try {
@@ -47,6 +77,11 @@ The admin token is LEASEHOLD_ADMIN_TOKEN, or generated; it is written only to <s
       } finally {
         await sup.close();
       }
+      if (stopped === 'signal') return;
+      // A standby that could not go on (a store it cannot open) says why; a leader lost the store.
+      const failed = await sup.ready.then(() => undefined, (error: unknown) => error);
+      if (failed instanceof LeaseholdError && failed.code !== 'SUPERVISOR_CLOSED') throw failed;
+      throw new StoreLockedError(sup.location, 'ownership lost: another supervisor took the store over; this daemon stopped');
     });
 
   const agent = cli.command('agent').description("manage agents' bearer tokens for a daemon serving the store");
@@ -58,7 +93,7 @@ The admin token is LEASEHOLD_ADMIN_TOKEN, or generated; it is written only to <s
     .addHelpText('after', examples('leasehold agent add agent-7', 'leasehold --json agent add dashboard --viewer'))
     .action(async (name: string, o: { viewer: boolean }) => {
       const role = o.viewer ? 'viewer' : 'agent';
-      const minted = await onTokens(opts().store, {
+      const minted = await onTokens(opts(), {
         api: { method: 'POST', path: '/v1/agents', body: { owner: name, role } },
         local: (tokens) => tokens.mint(name, role),
       });
@@ -70,7 +105,7 @@ The admin token is LEASEHOLD_ADMIN_TOKEN, or generated; it is written only to <s
     .argument('<name>', 'the owner')
     .addHelpText('after', examples('leasehold agent revoke agent-7'))
     .action(async (name: string) => {
-      const revoked = await onTokens(opts().store, {
+      const revoked = await onTokens(opts(), {
         api: { method: 'DELETE', path: `/v1/agents/${encodeURIComponent(name)}` },
         local: (tokens) => tokens.revoke(name),
       });
@@ -84,8 +119,8 @@ interface TokenCall<T> {
 }
 
 /** Through the daemon serving `store` when there is one that answers, else on the tokens file. */
-async function onTokens<T>(store: string, call: TokenCall<T>): Promise<T> {
-  const daemon = await runningDaemon(store);
+async function onTokens<T>({ store, stateDir }: GlobalOptions, call: TokenCall<T>): Promise<T> {
+  const daemon = await runningDaemon(store, stateDir);
   if (daemon) {
     const response = await fetch(`${daemon.url}${call.api.path}`, {
       method: call.api.method,
@@ -97,7 +132,8 @@ async function onTokens<T>(store: string, call: TokenCall<T>): Promise<T> {
     if (!response.ok) throw errorFromBody(response.status, body);
     return body as T;
   }
-  if (!existsSync(store)) throw new LeaseholdError('INVALID_INPUT', `no store at ${store} (give --store)`);
+  if (isPostgresUrl(store)) mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  else if (!existsSync(store)) throw new LeaseholdError('INVALID_INPUT', `no store at ${store} (give --store)`);
   // The admin token is not needed to change the file: this registry only mints and revokes.
-  return call.local(createTokenRegistry({ adminToken: newToken(), file: `${store}.tokens.json` }));
+  return call.local(createTokenRegistry({ adminToken: newToken(), file: `${sideStem(store, stateDir)}.tokens.json` }));
 }

@@ -2,7 +2,8 @@
 // takes the store's lock (waiting up to --wait for it) and closes it once the command is done.
 // The CLI registers no compensators: compensations of a task failed here stay pending, their
 // attempt recorded as started, for the next supervisor that has them.
-import { createSupervisor, jsonFileStore, type Compensator, type Supervisor } from '../index.js';
+import { createSupervisor, type Compensator, type Supervisor } from '../index.js';
+import { isPostgresUrl, storeFor } from './store-target.js';
 
 /**
  * Compensators that never settle: the compensation's attempt is recorded as running, and
@@ -18,10 +19,15 @@ const deferred: Record<string, Compensator> = new Proxy(
   },
 );
 
-/** A supervisor on `file` as the CLI runs one (also `leasehold serve`): no compensators of its own. */
-export function openSupervisor(file: string, lockWaitMs: number): Promise<Supervisor> {
+/**
+ * A supervisor on `store` (a file, or a postgres:// URL) as the CLI runs one: no compensators
+ * of its own. `serve` on a PostgreSQL store runs it as a standby (`advertisedUrl` given): it
+ * leads at once when the store is free, else waits to take it over.
+ */
+export function openSupervisor(store: string, lockWaitMs: number, serving?: { advertisedUrl: string; ownershipTtlMs?: number }): Promise<Supervisor> {
+  const standby = serving !== undefined && isPostgresUrl(store);
   // closeTimeoutMs 0: close does not wait for the deferred compensators, which never finish.
-  return createSupervisor({ store: jsonFileStore(file, { lockWaitMs }), compensators: deferred, closeTimeoutMs: 0 });
+  return createSupervisor({ store: storeFor(store, { lockWaitMs, ...serving }), compensators: deferred, closeTimeoutMs: 0, standby });
 }
 
 export async function withSupervisor<T>(file: string, lockWaitMs: number, use: (sup: Supervisor) => T | Promise<T>): Promise<T> {

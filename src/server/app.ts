@@ -3,7 +3,7 @@
 // handler that answers every refusal as `{ error: { code, reason?, message, issues? } }` with
 // its status (errors.ts httpStatusOf). Nothing it answers or logs carries a token.
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { errorBody, httpStatusOf, InvalidInputError, LeaseholdError, NotFoundError, PayloadTooLargeError } from '../errors.js';
+import { errorBody, httpStatusOf, InvalidInputError, LeaseholdError, NotFoundError, NotLeaderError, PayloadTooLargeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Supervisor } from '../supervisor/options.js';
 import { registerAuth } from './auth.js';
@@ -27,6 +27,9 @@ export interface AppOptions {
   mcpTouch: boolean;
   logger: Logger;
 }
+
+/** What a standby's Retry-After says: a takeover is polled for every second at most. */
+const STANDBY_RETRY_AFTER_S = 1;
 
 /** Every route of the API tables (the document and the tests list them). */
 export const API_ROUTES: readonly Route[] = [...taskRoutes, ...agentRoutes, ...diagramRoutes];
@@ -68,6 +71,15 @@ export async function buildApp({ sup, tokens, bodyLimitBytes, requestTimeoutMs, 
   app.addHook('preClose', async () => void (closing = true));
   app.addHook('onSend', async (_request, reply) => void (closing && reply.header('connection', 'close')));
 
+  // A standby (issue 15) answers every /v1 call, before any token is looked at, with 503
+  // NOT_LEADER naming the leader (body and Location), which clients follow (client/transport.ts).
+  app.addHook('onRequest', async (request, reply) => {
+    if (sup.role !== 'standby' || !request.url.startsWith('/v1/')) return;
+    const leader = sup.leader?.url ?? undefined;
+    reply.code(503).header('retry-after', String(STANDBY_RETRY_AFTER_S)).type('application/json; charset=utf-8');
+    if (leader) reply.header('location', new URL(request.url, leader).href);
+    return reply.send(JSON.stringify({ error: errorBody(new NotLeaderError(leader)) }));
+  });
   registerAuth(app, tokens);
   // The event stream goes through the bearer hook like every /v1 route (any token); its ring
   // also answers the task routes (a task's recent events).
@@ -78,7 +90,12 @@ export async function buildApp({ sup, tokens, bodyLimitBytes, requestTimeoutMs, 
 
   const document = JSON.stringify(openApiDocument(API_ROUTES, '1'));
   app.get('/v1/openapi.json', { config: { who: 'none' } }, (_request, reply) => reply.type('application/json; charset=utf-8').send(document));
-  app.get('/healthz', { config: { who: 'none' } }, () => ({ ok: true }));
+  // A standby is healthy (it is ready to take over); a supervisor that closed (it lost its store) is not.
+  app.get('/healthz', { config: { who: 'none' } }, (_request, reply) => {
+    if (sup.role === 'standby') return { ok: true, role: 'standby', leader: sup.leader?.url ?? null };
+    if (sup.role === 'closed') return reply.code(503).send({ ok: false, role: 'closed' });
+    return { ok: true };
+  });
 
   // Metrics need no token, and time every route, so they hook the root instance.
   registerMetrics(app, { sup });

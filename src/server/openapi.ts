@@ -9,7 +9,7 @@ import { errorBodySchema, jsonSchemaOf } from './schemas.js';
 const OTHER_ROUTES: Pick<Route, 'method' | 'url' | 'who' | 'summary' | 'answer'>[] = [
   { method: 'GET', url: '/v1/events', who: 'any', summary: 'lifecycle events once durable, as Server-Sent Events (Last-Event-ID resumes)', answer: 'text/event-stream' },
   { method: 'GET', url: '/metrics', who: 'none', summary: 'Prometheus metrics', answer: 'Prometheus text' },
-  { method: 'GET', url: '/healthz', who: 'none', summary: 'liveness', answer: '{ ok: true }' },
+  { method: 'GET', url: '/healthz', who: 'none', summary: 'liveness', answer: "{ ok: true }; a standby: { ok: true, role: 'standby', leader }; a supervisor closed after losing its store: 503 { ok: false, role: 'closed' }" },
   { method: 'GET', url: '/v1/openapi.json', who: 'none', summary: 'this document', answer: 'OpenAPI 3.1' },
 ];
 

@@ -2,7 +2,7 @@
 // is at, refusing one newer than this code, and bringing an older one up to date. Runs inside
 // the opener's transaction, under an advisory lock, so two openers never migrate at once.
 
-import type { PoolClient } from 'pg';
+import type { ClientBase, PoolClient } from 'pg';
 import { StoreCorruptError } from '../errors.js';
 
 /** The format version this code writes; a schema at a higher one is refused. */
@@ -67,7 +67,7 @@ export async function lockSchema(client: PoolClient, schema: string): Promise<vo
  * The format version `schema` is at (0: no store there yet). STORE_CORRUPT for a schema newer
  * than this code, or for tables that are not a leasehold store's.
  */
-export async function schemaVersion(client: PoolClient, schema: string, location: string): Promise<number> {
+export async function schemaVersion(client: ClientBase, schema: string, location: string): Promise<number> {
   const exists = await client.query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [`${schema}.store`]);
   if (!exists.rows[0]?.found) return 0;
   let version: unknown;

@@ -7,8 +7,9 @@ import { InvalidInputError, LeaseholdError, StoreCorruptError, StoreLockedError,
 import { waitForLock, type LockWaitTime } from './lock-wait.js';
 import { postgresSettings, type PostgresStoreOptions } from './postgres-options.js';
 import { beginFenced, ownershipLost, releaseOwnership, startRenewal, takeOwnership, type Held, type Ownership, type Renewal } from './postgres-ownership.js';
+import { readRows } from './postgres-reader.js';
 import { lockSchema, migrate, schemaVersion } from './postgres-schema.js';
-import { checkedMeta, parsedRecordIssues, recordTexts, summarise } from './records.js';
+import { checkedMeta, recordTexts } from './records.js';
 import type { Store, StoreChanges, StoreContents, StoreHolder, StoreMeta, TaskRecord } from './types.js';
 
 export { DEFAULT_OWNERSHIP_TTL_MS, type PostgresStoreOptions } from './postgres-options.js';
@@ -173,7 +174,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         return ownership;
       }
       await migrate(client, s, Math.max(version, 1));
-      const contents = await readContents(client);
+      const contents = await readRows(client, s, location);
       await client.query('COMMIT');
       return { contents, ownership };
     } catch (error) {
@@ -182,29 +183,6 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     } finally {
       client.release();
     }
-  };
-
-  const readContents = async (client: pg.PoolClient): Promise<StoreContents> => {
-    const meta = await client.query<{ epoch_floor: string }>(`SELECT epoch_floor FROM ${s}.store WHERE id = 1`);
-    // record::text and our own JSON.parse: the driver's json parser can be replaced process-wide.
-    const rows = await client.query<{ id: string; record: string }>(`SELECT id, record::text AS record FROM ${s}.tasks ORDER BY seq`);
-    const tasks = new Map<string, TaskRecord>();
-    const issues: string[] = [];
-    for (const { id, record } of rows.rows) {
-      const where = `task ${JSON.stringify(id)}`;
-      let value: unknown;
-      try {
-        value = JSON.parse(record);
-      } catch (error) {
-        issues.push(`${where}: ${(error as Error).message}`);
-        continue;
-      }
-      const problems = parsedRecordIssues(id, value, where);
-      if (problems.length > 0) issues.push(...problems);
-      else tasks.set(id, value as TaskRecord);
-    }
-    if (issues.length > 0) throw new StoreCorruptError(location, summarise(issues).join('; '));
-    return { tasks, meta: { epochFloor: Number(meta.rows[0]?.epoch_floor ?? 0) } };
   };
 
   const write = async (rows: Row[], deletions: string[], meta: StoreMeta | undefined, generation: number): Promise<void> => {

@@ -13,7 +13,7 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
 
 /** Calls `hook(...args)`; what it throws or rejects with is logged as `leasehold: <what> threw|rejected`. */
-type CallHook = <A extends unknown[]>(what: string, hook: (...args: A) => unknown, ...args: A) => void;
+export type CallHook = <A extends unknown[]>(what: string, hook: (...args: A) => unknown, ...args: A) => void;
 
 export function hookCaller(logger: Logger): CallHook {
   return (what, hook, ...args) => {

@@ -151,6 +151,8 @@ export interface Supervisor {
   readonly leader: StoreHolder | undefined;
   /** Resolves once the supervisor serves (at once unless standby); rejects if it closed or failed first. */
   readonly ready: Promise<void>;
+  /** Resolves once the supervisor has closed: through close(), or by itself after losing its store. */
+  readonly closed: Promise<void>;
   create(input: inputs.CreateInput): Promise<TaskView>;
   claim(id: string, input: { owner: string; leaseMs?: number }): Promise<Lease>;
   claimNext(input: { owner: string; leaseMs?: number; labels?: string[] }): Promise<Lease | null>;

@@ -122,7 +122,8 @@ export function createStanding({ store, logger, standby, maxSkewMs, gate, lost }
     leading() {
       if (role === 'standby') {
         role = 'leader';
-        logger.info?.(`leasehold: took over store ${store.location} (generation ${store.ownership?.()?.generation ?? '?'})`);
+        // Said only when it waited: one that found the store free simply opened it.
+        if (leader !== undefined) logger.info?.(`leasehold: took over store ${store.location} (generation ${store.ownership?.()?.generation ?? '?'})`);
       }
     },
     closed() {

@@ -4,7 +4,7 @@
 // mailbox.ts (admission and durable answers), commands.ts (the events), settling.ts (waits).
 import { createActor, fromPromise, waitFor } from 'xstate';
 import { supervisorMachine } from '../../machines/supervisor.machine.js';
-import { TASK_STATES, type LifecycleEvent, type LifecycleEventType, type TaskEvent } from '../../machines/task.types.js';
+import { TASK_STATES, type LifecycleEventType, type TaskEvent } from '../../machines/task.types.js';
 import { systemClock } from '../clock/clock.js';
 import { DuplicateTaskError, InvalidInputError, LeaseConflictError, LeaseholdError, SupervisorClosedError, TaskNotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -17,6 +17,7 @@ import { recordOf } from '../task/record.js';
 import { leaseView, taskView, type TaskSnapshot } from '../task/view.js';
 import { agentActivity } from './agent-activity.js';
 import { guardedInspect, hookCaller, safeLogger } from './hooks.js';
+import { createListeners } from './listeners.js';
 import { createGroupCommit } from './group-commit.js';
 import * as inputs from './inputs.js';
 import { createTaskLogic } from './task-logic.js';
@@ -70,7 +71,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   /** Aborts a standby's wait for the store when it is closed first. */
   const openAbort = new AbortController();
 
-  const listeners = new Map<LifecycleEventType, Set<{ what: string; listener: (event: LifecycleEvent) => unknown }>>();
+  const { subscribe, deliver: tell } = createListeners(callHook);
   const policy = checkPolicy(options.policy);
   /** What the policy grants, checked: an unusable answer is logged and the task's limits used. */
   const terms = createLeaseTerms(logger);
@@ -92,9 +93,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     },
     (events) => {
       feed.committed(events);
-      for (const event of events) {
-        for (const { what, listener } of listeners.get(event.type) ?? []) callHook(what, listener, event);
-      }
+      tell(events);
     },
     (failed, refused) => table.rollback(failed, refused),
     () => ({ epochFloor: table.epochFloor }),
@@ -253,6 +252,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       return standing.leader;
     },
     ready,
+    closed: waitFor(supervisor, (s) => s.status === 'done').then(() => {}),
     create(raw) {
       return guarded(() => {
         const input = inputs.parse(inputs.createInput, raw, 'create input');
@@ -366,20 +366,6 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
     on: (type, listener) => subscribe(type, listener),
     close: closeSelf,
   };
-
-  function subscribe<T extends LifecycleEventType>(type: T, listener: Listener<T>, name?: string): () => void {
-    if (!(LIFECYCLE_EVENTS as readonly string[]).includes(type)) {
-      throw new InvalidInputError('event name', [`expected one of ${LIFECYCLE_EVENTS.join(', ')}`]);
-    }
-    if (typeof listener !== 'function') throw new InvalidInputError('listener', ['expected a function']);
-    // Named only once `type` is known to be an event name (a Symbol would not convert to text).
-    const what = name ?? `a "${type}" listener`;
-    const set = listeners.get(type) ?? new Set();
-    listeners.set(type, set);
-    const entry = { what, listener: listener as (event: LifecycleEvent) => unknown };
-    set.add(entry);
-    return () => void set.delete(entry);
-  }
 
   function ownerCall<I, R>(
     id: string,

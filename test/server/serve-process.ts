@@ -52,8 +52,9 @@ export interface Daemon {
   stop(): Promise<number | null>;
 }
 
-export async function startDaemon(store: string, env: Record<string, string> = {}): Promise<Daemon> {
-  const child = spawn(process.execPath, [bin, '--store', store, 'serve', '--port', '0'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `args`: more options of `serve` (a later `--port` wins over the `--port 0` given first). */
+export async function startDaemon(store: string, env: Record<string, string> = {}, args: string[] = []): Promise<Daemon> {
+  const child = spawn(process.execPath, [bin, '--store', store, 'serve', '--port', '0', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -69,7 +70,8 @@ export async function startDaemon(store: string, env: Record<string, string> = {
     new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 15_000)),
   ]);
   if (!ready) throw new Error(`leasehold serve did not start: ${err}`);
-  const url = /^leasehold listening on (http:\/\/127\.0\.0\.1:\d+)\n$/.exec(out)?.[1];
+  // A standby (PostgreSQL store) says so on the same line.
+  const url = /^leasehold listening on (http:\/\/127\.0\.0\.1:\d+)(?: \(standby[^)\n]*\))?\n$/.exec(out)?.[1];
   if (!url) throw new Error(`unexpected first output: ${JSON.stringify(out)}`);
   return {
     child,

@@ -1,8 +1,9 @@
 // Supervisors on a PostgreSQL store beyond one owner: one that loses the store closes itself and
 // acknowledges nothing more; a standby waits, takes the store over when it is free or its owner
 // went silent, and re-arms every timer from stored deadlines; clock skew holds expiries back.
+import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSupervisor, jsonFileStore, systemClock, type Clock, type Supervisor } from '../../src/index.js';
+import { createSupervisor, jsonFileStore, postgresStore, systemClock, type Clock, type Supervisor } from '../../src/index.js';
 import { createExpiryGate } from '../../src/supervisor/standing.js';
 import { createTestClock } from '../../src/testing.js';
 import { dropSchema, freshSchema, sql, storeIn } from '../postgres/database.js';
@@ -84,7 +85,43 @@ describe('a supervisor that loses its store', () => {
   });
 });
 
+describe('a supervisor whose renewals fail', () => {
+  it('counts ownership lost once no renewal has succeeded for a whole TTL, and closes itself', async () => {
+    const s = schema();
+    const storeClock = createTestClock(T0, { awaitWork: false });
+    const { lines, logger } = logs();
+    const sup = await open({ store: storeIn(s, { ownershipTtlMs: 3_000, clock: storeClock }), clock: createTestClock(T0), logger });
+    // Every renewal now fails (as with an unreachable database): the table is gone from under it.
+    await sql(`ALTER TABLE ${s}.store RENAME TO store_gone`);
+    for (let turn = 1; turn <= 3; turn++) {
+      await storeClock.advance(1_000);
+      // The renewal is a query in flight: wait (boundedly) until it is answered and the next armed.
+      await eventually(() => storeClock.pendingTimers === 1 || sup.role === 'closed');
+      expect(sup.role).toBe(turn < 3 ? 'leader' : 'closed');
+    }
+    expect(lines.some((l) => l.includes('ownership lost'))).toBe(true);
+    expect((await rejection(sup.create({ id: 'x' }))).code).toBe('STORE_LOCKED');
+  });
+});
+
 describe('a standby supervisor', () => {
+  it('waits for a database it cannot reach yet, saying why', async () => {
+    const { lines, logger } = logs();
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as { port: number };
+        probe.close(() => resolve(free));
+      });
+    });
+    const standby = await open({ store: postgresStore({ connectionString: `postgres://nobody@127.0.0.1:${port}/none` }), standby: true, logger });
+    expect(standby.role).toBe('standby');
+    expect(standby.leader).toMatchObject({ holder: null, url: null, problem: expect.stringContaining('ECONNREFUSED') as string });
+    expect(lines).toEqual([expect.stringContaining('cannot reach the store')]);
+    await standby.close();
+    expect((await rejection(standby.ready)).code).toBe('SUPERVISOR_CLOSED');
+  });
+
+
   it('waits while the leader holds the store, refusing calls with NOT_LEADER naming it, then takes over and re-arms the lease expiry', async () => {
     const s = schema();
     const clock = createTestClock(T0, { awaitWork: false });
