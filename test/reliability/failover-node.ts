@@ -50,13 +50,12 @@ async function main() {
   say('standby');
   await sup.ready;
   say(`leading ${server.url}`);
-  // A supervisor that lost its ownership closes itself: then this node stops serving.
-  const watch = setInterval(() => {
-    if (sup?.role !== 'closed' || stopping) return;
-    clearInterval(watch);
+  // A supervisor closes by itself only when it lost its ownership: then this node stops serving.
+  void sup.closed.then(() => {
+    if (stopping) return;
     say('closed ownership lost');
     void server?.close().finally(() => process.exit(0));
-  }, 10);
+  });
 }
 
 process.on('SIGTERM', () => {
