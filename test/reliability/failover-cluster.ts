@@ -1,15 +1,20 @@
 // The parent's side of the failover and pause trials: starts the supervisor nodes
-// (failover-node.ts, bundled once with esbuild like the kill trials' worker) on fixed loopback
-// ports, reads what they say with the time each line arrived, signals them, and waits for what
-// they say next — every wait a bounded poll, never a sleep for an expiry.
+// (failover-node.ts, bundled once with esbuild like the kill trials' worker, or the built CLI's
+// `leasehold serve`) on fixed loopback ports, reads what they say with the time each line
+// arrived, signals them, and waits for what they say next — every wait a bounded poll, never a
+// sleep for an expiry. A CLI daemon says only `listening … (standby …)`: when it took over is
+// read from its /healthz, polled every 10 ms, and noted as a `leading` line.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { NodeConfig } from './failover-node.js';
+import { postgresUrlFromEnv } from './postgres-kind.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const NODE = join(import.meta.dirname, 'failover-node.ts');
+/** The built CLI (`npm run build`). */
+export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
 let command = ['--import', 'tsx', NODE];
 const BUNDLE = join(ROOT, 'node_modules', '.cache', 'leasehold-reliability', `failover-node-${process.pid}.mjs`);
@@ -61,7 +66,10 @@ const all = new Set<Node>();
 
 /** Starts a node; resolves once it said its first line (`standby`). */
 export async function startNode(config: NodeConfig, timeoutMs = 20_000): Promise<Node> {
-  const child = spawn(process.execPath, [...command, JSON.stringify(config)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = config.cli
+    ? [CLI, '--store', `${postgresUrlFromEnv()}#${config.schema}`, '--state-dir', config.cli.stateDir, 'serve', '--port', String(config.port), '--ownership-ttl', String(config.ownershipTtlMs)]
+    : [...command, JSON.stringify(config)];
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LEASEHOLD_ADMIN_TOKEN: config.adminToken } });
   const lines: Line[] = [];
   let partial = '';
   let err = '';
@@ -70,7 +78,7 @@ export async function startNode(config: NodeConfig, timeoutMs = 20_000): Promise
     const at = Date.now();
     const parts = (partial + chunk.toString()).split('\n');
     partial = parts.pop()!;
-    for (const text of parts) lines.push({ at, text });
+    for (const text of parts) lines.push({ at, text: config.cli ? cliLine(text) : text });
   });
   child.stderr!.on('data', (chunk: Buffer) => void (err += chunk.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -90,7 +98,28 @@ export async function startNode(config: NodeConfig, timeoutMs = 20_000): Promise
   void exited.then(() => all.delete(node));
   await waitFor(() => lines.length > 0 || !node.alive(), timeoutMs, `${config.name} to start`);
   if (!node.alive()) throw new Error(`${config.name} ended at start: ${err}`);
+  if (config.cli && node.leadingAt() === undefined) void watchForLead(node);
   return node;
+}
+
+/** A CLI daemon's first line in the node script's words. */
+const cliLine = (text: string) => (!text.startsWith('leasehold listening on') ? text : text.includes('(standby') ? 'standby' : `leading ${text.split(' ')[3]}`);
+
+/** Polls a CLI standby's /healthz until it leads (noted as a `leading` line) or exits. */
+async function watchForLead(node: Node): Promise<void> {
+  for (const deadline = Date.now() + 120_000; node.alive() && Date.now() < deadline; ) {
+    try {
+      const response = await fetch(`${node.url}/healthz`, { signal: AbortSignal.timeout(1_000) });
+      const body = (await response.json()) as { ok?: boolean; role?: string };
+      if (response.ok && body.ok === true && body.role === undefined) {
+        node.lines.push({ at: Date.now(), text: `leading ${node.url}` });
+        return;
+      }
+    } catch {
+      // stopped (SIGSTOP) or going away: try again
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** Polls `done` every 10 ms until it holds; fails after `timeoutMs` naming `what`. */
@@ -119,4 +148,23 @@ export async function killAll(): Promise<void> {
     node.child.kill('SIGKILL');
   }
   await Promise.all(running.map((node) => node.exited));
+}
+
+/**
+ * Whether the node at `url` stops serving within `timeoutMs`: its /healthz answers 503 (its
+ * supervisor closed) or its port refuses connections. Polled; an answer that is slow to come
+ * (a process still catching up) counts as serving.
+ */
+export async function stopsServing(url: string, timeoutMs: number): Promise<boolean> {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
+    try {
+      const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(500) });
+      await response.body?.cancel();
+      if (response.status === 503) return true;
+    } catch (error) {
+      if ((error as Error).name !== 'TimeoutError' && (error as Error).name !== 'AbortError') return true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return false;
 }

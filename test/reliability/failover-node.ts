@@ -19,6 +19,11 @@ export interface NodeConfig {
   adminToken: string;
   /** Shared by the nodes of a trial: an agent's token works on whichever leads. */
   tokensFile: string;
+  /**
+   * Run the built CLI's `leasehold serve` instead of this script (failover-cluster.ts), with
+   * this state dir (shared, so its tokens file is too): the product's daemon as it ships.
+   */
+  cli?: { stateDir: string };
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as NodeConfig;
