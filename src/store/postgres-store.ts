@@ -33,6 +33,25 @@ interface Row {
 /** The record fields copied into the indexed deadline columns, in column order. */
 const DEADLINE_COLUMNS = ['lease_expires_at', 'grace_ends_at', 'not_before', 'compensation_retry_at'] as const;
 
+/**
+ * A pooled connection for one transaction. The server may end it meanwhile (its idle-in-
+ * transaction timeout, after this process was paused): with a listener the next query fails
+ * and the commit is refused, where pg would otherwise crash the process with an unhandled
+ * 'error' event of a connection checked out of its pool.
+ */
+async function checkout(from: pg.Pool): Promise<{ client: pg.PoolClient; release(broken?: Error): void }> {
+  const client = await from.connect();
+  const ended = () => {};
+  client.on('error', ended);
+  return {
+    client,
+    release(broken) {
+      client.off('error', ended);
+      client.release(broken);
+    },
+  };
+}
+
 /** PostgreSQL text holds neither NUL nor a lone surrogate (the driver would turn it into U+FFFD). */
 const UNSTORABLE_ID = /\0|\p{Cs}/u;
 
@@ -75,6 +94,11 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       connectionTimeoutMillis: Math.max(settings.ttlMs, 2_000),
       keepAlive: true,
       application_name: 'leasehold',
+      // A supervisor paused (SIGSTOP, a VM freeze) inside a commit holds the ownership row FOR
+      // SHARE, which would block every takeover for as long as it stays paused: the server ends
+      // such a transaction (and its session) once idle for the TTL (1 s at least, so that a
+      // tiny TTL does not cut a merely slow commit). Found by test/reliability/failover.test.ts.
+      idle_in_transaction_session_timeout: Math.max(settings.ttlMs, 1_000),
     });
     // An idle connection the server drops must not crash the process: the next query reconnects.
     candidate.on('error', () => {});
@@ -156,7 +180,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
 
   /** One try: the store's contents with ownership taken, or who holds it (nothing changed). */
   const openOnce = async (candidate: pg.Pool): Promise<{ contents: StoreContents; ownership: Ownership } | Held> => {
-    const client = await candidate.connect();
+    const { client, release } = await checkout(candidate);
     try {
       await client.query('BEGIN');
       await lockSchema(client, s);
@@ -176,12 +200,12 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       await client.query('ROLLBACK').catch(() => {});
       throw error;
     } finally {
-      client.release();
+      release();
     }
   };
 
   const write = async (rows: Row[], deletions: string[], meta: StoreMeta | undefined, generation: number): Promise<void> => {
-    const client = await pool!.connect();
+    const { client, release } = await checkout(pool!);
     let broken: Error | undefined;
     try {
       await beginFenced(client, settings, generation);
@@ -196,7 +220,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       throw new StoreWriteError(`writing to store ${location} failed: ${(error as Error).message}`, error);
     } finally {
       // A connection whose rollback failed is discarded, not handed to the next commit.
-      client.release(broken);
+      release(broken);
     }
   };
 

@@ -15,19 +15,29 @@
 // - no task had two owners: every acknowledged lease held a task during an interval of its
 //   own (server times), each later claim after the earlier lease ended or expired.
 //
-// LEASEHOLD_DAEMON_KILL_TRIALS sets the number of trials (default 10); LEASEHOLD_SEED replays
-// the kill moments and the load's choices (the daemon's own timing is the wall clock's).
+// In the postgres project (LEASEHOLD_TEST_STORE=postgres) the daemon serves a PostgreSQL store
+// (`--store postgres://…#schema`, a schema per trial, on a fixed port with a 1 s ownership TTL):
+// a restarted daemon starts as a standby and takes the store over once the killed one's TTL ran
+// out; the checks wait (bounded) until /healthz says it leads.
+//
+// LEASEHOLD_DAEMON_KILL_TRIALS sets the number of trials (default 10, 4 on PostgreSQL);
+// LEASEHOLD_SEED replays the kill moments and the load's choices (the daemon's own timing is
+// the wall clock's).
 // Needs the built CLI (`npm run build`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connect, type Client } from '../../src/client/index.js';
 import { LeaseholdError, type Json, type Lease, type TaskView } from '../../src/index.js';
 import { mintToken } from '../server/support.js';
+import { freePort } from './failover-cluster.js';
+import { dropStoreSchema, freshStoreSchema, POSTGRES_URL_ENV, postgresUrlFromEnv } from './postgres-kind.js';
 import { countFromEnv, random, report, sameJson, seedFromEnv, tempDir, type Random } from './support.js';
 
-const TRIALS = countFromEnv('LEASEHOLD_DAEMON_KILL_TRIALS', 10);
+const ON_POSTGRES = process.env.LEASEHOLD_TEST_STORE === 'postgres';
+const TRIALS = countFromEnv('LEASEHOLD_DAEMON_KILL_TRIALS', ON_POSTGRES ? 4 : 10);
+if (ON_POSTGRES) process.env[POSTGRES_URL_ENV] = inject('postgresUrl');
 const SEED = seedFromEnv();
 const BIN = join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli', 'main.js');
 const ADMIN = 'daemon-kill-admin-token-0123456789';
@@ -52,7 +62,7 @@ const totals = { trials: 0, kills: 0, acked: new Map<string, number>(), refused:
 const started = Date.now();
 afterAll(() => {
   report(
-    `daemon kill -9 trials (seed ${SEED}): ${totals.trials} trials, ${totals.kills} SIGKILLs of leasehold serve, ` +
+    `daemon kill -9 trials (seed ${SEED}, ${ON_POSTGRES ? 'PostgreSQL' : 'JSON'} store): ${totals.trials} trials, ${totals.kills} SIGKILLs of leasehold serve, ` +
       `${[...totals.acked.values()].reduce((a, b) => a + b, 0)} acknowledged HTTP calls reflected after restart ` +
       `(${[...totals.acked].map(([op, n]) => `${op} ${n}`).join(', ')}), ${totals.refused} refusals, ` +
       `${totals.lost} calls without an answer (${totals.lostApplied} seen fully applied, ${totals.lostNotApplied} seen not applied, the rest leave no mark of their own), ` +
@@ -84,8 +94,40 @@ interface Daemon {
   exited: Promise<unknown>;
 }
 
-async function startDaemon(store: string): Promise<Daemon> {
-  const child = spawn(process.execPath, [BIN, '--store', store, '--wait', '10000', 'serve', '--port', '0'], {
+/** Where a trial's daemons keep the store: a file, or a PostgreSQL schema served on a fixed port (its advertised URL). */
+interface Place {
+  store: string;
+  serve: string[];
+  /** Global options before the command. */
+  global: string[];
+  remove(): Promise<void>;
+}
+
+async function place(dir: string): Promise<Place> {
+  if (!ON_POSTGRES) return { store: join(dir, 'store.json'), global: [], serve: ['--port', '0'], remove: () => Promise.resolve() };
+  const schema = freshStoreSchema('dkill');
+  return {
+    store: `${postgresUrlFromEnv()}#${schema}`,
+    // Its tokens and daemon file live in the state dir, which the restarted daemons share.
+    global: ['--state-dir', join(dir, 'state')],
+    serve: ['--port', String(await freePort()), '--ownership-ttl', '1000'],
+    remove: () => dropStoreSchema(schema),
+  };
+}
+
+/** Whether the daemon at `url` leads (a standby's /healthz says `role: 'standby'`). */
+async function leads(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
+    const body = (await response.json()) as { ok?: boolean; role?: string };
+    return response.ok && body.ok === true && body.role === undefined;
+  } catch {
+    return false;
+  }
+}
+
+async function startDaemon(at: Place): Promise<Daemon> {
+  const child = spawn(process.execPath, [BIN, '--store', at.store, '--wait', '10000', ...at.global, 'serve', ...at.serve], {
     env: { ...process.env, LEASEHOLD_ADMIN_TOKEN: ADMIN },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -98,7 +140,7 @@ async function startDaemon(store: string): Promise<Daemon> {
     const timer = setTimeout(() => resolve(undefined), 20_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
-      const found = /leasehold listening on (http:\/\/\S+)\n/.exec(out)?.[1];
+      const found = /leasehold listening on (http:\/\/\S+)[^\n]*\n/.exec(out)?.[1];
       if (found) {
         clearTimeout(timer);
         resolve(found);
@@ -112,6 +154,18 @@ async function startDaemon(store: string): Promise<Daemon> {
   if (!url) {
     child.kill('SIGKILL');
     throw new Error(`leasehold serve did not start: ${out}${err}`);
+  }
+  // On PostgreSQL a restarted daemon stands by until the killed one's ownership ran out.
+  if (ON_POSTGRES) {
+    let leading = false;
+    for (const deadline = Date.now() + 20_000; !leading && Date.now() < deadline && child.exitCode === null; ) {
+      leading = await leads(url);
+      if (!leading) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    if (!leading) {
+      child.kill('SIGKILL');
+      throw new Error(`leasehold serve did not take the store over within 20 s: ${out}${err}`);
+    }
   }
   return { child, url, exited };
 }
@@ -138,20 +192,20 @@ interface Seen {
 async function trial(seed: number) {
   const r = random(seed);
   const folder = tempDir('daemon-kill');
-  const store = join(folder.dir, 'store.json');
+  const at = await place(folder.dir);
   const seen: Seen = { calls: [], lists: [] };
   const kills = 1 + r.int(3);
   const tokens = new Map<string, string>();
   let daemon: Daemon | undefined;
   try {
     for (let g = 1; g <= kills; g++) {
-      daemon = await startDaemon(store);
+      daemon = await startDaemon(at);
       if (g > 1) await checkAfterRestart(daemon.url, seen, `after kill ${g - 1}`);
       if (tokens.size === 0) for (const owner of AGENTS) tokens.set(owner, await mintToken(daemon.url, ADMIN, owner));
       await loadUntilKilled(daemon, tokens, seen, g, r.fork(g));
       totals.kills++;
     }
-    daemon = await startDaemon(store);
+    daemon = await startDaemon(at);
     await checkAfterRestart(daemon.url, seen, `after kill ${kills}`);
     totals.trials++;
     for (const call of seen.calls) {
@@ -164,6 +218,7 @@ async function trial(seed: number) {
     daemon?.child.kill('SIGKILL');
     if (daemon) await daemon.exited;
     folder.remove();
+    await at.remove();
   }
 }
 

@@ -10,8 +10,9 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } f
 import type { Json, Lease } from '../../src/index.js';
 
 export interface WorkerConfig {
+  /** The store's file, or for postgres its schema (the server's connection string comes through the environment). */
   store: string;
-  kind: 'json' | 'journal';
+  kind: 'json' | 'journal' | 'postgres';
   /** Journal only: compact this often, so that kills land during compaction too. */
   compactBytes?: number;
   acks: string;

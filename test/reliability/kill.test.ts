@@ -1,5 +1,7 @@
 // kill -9 trials (issue 7, item 1): a child process (worker.ts) runs a supervisor and a busy
-// workload of many owners on a JSON store, plain or journaled, and logs every acknowledged
+// workload of many owners on a JSON store, plain or journaled — or, in the postgres project,
+// on a PostgreSQL store (issue 15), whose next opener waits out the killed owner's ownership
+// TTL — and logs every acknowledged
 // result (fsynced) before moving on; the parent SIGKILLs it at a seeded random moment — while
 // it works, or while it opens and restores the store of an earlier generation — once or a few
 // times per trial. After each kill the store's files, copied aside, must open (never
@@ -14,13 +16,14 @@
 // `compensated` only when every entry ran; and a restart that reads back the same.
 //
 // LEASEHOLD_KILL_TRIALS sets the number of trials (default 50, alternating store kinds when
-// the journaled store exists); LEASEHOLD_SEED replays them (the kill moments are seeded; the
+// the journaled store exists; 8 on PostgreSQL, where each generation also waits out a TTL);
+// LEASEHOLD_SEED replays them (the kill moments are seeded; the
 // child's own timing is the wall clock's).
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   createSupervisor,
   LeaseholdError,
@@ -33,9 +36,11 @@ import {
 import { createTestClock } from '../../src/testing.js';
 import { createInvariantChecker } from '../invariants.js';
 import { readLines, type Ack, type Run, type WorkerConfig } from './kill-log.js';
+import { POSTGRES_URL_ENV } from './postgres-kind.js';
 import { countFromEnv, random, report, sameJson, seedFromEnv, STALE_LOCK_MS, storeKinds, tempDir, type Random, type StoreKind } from './support.js';
 
-const TRIALS = countFromEnv('LEASEHOLD_KILL_TRIALS', 50);
+const ON_POSTGRES = process.env.LEASEHOLD_TEST_STORE === 'postgres';
+const TRIALS = countFromEnv('LEASEHOLD_KILL_TRIALS', ON_POSTGRES ? 8 : 50);
 const SEED = seedFromEnv();
 const CONCURRENCY = countFromEnv('LEASEHOLD_KILL_CONCURRENCY', Math.max(2, Math.min(4, cpus().length + 1)));
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -89,6 +94,8 @@ beforeAll(async () => {
   }
 });
 afterAll(() => rmSync(BUNDLE, { force: true }));
+// The workers (spawned with this process's environment) and the PostgreSQL kind find the server here.
+if (ON_POSTGRES) process.env[POSTGRES_URL_ENV] = inject('postgresUrl');
 
 afterAll(() => {
   report(
@@ -128,8 +135,7 @@ describe('kill -9 trials', () => {
 async function trial(seed: number, kind: StoreKind) {
   const r = random(seed);
   const folder = tempDir('kill');
-  const file = join(folder.dir, 'store', 'store.json');
-  mkdirSync(join(folder.dir, 'store'));
+  const file = kind.place(folder.dir);
   const acksPath = join(folder.dir, 'acks.ndjson');
   const runsPath = join(folder.dir, 'runs.ndjson');
   const generations = r.chance(0.35) ? 2 + r.int(2) : 1;
@@ -168,6 +174,7 @@ async function trial(seed: number, kind: StoreKind) {
     totals.byKind.set(kind.name, (totals.byKind.get(kind.name) ?? 0) + 1);
   } finally {
     folder.remove();
+    await kind.drop(file);
   }
 }
 
@@ -196,16 +203,11 @@ function runAndKill(config: WorkerConfig, when: { after: 'opening' | 'ready'; ms
   });
 }
 
-/** Opens a copy of the store's files (so the next generation still gets what the kill left). */
+/** Opens a copy of the store (so the next generation still gets what the kill left). */
 async function readCopy(kind: StoreKind, file: string): Promise<Map<string, TaskRecord>> {
-  const scratch = tempDir('kill-copy');
+  const copy = await kind.copyAside(file);
   try {
-    const dir = join(file, '..');
-    for (const name of readdirSync(dir)) {
-      if (name.endsWith('.lock') || name.endsWith('.lock.owner')) continue;
-      copyFileSync(join(dir, name), join(scratch.dir, name));
-    }
-    const store = kind.make(join(scratch.dir, 'store.json'));
+    const store = kind.make(copy.location);
     try {
       return (await store.open()).tasks;
     } catch (error) {
@@ -214,7 +216,7 @@ async function readCopy(kind: StoreKind, file: string): Promise<Map<string, Task
       await store.close();
     }
   } finally {
-    scratch.remove();
+    await copy.remove();
   }
 }
 

@@ -1,12 +1,14 @@
 // Shared pieces of the reliability trials (issue 7): seeded randomness, trial counts read
-// from the environment, the store kinds under trial (the plain JSON file, and the journaled
-// one when this build has it), byte snapshots of a store's files, and the printed summary
-// line each suite ends with. Nothing here knows about any one trial.
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+// from the environment, the store kinds under trial (the plain JSON file and the journaled
+// one, or PostgreSQL when the environment says LEASEHOLD_TEST_STORE=postgres), byte snapshots
+// of a store's files, and the printed summary line each suite ends with. Nothing here knows
+// about any one trial.
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as api from '../../src/index.js';
 import type { Store } from '../../src/index.js';
+import { copyStoreSchema, dropStoreSchema, freshStoreSchema, postgresTrialStore } from './postgres-kind.js';
 
 // ---------------------------------------------------------------------------------------
 // counts and seeds
@@ -71,15 +73,24 @@ export function report(line: string): void {
 // ---------------------------------------------------------------------------------------
 // store kinds
 
-export type StoreKindName = 'json' | 'journal';
+export type StoreKindName = 'json' | 'journal' | 'postgres';
 
 export interface StoreKind {
   name: StoreKindName;
   /**
-   * A store over `path`, as a fresh process would open it. `compactBytes` (journal only)
-   * makes compaction frequent enough to be interrupted in a trial.
+   * A store at `location` (a file's path; for postgres, a schema), as a fresh process would
+   * open it. `compactBytes` (journal only) makes compaction frequent enough to be interrupted.
    */
-  make(path: string, options?: { compactBytes?: number }): Store;
+  make(location: string, options?: { compactBytes?: number }): Store;
+  /** Where a trial working in the temp folder `dir` keeps a new store (nothing is created yet). */
+  place(dir: string): string;
+  /**
+   * A copy of the store at `location` as it is now, for opening while the original stays as a
+   * kill left it (the next generation inherits that); `remove` deletes the copy.
+   */
+  copyAside(location: string): Promise<{ location: string; remove(): Promise<void> }>;
+  /** Deletes what `place` pointed at beyond the trial's temp folder (a schema). */
+  drop(location: string): Promise<void>;
 }
 
 /** proper-lockfile's minimum: a lock left without its owner sidecar goes stale this fast. */
@@ -91,14 +102,45 @@ function hasJournal(): boolean {
   return typeof probe.compact === 'function';
 }
 
-/** Every store kind this build has: the plain JSON file, and the journaled one when present. */
+/** The JSON kinds' files but the lock, copied to a temp folder. */
+function copyFilesAside(file: string): Promise<{ location: string; remove(): Promise<void> }> {
+  const scratch = tempDir('kill-copy');
+  const dir = join(file, '..');
+  for (const name of readdirSync(dir)) if (!isLockFile(name)) copyFileSync(join(dir, name), join(scratch.dir, name));
+  return Promise.resolve({ location: join(scratch.dir, 'store.json'), remove: () => Promise.resolve(scratch.remove()) });
+}
+
+const jsonPlace = (dir: string) => {
+  mkdirSync(join(dir, 'store'), { recursive: true });
+  return join(dir, 'store', 'store.json');
+};
+
+const postgresKind: StoreKind = {
+  name: 'postgres',
+  make: (schema) => postgresTrialStore(schema),
+  place: () => freshStoreSchema('trial'),
+  async copyAside(schema) {
+    const copy = freshStoreSchema('copy');
+    await copyStoreSchema(schema, copy);
+    return { location: copy, remove: () => dropStoreSchema(copy) };
+  },
+  drop: (schema) => dropStoreSchema(schema),
+};
+
+/**
+ * Every store kind under trial: the plain JSON file and the journaled one (when this build
+ * has it), or only PostgreSQL in the postgres project (LEASEHOLD_TEST_STORE=postgres).
+ */
 export function storeKinds(): StoreKind[] {
-  const kinds: StoreKind[] = [{ name: 'json', make: (path) => api.jsonFileStore(path, { staleLockMs: STALE_LOCK_MS, journal: false } as never) }];
+  if (process.env.LEASEHOLD_TEST_STORE === 'postgres') return [postgresKind];
+  const files = { place: jsonPlace, copyAside: copyFilesAside, drop: () => Promise.resolve() };
+  const kinds: StoreKind[] = [{ name: 'json', make: (path) => api.jsonFileStore(path, { staleLockMs: STALE_LOCK_MS, journal: false } as never), ...files }];
   if (hasJournal()) {
     kinds.push({
       name: 'journal',
       make: (path, options = {}) =>
         api.jsonFileStore(path, { staleLockMs: STALE_LOCK_MS, journal: true, ...(options.compactBytes !== undefined && { compactBytes: options.compactBytes }) } as never),
+      ...files,
     });
   }
   return kinds;

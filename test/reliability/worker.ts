@@ -1,5 +1,5 @@
 // The process the kill -9 trials kill (run as `node --import tsx test/reliability/worker.ts
-// '<config json>'`): a supervisor on a JSON store (plain or journaled) on the wall clock, and
+// '<config json>'`): a supervisor on a JSON store (plain or journaled) or a PostgreSQL one, on the wall clock, and
 // a workload that never ends on its own — a planner creating tasks (some with compensations
 // registered up front), owners claiming, heartbeating, extending, registering compensations,
 // annotating, completing, failing (retryable or not) and releasing, sometimes abandoning a
