@@ -188,8 +188,7 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
         }),
         closeStore: fromPromise(async () => {
           await jobs.stop();
-          table.resumes.clear();
-          runner.windDown();
+          table.windDown();
           for (const entry of tasks.values()) runner.cancelTimers(entry);
           await finishRunningCompensations({ clock, commit, inFlight, logger }, closeTimeoutMs);
           for (const entry of tasks.values()) table.drop(entry);

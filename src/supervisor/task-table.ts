@@ -52,6 +52,8 @@ export function createTaskTable({ location, clock, logger, commit, runner, logic
   /** The highest epoch a removed task reached: new tasks start above it (see StoreMeta). */
   let epochFloor = 0;
   let rejection: Extract<TaskEmitted, { type: 'rejected' }> | null = null;
+  /** Set once the supervisor closes: tasks restored from then on are neither resumed nor queued. */
+  let closing = false;
 
   /** Tells the stats what a task is now (or that it is gone): they are kept per change, never by walking the tasks. */
   const counted = (entry: TaskEntry | undefined, id = entry?.id) =>
@@ -160,6 +162,10 @@ export function createTaskTable({ location, clock, logger, commit, runner, logic
       else if (at === -Infinity) interrupted.push(entry);
       else timed.push({ task: entry, at });
     }
+    // Closing (a write refused during close, or by a store taken over): the tasks are as the
+    // disk holds them, and the next open resumes them; resuming them here would arm a timer
+    // that outlives the supervisor (a deposed daemon then stayed up until its longest lease ended).
+    if (closing) return;
     for (const entry of interrupted.sort((a, b) => a.seq - b.seq)) resume(entry);
     resumes.add(timed);
   };
@@ -222,12 +228,21 @@ export function createTaskTable({ location, clock, logger, commit, runner, logic
     track,
     addTask,
     resume,
-    resumes,
     drop,
     deliver,
     restore,
     rollback,
     removeTask,
+    /**
+     * The supervisor closes: from now on no task is resumed (nor waits to be), no timer is armed
+     * and no work started, also for tasks a failed write puts back. Work already running still
+     * reports to its task (see the runner's windDown).
+     */
+    windDown() {
+      closing = true;
+      resumes.clear();
+      runner.windDown();
+    },
   };
 }
 

@@ -3,7 +3,7 @@
 // went silent, and re-arms every timer from stored deadlines; clock skew holds expiries back.
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSupervisor, jsonFileStore, postgresStore, systemClock, type Clock, type Supervisor } from '../../src/index.js';
+import { createSupervisor, jsonFileStore, postgresStore, systemClock, type Clock, type Store, type Supervisor } from '../../src/index.js';
 import { createExpiryGate } from '../../src/supervisor/standing.js';
 import { createTestClock } from '../../src/testing.js';
 import { dropSchema, freshSchema, sql, storeIn } from '../postgres/database.js';
@@ -40,6 +40,35 @@ async function eventually(check: () => boolean | Promise<boolean>, ms = 5_000): 
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error(`not within ${ms} ms`);
+}
+
+/** `inner`, whose next commit can be held before it reaches the database, then let go. */
+function holding(inner: Store) {
+  let gate: { reached: () => void; go: Promise<void> } | undefined;
+  const store: Store = {
+    location: inner.location,
+    open: () => inner.open(),
+    close: () => inner.close(),
+    async commit(changes, meta) {
+      const held = gate;
+      gate = undefined;
+      if (held) {
+        held.reached();
+        await held.go;
+      }
+      return inner.commit(changes, meta);
+    },
+    ownership: () => inner.ownership?.(),
+    onOwnership: (listener) => inner.onOwnership!(listener),
+  };
+  const holdNext = () => {
+    let reached!: () => void;
+    let go!: () => void;
+    const entered = new Promise<void>((resolve) => (reached = resolve));
+    gate = { reached, go: new Promise<void>((resolve) => (go = resolve)) };
+    return { reached: entered, go };
+  };
+  return { store, holdNext };
 }
 
 const ownership = async (s: string) => (await sql<{ holder: string | null; generation: string }>(`SELECT holder, generation FROM ${s}.store`))[0]!;
@@ -82,6 +111,36 @@ describe('a supervisor that loses its store', () => {
     await eventually(() => sup.role === 'deposed');
     expect((await rejection(sup.claim('t', { owner: 'w' }))).code).toBe('STORE_LOCKED');
     expect(lines.some((l) => l.includes('ownership lost'))).toBe(true);
+  });
+
+  it('deposed by its renewal while a write is in flight: that write is refused and rolled back, and no timer outlives the close', async () => {
+    const s = schema();
+    const clock = createTestClock(T0, { awaitWork: false });
+    const storeClock = createTestClock(T0, { awaitWork: false });
+    const { store, holdNext } = holding(storeIn(s, { ownershipTtlMs: 3_000, clock: storeClock }));
+    const sup = await open({ store, clock, logger: logs().logger });
+    await sup.create({ id: 't' });
+    const lease = await sup.claim('t', { owner: 'w', leaseMs: 60_000 });
+    await clock.advance(1_000);
+    const before = await sql(`SELECT record::text FROM ${s}.tasks`);
+    // The heartbeat's write waits (as in a paused process) while a renewal finds the store taken.
+    const release = holdNext();
+    const beat = sup.heartbeat('t', { owner: 'w', epoch: lease.epoch, progress: 50 });
+    await release.reached;
+    await sql(`UPDATE ${s}.store SET generation = generation + 1, holder = 'other'`);
+    await storeClock.advance(1_000);
+    await eventually(() => sup.role === 'deposed');
+    // Bounded: the close under way cancels the lease's timer before its last write returns.
+    for (let turn = 0; turn < 200 && clock.pendingTimers > 0; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(clock.pendingTimers).toBe(0);
+    release.go();
+    expect((await rejection(beat)).code).toBe('STORE_LOCKED');
+    await sup.closed;
+    // Rolled back to what the store holds without re-arming the lease's expiry: a deposed
+    // process on the wall clock would otherwise stay alive until that expiry.
+    expect(clock.pendingTimers, 'a timer armed after close').toBe(0);
+    expect(sup.get('t')).toMatchObject({ progress: 0, lease: { expiresAt: lease.expiresAt } });
+    expect(await sql(`SELECT record::text FROM ${s}.tasks`)).toEqual(before);
   });
 });
 
