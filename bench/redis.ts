@@ -3,7 +3,8 @@
 // and starts one server per run on a free loopback port in a temp directory, append-only file
 // on with the fsync policy asked for and RDB snapshots off, then stops it and removes its files.
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
+import { freePort } from '../test/free-port.js';
 import { removeDir, scratchDir } from './tasks.js';
 
 export type Fsync = 'always' | 'everysec';
@@ -28,17 +29,6 @@ export function redisUnavailable(mayInstall: boolean, progress: (line: string) =
   // A first failure may be stale package lists only: update them and try once more.
   if (install() || (aptGet('update') && install())) return undefined;
   return 'redis-server is not on PATH and apt-get install redis-server failed (see above)';
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const answersPing = (port: number) =>

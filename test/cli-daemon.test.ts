@@ -5,7 +5,7 @@
 // a store held by a process that serves nothing is refused with a hint to serve() it.
 import { execFileSync } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from './free-port.js';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../src/cli/exit-codes.js';
@@ -161,12 +161,3 @@ function states(tasks: TaskView[]) {
   return Object.fromEntries(tasks.map((task) => [task.id, task.state]));
 }
 
-/** A port nothing listens on (bound, then closed). */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}

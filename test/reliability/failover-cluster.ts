@@ -6,7 +6,6 @@
 // read from its /healthz, polled every 10 ms, and noted as a `leading` line.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { NodeConfig } from './failover-node.js';
 import { postgresUrlFromEnv } from './postgres-kind.js';
@@ -31,18 +30,6 @@ export async function bundleNode(): Promise<void> {
 }
 
 export const removeBundle = () => rmSync(BUNDLE, { force: true });
-
-/** A free loopback port (free when asked; the trial keeps it for its nodes). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 export interface Line {
   at: number;

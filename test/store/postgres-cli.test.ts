@@ -3,7 +3,6 @@
 // the store, and two `serve` daemons on one database: the standby answers NOT_LEADER naming the
 // leader and takes over when the leader stops.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { connect } from '../../src/client/index.js';
 import { createSupervisor } from '../../src/index.js';
 import { dropSchema, freshSchema, postgresUrl, sql, storeIn } from '../postgres/database.js';
 import { leaseholdAsync, startDaemon } from '../server/serve-process.js';
+import { freePort } from '../free-port.js';
 
 const ADMIN = 'cli-postgres-admin-token-0123456789';
 const cleanups: (() => Promise<unknown> | void)[] = [];
@@ -24,17 +24,6 @@ function target() {
   const dir = mkdtempSync(join(tmpdir(), 'leasehold-pgcli-'));
   cleanups.push(() => dropSchema(schema), () => rmSync(dir, { recursive: true, force: true }));
   return { store: `${postgresUrl()}#${schema}`, schema, dir };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 describe('leasehold --store postgres://…', () => {

@@ -2,7 +2,6 @@
 // HTTP. The standby answers 503 NOT_LEADER naming the leader; a client given both follows the
 // leader, and when the leader goes the standby takes over within the TTL and serves, with the
 // stored lease's expiry re-armed and epochs growing across the takeover.
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type Client } from '../../src/client/index.js';
 import { createSupervisor, type Supervisor } from '../../src/index.js';
@@ -10,6 +9,7 @@ import { serve, type Server } from '../../src/server/index.js';
 import { createTestClock } from '../../src/testing.js';
 import { dropSchema, freshSchema, storeIn } from '../postgres/database.js';
 import { T0 } from '../support.js';
+import { freePort } from '../free-port.js';
 
 const TTL_MS = 1_000;
 const ADMIN = 'failover-admin-token-0123456789';
@@ -18,17 +18,6 @@ const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 const quiet = { warn: () => {}, info: () => {} };
 
