@@ -25,7 +25,7 @@ export default defineConfig({
         test: {
           name: 'postgres',
           // schedules.test.ts runs only its PostgreSQL schedules here (it reads the variable too).
-          // The kill -9 trials run on PostgreSQL here (they read the variable too).
+          // The kill -9 trials (the library's and the daemon's) run on PostgreSQL here (they read the variable too).
           include: [
             ...POSTGRES_ONLY,
             'test/persistence.test.ts',
@@ -33,11 +33,7 @@ export default defineConfig({
             'test/concurrency.test.ts',
             'test/model/schedules.test.ts',
             'test/reliability/kill.test.ts',
-            // Ready to run on PostgreSQL, but left out until HTTP reads stop showing writes that
-            // are not durable yet: its check that no answered read is undone by a kill fails on
-            // such a read (~1 trial in 10 here, ~1 in 30 on the JSON store, where it runs by
-            // default). LEASEHOLD_DAEMON_KILL_ON_POSTGRES=1 includes it.
-            ...(process.env.LEASEHOLD_DAEMON_KILL_ON_POSTGRES === '1' ? ['test/reliability/daemon-kill.test.ts'] : []),
+            'test/reliability/daemon-kill.test.ts',
           ],
           globalSetup: ['test/postgres/server.ts'],
           env: { LEASEHOLD_TEST_STORE: 'postgres' },

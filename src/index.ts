@@ -1,7 +1,7 @@
 // The public API of leasehold, and nothing else.
 export { createSupervisor } from './supervisor/supervisor.js';
 export { COMPENSATION_TIMEOUT_MS, DEFAULT_LIMITS, LIFECYCLE_EVENTS, PROBE_TIMEOUT_MS } from './supervisor/options.js';
-export type { AgentActivity, Compensator, Logger, OwnerProof, Supervisor, SupervisorOptions, SupervisorRole, SupervisorStats, TaskPage } from './supervisor/options.js';
+export type { AgentActivity, Compensator, Logger, OwnerProof, ReadOptions, Supervisor, SupervisorOptions, SupervisorRole, SupervisorStats, TaskPage } from './supervisor/options.js';
 export { DEFAULT_MAX_CLOCK_SKEW_MS } from './supervisor/standing.js';
 export type { CreateInput, LeaseProof, TaskQuery, TaskSortKey } from './supervisor/inputs.js';
 export type { Lease, TaskView } from './task/view.js';

@@ -11,6 +11,7 @@ import * as inputs from '../supervisor/inputs.js';
 import { parse } from '../supervisor/inputs.js';
 import type { Supervisor } from '../supervisor/options.js';
 import type { Lease, TaskView } from '../task/view.js';
+import { DURABLE } from './route.js';
 import { jsonSchemaOf } from './schemas.js';
 
 /** What a tool answers: a lease (or none, for claim_next), or the task as it now is. */
@@ -148,7 +149,7 @@ export const MCP_TOOLS: readonly ToolDefinition[] = [
     description: 'Read one task: its spec, state, current lease, progress, compensations and recovery hand-off. Changes nothing.',
     input: { taskId },
     run: async (sup, _by, { taskId: id }) => {
-      const task = sup.get(id as string);
+      const task = sup.get(id as string, DURABLE);
       if (!task) throw new TaskNotFoundError(id as string);
       return { task };
     },

@@ -2,15 +2,22 @@
 // query, and what it runs. The route tables (routes/tasks.ts, routes/agents.ts) are lists of
 // these; `registerRoutes` turns them into Fastify routes and openapi.ts into the document, so
 // a route is written once. Bodies and params are parsed with the library's `parse`, so a bad
-// one is the library's INVALID_INPUT.
+// one is the library's INVALID_INPUT. The reads answer only what is durable (DURABLE).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import type { Supervisor } from '../supervisor/options.js';
+import type { ReadOptions, Supervisor } from '../supervisor/options.js';
 import { parse } from '../supervisor/inputs.js';
 import type { Who } from './auth.js';
 import type { TaskEventLog } from './events.js';
 import { params as paramSchemas } from './schemas.js';
 import type { TokenRegistry } from './tokens.js';
+
+/**
+ * How every read served over the network reads the supervisor: only what the store holds. A
+ * remote reader's answer must never show a change whose write may still fail (or be lost to a
+ * kill); in-process callers read live, since they see their own calls at once.
+ */
+export const DURABLE: ReadOptions = { durable: true };
 
 export interface RouteDeps {
   sup: Supervisor;

@@ -4,7 +4,8 @@
 // what is on disk, so when a write fails the tasks it held can be put back as they were:
 // memory is never ahead of disk. A record the store refuses as unwritable fails only its own
 // task: that task is put back, the calls that changed it are refused, and the rest of the
-// batch is written without it.
+// batch is written without it. Once a write lands, the table hears which task states it holds
+// (the durable reads answer from those).
 import type { LifecycleEvent } from '../../machines/task.types.js';
 import { InvalidInputError, LeaseholdError, StoreWriteError } from '../errors.js';
 import type { Clock } from '../clock/clock.js';
@@ -50,6 +51,14 @@ export interface GroupCommit {
  */
 type Rollback = (tasks: Map<string, TaskRecord | undefined>, refused: boolean) => void;
 
+/**
+ * What the store is to hold for a task now (`record` null: delete it), taken when the write
+ * starts; handed back to `landed` once the store holds it.
+ */
+export interface Written {
+  readonly record: TaskRecord | null;
+}
+
 /** The tasks whose records a store refused as unwritable (see recordTexts), if that is the error. */
 function unwritableTasks(error: unknown): readonly string[] | undefined {
   return error instanceof InvalidInputError ? error.taskIds : undefined;
@@ -71,10 +80,12 @@ function newBatch(): Batch {
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 5_000;
 
-export function createGroupCommit(
+export function createGroupCommit<W extends Written>(
   store: Store,
   clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>,
-  recordOf: (id: string) => TaskRecord | null,
+  take: (id: string) => W,
+  /** The writes the store now holds, as taken: called before the batch's events are delivered. */
+  landed: (written: readonly W[]) => void,
   deliver: (events: LifecycleEvent[]) => void,
   rollback: Rollback,
   /** The store meta as memory has it now: written with the next commit whenever it differs from the disk's. */
@@ -128,11 +139,17 @@ export function createGroupCommit(
     inflight = batch;
     try {
       let changes: Map<string, TaskRecord | null>;
+      let written: W[];
       const wanted = meta();
       let newMeta = metaOnDisk?.epochFloor === wanted.epochFloor ? undefined : wanted;
       for (;;) {
         changes = new Map();
-        for (const id of batch.ids) changes.set(id, recordOf(id));
+        written = [];
+        for (const id of batch.ids) {
+          const taken = take(id);
+          written.push(taken);
+          changes.set(id, taken.record);
+        }
         if (changes.size === 0 && newMeta === undefined) break;
         try {
           await store.commit(changes, newMeta);
@@ -153,6 +170,7 @@ export function createGroupCommit(
         if (record) onDisk.set(id, record);
         else onDisk.delete(id);
       }
+      landed(written);
       deliver(batch.events);
       batch.resolve();
     } catch (error) {

@@ -32,6 +32,9 @@ export const ownerName = name;
 /** `sup.touch(owner, options?)`: the task whose lease it leaves alone. */
 export const touchOptions = z.strictObject({ except: taskId.optional() });
 
+/** The reads' options (see ReadOptions in options.ts). */
+export const readOptions = z.strictObject({ durable: z.boolean().optional() });
+
 /** Supervisor `defaults`: any limit; built once, since compiling a zod schema is not free. */
 export const defaultsInput = limitsSchema.partial();
 

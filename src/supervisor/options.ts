@@ -174,17 +174,19 @@ export interface Supervisor {
   touch(owner: string, options?: { except?: string }): Promise<Lease[]>;
   quarantine(id: string, input: { by: string; reason: string }): Promise<TaskView>;
   annotate(id: string, metadata: { [key: string]: Json }): Promise<TaskView>;
-  get(id: string): TaskView | undefined;
+  /** The task (undefined: unknown; with `durable`, also one created but not yet durable). */
+  get(id: string, options?: ReadOptions): TaskView | undefined;
   /** Every task, or those in a top-level `state`, leased to `owner`, carrying `label` (all that are given). */
-  list(filter?: { state?: TaskState; owner?: string; label?: string }): TaskView[];
+  list(filter?: { state?: TaskState; owner?: string; label?: string }, options?: ReadOptions): TaskView[];
   /**
    * One page of the tasks that match `query` (the filters of `list`, a substate and an id
    * search), sorted (default by creation, ties by id) and windowed (default the first 50).
    * Filtered and sorted on the live tasks: only the page is copied. A bad query is INVALID_INPUT.
    */
-  page(query?: inputs.TaskQuery): TaskPage;
+  page(query?: inputs.TaskQuery, options?: ReadOptions): TaskPage;
   /** What every owner seen in the tasks holds and has done, sorted by owner (see AgentActivity). */
-  agents(): AgentActivity[];
+  agents(options?: ReadOptions): AgentActivity[];
+  /** Counted on the live tasks (as `get` without `durable`): ahead of the store while a write is in flight. */
   stats(): SupervisorStats;
   /**
    * Observes the stats: the listener gets them after every durable change, late report and
@@ -195,6 +197,17 @@ export interface Supervisor {
   runJob<J extends JobName>(job: J): Promise<Extract<JobResult, { job: J }>>;
   on<T extends LifecycleEventType>(type: T, listener: Listener<T>): () => void;
   close(): Promise<void>;
+}
+
+/**
+ * How `get`, `list`, `page` and `agents` read. By default they read the live tasks, which hold
+ * every call admitted so far (calls are processed in the order made: a caller sees its own
+ * calls at once), even one whose write is still in flight and may yet fail. With `durable: true`
+ * they read only what the store holds: a task as of its last write that landed, none created
+ * but not yet written. The HTTP API reads so, since a reader there cannot tell the difference.
+ */
+export interface ReadOptions {
+  durable?: boolean;
 }
 
 /** `sup.page(query)`'s answer: the supervisor clock's time, how many tasks match, and the window. */

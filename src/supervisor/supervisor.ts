@@ -13,7 +13,6 @@ import type { LeasePolicy } from '../policy/types.js';
 import { createJobs, reconcileTasks, retainable, scheduleConfig } from '../schedule/index.js';
 import { createStatsFeed, statsConfig } from '../stats/index.js';
 import type { Store } from '../store/types.js';
-import { recordOf } from '../task/record.js';
 import { leaseView, taskView, type TaskSnapshot } from '../task/view.js';
 import { agentActivity } from './agent-activity.js';
 import { guardedInspect, hookCaller, safeLogger } from './hooks.js';
@@ -26,7 +25,7 @@ import { createTaskRunner } from './task-runner.js';
 import { claimEvent, heartbeatEvent, taskInput, type DistributiveOmit, type LeaseRules } from './commands.js';
 import { createMailbox, guarded } from './mailbox.js';
 import { finishRunningCompensations, settled } from './settling.js';
-import { createTaskTable, type TaskEntry } from './task-table.js';
+import { createTaskTable, type Taken, type TaskEntry } from './task-table.js';
 import { pageOf, taskFilter } from './task-query.js';
 import { createExpiryGate, createStanding, DEFAULT_MAX_CLOCK_SKEW_MS } from './standing.js';
 import {
@@ -87,10 +86,8 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   const commit = createGroupCommit(
     store,
     clock,
-    (id) => {
-      const entry = table.tasks.get(id);
-      return entry ? recordOf(entry.snapshot) : null;
-    },
+    (id): Taken => table.take(id),
+    (written) => table.landed(written),
     (events) => {
       feed.committed(events);
       tell(events);
@@ -241,6 +238,8 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
   function* snapshots() {
     for (const entry of tasks.values()) yield entry.snapshot;
   }
+  /** Whether a read asks for what the store holds (see ReadOptions) rather than the live tasks. */
+  const durableRead = (options: unknown) => options !== undefined && inputs.parse(inputs.readOptions, options, 'read options').durable === true;
 
   return {
     location: store.location,
@@ -337,25 +336,26 @@ export async function createSupervisor(options: SupervisorOptions): Promise<Supe
       return ownerCall(id, raw, inputs.metadataInput, 'annotate', (metadata) => ({ type: 'task.annotate', metadata }), taskView);
     },
 
-    get(id) {
+    get(id, options) {
       standing.mustLead();
-      const entry = tasks.get(inputs.parse(inputs.taskId, id, 'task id'));
-      return entry ? taskView(entry.snapshot) : undefined;
+      const taskId = inputs.parse(inputs.taskId, id, 'task id');
+      const snapshot = durableRead(options) ? table.durableOf(taskId) : tasks.get(taskId)?.snapshot;
+      return snapshot ? taskView(snapshot) : undefined;
     },
-    list(filter) {
+    list(filter, options) {
       standing.mustLead();
-      // Filtered on the live snapshots, so only the tasks answered are copied.
+      // Filtered on the snapshots themselves, so only the tasks answered are copied.
       const matches = taskFilter(inputs.parse(inputs.listFilter, filter === undefined ? {} : filter, 'list filter'));
       const answer = [];
-      for (const { snapshot } of tasks.values()) if (matches(snapshot)) answer.push(taskView(snapshot));
+      for (const snapshot of durableRead(options) ? table.durables() : snapshots()) if (matches(snapshot)) answer.push(taskView(snapshot));
       return answer;
     },
-    page(query) {
+    page(query, options) {
       standing.mustLead();
       const parsed = inputs.parse(inputs.taskQuery, query === undefined ? {} : query, 'page query');
-      return { at: now(), ...pageOf(snapshots(), parsed) };
+      return { at: now(), ...pageOf(durableRead(options) ? table.durables() : snapshots(), parsed) };
     },
-    agents: () => (standing.mustLead(), agentActivity(snapshots())),
+    agents: (options) => (standing.mustLead(), agentActivity(durableRead(options) ? table.durables() : snapshots())),
     stats: () => feed.read(),
     subscribe(listener) {
       if (typeof listener !== 'function') throw new InvalidInputError('stats listener', ['expected a function']);

@@ -1,7 +1,8 @@
 // The table of tasks: the Map of entries (snapshots stepped by the task runner, not one actor
 // each: 100,000 actors and their systems do not fit the memory budget), the claim order and the
 // resume queue kept beside it, the epoch floor, and every way a task enters or leaves the
-// runtime: created, restored, rolled back after a failed write, or removed by a sweep.
+// runtime: created, restored, rolled back after a failed write, or removed by a sweep. It also
+// knows each task's last durable snapshot, which the durable reads (the HTTP API's) answer from.
 import type { TaskContext, TaskEmitted, TaskEvent, TaskInput } from '../../machines/task.types.js';
 import type { Clock } from '../clock/clock.js';
 import { LeaseConflictError, TaskNotFoundError, TerminalTaskError } from '../errors.js';
@@ -14,7 +15,7 @@ import { compactContext, recordOf, snapshotOf } from '../task/record.js';
 import { statePath, type TaskSnapshot } from '../task/view.js';
 import { createClaimQueue } from './claim-queue.js';
 import { conflictText } from './commands.js';
-import type { GroupCommit } from './group-commit.js';
+import type { GroupCommit, Written } from './group-commit.js';
 import { createResumeQueue, type Resumable } from './resume-queue.js';
 import type { createTaskLogic } from './task-logic.js';
 import { RefusedStep, withSharedTags, type createTaskRunner, type TaskSlot } from './task-runner.js';
@@ -30,6 +31,19 @@ export interface TaskEntry extends TaskSlot, Resumable {
   /** The context and state path last committed, to tell a step that changed something. */
   context: unknown;
   path: string;
+  /**
+   * The snapshot the store holds (as of the last write that landed with this task's change);
+   * undefined while a created task is not yet durable. Snapshots are never changed once
+   * stepped past, so this is one pointer, usually the live snapshot itself.
+   */
+  durable: TaskSnapshot | undefined;
+}
+
+/** A task's write as taken when it starts: the entry and snapshot it was made from (none: a deletion). */
+export interface Taken extends Written {
+  readonly id: string;
+  readonly entry?: TaskEntry;
+  readonly snapshot?: TaskSnapshot;
 }
 
 export interface TaskTableOptions {
@@ -54,6 +68,8 @@ export function createTaskTable({ location, clock, logger, commit, runner, logic
   let rejection: Extract<TaskEmitted, { type: 'rejected' }> | null = null;
   /** Set once the supervisor closes: tasks restored from then on are neither resumed nor queued. */
   let closing = false;
+  /** Durable snapshots of tasks a sweep removed whose deletion is not durable yet: still on disk. */
+  const removed = new Map<string, TaskSnapshot>();
 
   /** Tells the stats what a task is now (or that it is gone): they are kept per change, never by walking the tasks. */
   const counted = (entry: TaskEntry | undefined, id = entry?.id) =>
@@ -82,12 +98,13 @@ export function createTaskTable({ location, clock, logger, commit, runner, logic
   };
 
   const addTask = (id: string, source: { snapshot: TaskSnapshot } | { input: TaskInput }, seq = sequence++) => {
-    const entry: TaskEntry = { id, seq, snapshot: undefined as never, timers: null, stopped: false, dormant: false, context: undefined, path: '' };
+    const entry: TaskEntry = { id, seq, snapshot: undefined as never, timers: null, stopped: false, dormant: false, context: undefined, path: '', durable: undefined };
     tasks.set(id, entry);
     if ('snapshot' in source) {
       // Known as committed already: a restored task must not count as changed (that would
       // rewrite the whole store at every open).
       entry.snapshot = withSharedTags(source.snapshot);
+      entry.durable = entry.snapshot;
       entry.context = source.snapshot.context;
       entry.path = statePath(source.snapshot.value);
       queueIfClaimable(entry);
@@ -191,6 +208,8 @@ export function createTaskTable({ location, clock, logger, commit, runner, logic
   const rollback = (failed: Map<string, TaskRecord | undefined>, refused: boolean) => {
     const stored: { id: string; snapshot: TaskSnapshot; seq: number }[] = [];
     for (const [id, record] of failed) {
+      // What the disk holds comes back as a live task (durable as it is), or stays gone.
+      removed.delete(id);
       const entry = tasks.get(id);
       if (entry) forget(entry);
       if (record) stored.push({ id, snapshot: snapshotOf(location, id, record, logic), seq: entry?.seq ?? sequence++ });
@@ -205,12 +224,45 @@ export function createTaskTable({ location, clock, logger, commit, runner, logic
     if (!entry || entry.snapshot.context !== context) return false;
     // Written with the deletion: an id used again never repeats one of the epochs it had.
     epochFloor = Math.max(epochFloor, entry.snapshot.context.epoch);
+    // Durable reads still see it until its deletion is durable too.
+    if (entry.durable) removed.set(id, entry.durable);
     forget(entry);
     changes++;
     involve(id);
     commit.touch(id);
     return true;
   };
+
+  /** What the store is to hold for task `id` now, taken as a write starts. */
+  const take = (id: string): Taken => {
+    const entry = tasks.get(id);
+    return entry ? { id, record: recordOf(entry.snapshot), entry, snapshot: entry.snapshot } : { id, record: null };
+  };
+
+  /** A write landed: each task it held is durable as it was taken (not as it may be now). */
+  const landed = (written: readonly Taken[]) => {
+    for (const { id, entry, snapshot } of written) {
+      if (entry && tasks.get(id) !== entry) {
+        // Removed (or removed and created again) since it was taken: the store holds it until that lands.
+        removed.set(id, snapshot!);
+        continue;
+      }
+      removed.delete(id);
+      if (entry) entry.durable = snapshot;
+    }
+  };
+
+  /** The task as the store holds it: undefined when it is not durable (created, not yet written). */
+  const durableOf = (id: string): TaskSnapshot | undefined => tasks.get(id)?.durable ?? removed.get(id);
+
+  /** Every durable task as the store holds it. */
+  function* durables(): Generator<TaskSnapshot> {
+    for (const entry of tasks.values()) {
+      const snapshot = entry.durable ?? (removed.size > 0 ? removed.get(entry.id) : undefined);
+      if (snapshot) yield snapshot;
+    }
+    for (const [id, snapshot] of removed) if (!tasks.has(id)) yield snapshot;
+  }
 
   return {
     tasks: tasks as ReadonlyMap<string, TaskEntry>,
@@ -233,6 +285,10 @@ export function createTaskTable({ location, clock, logger, commit, runner, logic
     restore,
     rollback,
     removeTask,
+    take,
+    landed,
+    durableOf,
+    durables,
     /**
      * The supervisor closes: from now on no task is resumed (nor waits to be), no timer is armed
      * and no work started, also for tasks a failed write puts back. Work already running still

@@ -1,9 +1,7 @@
-// KNOWN BUG, pinned with it.fails: an HTTP read answers from the supervisor's memory, which can
-// be ahead of the store while a commit is in flight. A task shown `completed` by GET can then be
-// `leased` again when that commit fails (or the daemon is killed before it lands): a read showed
-// a state the store never kept. Found by the daemon kill -9 trials (their check that no answered
-// read is undone by a kill fails ~1 trial in 30 on the JSON store, ~1 in 10 on PostgreSQL).
-// When reads show only durable state, this test fails: turn it.fails into it.
+// An HTTP read shows only what is durable: while a commit is in flight it answers what the store
+// holds, so a completion whose write then fails (or is lost to a kill) was never shown. Found by
+// the daemon kill -9 trials (their check that no answered read is undone by a kill failed ~1
+// trial in 30 on the JSON store, ~1 in 10 on PostgreSQL, while reads answered from memory).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,7 +43,7 @@ async function waitUntil(done: () => boolean) {
   }
 }
 
-it.fails('an HTTP read shows only what is durable: not a completion whose commit is still in flight', async () => {
+it('an HTTP read shows only what is durable: not a completion whose commit is still in flight', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'leasehold-read-durability-'));
   const { store, held, state } = holdingStore(join(dir, 'store.json'));
   const sup: Supervisor = await createSupervisor({ store, clock: createTestClock(Date.UTC(2026, 0, 1)), schedule: false, logger: { warn: () => {} } });
@@ -69,6 +67,10 @@ it.fails('an HTTP read shows only what is durable: not a completion whose commit
   const completing = call('POST', '/v1/tasks/t1/complete', { epoch: lease.epoch }, token);
   await waitUntil(() => held.length === 1);
   const during = (await (await call('GET', '/v1/tasks/t1')).json()) as { state: string };
+  // Every read route answers the same durable state.
+  expect(await (await call('GET', '/v1/tasks?state=completed')).json()).toEqual([]);
+  expect(await (await call('GET', '/v1/task-page?state=leased')).json()).toMatchObject({ total: 1, tasks: [{ id: 't1', state: 'leased' }] });
+  expect(await (await call('GET', '/v1/agents/activity')).json()).toMatchObject([{ owner: 'agent-1', completed: 0, leases: [{ taskId: 't1' }] }]);
   held[0]!.fail();
   expect((await completing).status).toBe(503); // the completion was refused: it never became durable
   const after = (await (await call('GET', '/v1/tasks/t1')).json()) as { state: string };

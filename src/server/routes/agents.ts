@@ -5,7 +5,7 @@
 import type { z } from 'zod';
 import { ForbiddenError } from '../../errors.js';
 import type { AgentActivity } from '../../supervisor/options.js';
-import { route } from '../route.js';
+import { DURABLE, route } from '../route.js';
 import { bodies } from '../schemas.js';
 
 /** The owners seen in the tasks joined with those holding a live agent token (viewers are not agents). */
@@ -59,7 +59,7 @@ export const agentRoutes = [
     method: 'GET', url: '/v1/agents/activity', who: 'any',
     summary: 'what every agent holds and has done: each owner with a live agent token (idle ones with zero counts) and each seen in the tasks, by owner',
     answer: 'Array<AgentActivity & { token: "agent" | null }>',
-    run: ({ sup, tokens }) => withTokens(sup.agents(), tokens.list()),
+    run: ({ sup, tokens }) => withTokens(sup.agents(DURABLE), tokens.list()),
   }),
   route({
     method: 'GET', url: '/v1/stats', who: 'any',

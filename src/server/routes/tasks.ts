@@ -1,12 +1,13 @@
 // The task routes of the HTTP API v1: create, list and get (admin / any token), the owner
 // calls (claim … release, acting for the token's own agent, see auth.ts ownerFor), and the
-// operator's quarantine and annotate. Each answers what the supervisor call resolves to.
+// operator's quarantine and annotate. Each answers what the supervisor call resolves to; the
+// reads answer what is durable (DURABLE), never a change whose write may still fail.
 import type { z } from 'zod';
 import { TaskNotFoundError } from '../../errors.js';
 import type { LeaseProof } from '../../supervisor/inputs.js';
 import type { OwnerProof } from '../../supervisor/options.js';
 import { ownerFor } from '../auth.js';
-import { route, type Call } from '../route.js';
+import { DURABLE, route, type Call } from '../route.js';
 import { bodies, queries } from '../schemas.js';
 
 /** An owner call's body with the owner resolved from the token. */
@@ -37,18 +38,18 @@ export const taskRoutes = [
   route<undefined, z.output<typeof queries.listTasks>>({
     method: 'GET', url: '/v1/tasks', who: 'any', query: queries.listTasks,
     summary: 'list tasks (state: top-level state; owner: current lease owner; label: has that label)', answer: 'TaskView[]',
-    run: ({ sup, query }) => sup.list(query),
+    run: ({ sup, query }) => sup.list(query, DURABLE),
   }),
   route<undefined, z.output<typeof queries.taskPage>>({
     method: 'GET', url: '/v1/task-page', who: 'any', query: queries.taskPage,
     summary: 'one page of tasks: filtered (state, substate, owner, label, id search), sorted, windowed', answer: 'TaskPage',
-    run: ({ sup, query }) => sup.page(query),
+    run: ({ sup, query }) => sup.page(query, DURABLE),
   }),
   route({
     method: 'GET', url: '/v1/tasks/:id', who: 'any',
     summary: 'one task', answer: 'TaskView',
     run: ({ sup, params }) => {
-      const task = sup.get(params.id);
+      const task = sup.get(params.id, DURABLE);
       if (!task) throw new TaskNotFoundError(params.id);
       return task;
     },
@@ -57,7 +58,7 @@ export const taskRoutes = [
     method: 'GET', url: '/v1/tasks/:id/events', who: 'any',
     summary: "the task's lifecycle events still in the event stream's buffer, oldest first, with their stream ids", answer: '{ events: [{ id, event }] }',
     run: ({ sup, events, params }) => {
-      if (!sup.get(params.id)) throw new TaskNotFoundError(params.id);
+      if (!sup.get(params.id, DURABLE)) throw new TaskNotFoundError(params.id);
       return { events: events.ofTask(params.id) };
     },
   }),
