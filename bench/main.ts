@@ -39,7 +39,9 @@ const SIZES: Record<Mode, Sizes> = {
     w3: { leases: 10_000, minLeaseMs: 2_000, maxLeaseMs: 10_000, repeats: 3 },
     w4: { tasks: 10_000, owners: 64, repeats: 3 },
     w5: { tasks: 100_000, owners: 64, queries: 20, repeats: 3 },
-    w6: { tasks: 10_000, owners: 64, repeats: 3, reopenTasks: 100_000 },
+    // The takeover at a short TTL ten times, and at the default TTL (what users get) five: each
+    // default sample waits out 10 s.
+    w6: { tasks: 10_000, owners: 64, repeats: 3, reopenTasks: 100_000, takeover: [{ ownershipTtlMs: 1_000, samples: 10 }, { ownershipTtlMs: 10_000, samples: 5 }] },
   },
   quick: {
     w1: { tasks: 400, owners: 16, repeats: 1 },
@@ -47,7 +49,7 @@ const SIZES: Record<Mode, Sizes> = {
     w3: { leases: 400, minLeaseMs: 300, maxLeaseMs: 1_000, repeats: 1 },
     w4: { tasks: 200, owners: 16, repeats: 1 },
     w5: { tasks: 2_000, owners: 16, queries: 10, repeats: 1 },
-    w6: { tasks: 200, owners: 16, repeats: 1, reopenTasks: 1_000 },
+    w6: { tasks: 200, owners: 16, repeats: 1, reopenTasks: 1_000, takeover: [{ ownershipTtlMs: 500, samples: 1 }] },
   },
 };
 
@@ -80,6 +82,8 @@ function describeSizes({ w1, w2, w3, w4, w5, w6 }: Sizes) {
     w5: `${count(w5.tasks)} tasks in memory (60% claimed by ${w5.owners} owners, a sixth of those completed), ${w5.queries} calls of each read per round, ${rounds(w5.repeats)}`,
     w6: `W1's workload (${count(w6.tasks)} tasks, ${w6.owners} owners) on postgresStore and on pg-boss, one server, ${w6.repeats === 1 ? 'one run' : `median of ${w6.repeats}`}`,
     w6scale: `${count(w6.reopenTasks)} leased tasks on postgresStore created, then reopened in a fresh process, one run`,
+    // (a report saved before the takeover was measured has no `takeover` sizes)
+    w6takeover: `a standby in this process takes over from a SIGKILLed leader child holding 100 leased tasks; ${w6.takeover.map((t) => `TTL ${t.ownershipTtlMs / 1000} s × ${t.samples}`).join(', ')}`,
   };
 }
 
@@ -113,7 +117,7 @@ async function run(mode: Mode, only: readonly Workload[]): Promise<Report> {
     workloads.w5 = await runW5(sizes.w5, progress);
   }
   if (only.includes('w6')) {
-    progress(`W6 PostgreSQL: ${sizes.w6.tasks} tasks, ${sizes.w6.owners} owners, postgresStore / pg-boss, ${sizes.w6.repeats} round(s); reopen of ${sizes.w6.reopenTasks}`);
+    progress(`W6 PostgreSQL: ${sizes.w6.tasks} tasks, ${sizes.w6.owners} owners, postgresStore / pg-boss, ${sizes.w6.repeats} round(s); reopen of ${sizes.w6.reopenTasks}; takeover ${sizes.w6.takeover.map((t) => `TTL ${t.ownershipTtlMs} ms × ${t.samples}`).join(', ')}`);
     workloads.w6 = await runW6(sizes.w6, progress);
   }
   return {

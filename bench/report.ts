@@ -3,7 +3,7 @@
 // for the README). A workload that did not run (`--only`, or a results file from before it
 // existed) has no ratios, targets or table.
 import type { VariantResult } from './alternate.js';
-import { ratio } from './stats.js';
+import { percentile, ratio } from './stats.js';
 import type { Cell, Table } from './table.js';
 import { labelOf, type ServiceKey, type VariantKey } from './variants.js';
 import type { W1Metrics } from './w1-throughput.js';
@@ -11,6 +11,7 @@ import type { W2Metrics } from './w2-scale.js';
 import type { W3Metrics } from './w3-timers.js';
 import type { W5Metrics, W5Variant } from './w5-dashboard.js';
 import type { W6Results, W6Variant } from './w6-postgres.js';
+import type { TakeoverResult } from './w6-takeover.js';
 
 type AnyMetrics = W1Metrics | W2Metrics | W3Metrics | W5Metrics;
 type Results<M extends AnyMetrics> = { [variant: string]: VariantResult<M> };
@@ -23,7 +24,7 @@ export interface BenchResults {
   w4?: Results<W1Metrics>;
   /** The dashboard's reads: sup.page / sup.agents against sup.list() + JS. */
   w5?: Results<W5Metrics>;
-  /** PostgreSQL: W1's workload on postgresStore and on pg-boss, and W2's reopen on postgresStore. */
+  /** PostgreSQL: W1's workload on postgresStore and on pg-boss, W2's reopen on postgresStore, a standby's takeover. */
   w6?: W6Results;
 }
 
@@ -150,6 +151,7 @@ export interface TableSizes {
   w5?: string;
   w6?: string;
   w6scale?: string;
+  w6takeover?: string;
 }
 
 export function tables(results: BenchResults, sizes: TableSizes, quick: boolean, jsonStore: string, skipped: SkippedVariants = {}): Table[] {
@@ -236,8 +238,8 @@ export function tables(results: BenchResults, sizes: TableSizes, quick: boolean,
   return list;
 }
 
-/** W6's two tables: postgresStore against pg-boss, and the reopen of a large store. */
-function w6Tables({ throughput, scale, server }: W6Results, sizes: TableSizes): Table[] {
+/** W6's tables: postgresStore against pg-boss, the reopen of a large store, and the takeover when measured. */
+function w6Tables({ throughput, scale, takeover, server }: W6Results, sizes: TableSizes): Table[] {
   const r = w6Ratios(throughput);
   const label = (variant: string) => (variant === 'leasehold-postgres' ? 'leasehold, postgresStore' : variant === 'pgboss' ? 'pg-boss 10 (baseline)' : variant);
   const on = `PostgreSQL ${server.postgres}, ${server.settings}`;
@@ -276,5 +278,16 @@ function w6Tables({ throughput, scale, server }: W6Results, sizes: TableSizes): 
       ]),
       notes: [`on ${on}; tables MiB: the schema's tables with their indexes and TOAST`],
     },
+    ...(takeover === undefined ? [] : [takeoverTable(takeover, sizes, on)]),
   ];
+}
+
+/** W6's takeover: per ownership TTL, from the leader's SIGKILL to the standby's first acknowledged call. */
+function takeoverTable(takeover: TakeoverResult[], sizes: TableSizes, on: string): Table {
+  return {
+    title: `W6 PostgreSQL takeover: ${sizes.w6takeover}`,
+    headers: ['ownership TTL s', 'samples', 'ready p50 ms', 'first ack p50 ms', 'first ack max ms', 'target ms', 'p50 vs target', 'max vs target'],
+    rows: takeover.map((t) => [t.ownershipTtlMs / 1000, String(t.firstAckMs.length), percentile(t.readyMs, 50), t.p50Ms, t.maxMs, t.targetMs, times(t.p50VsTarget), times(t.maxVsTarget)]),
+    notes: [`on ${on}; from the SIGKILL to the standby's \`ready\` and to its first acknowledged heartbeat on a re-armed lease; target: the TTL + 2 s`],
+  };
 }

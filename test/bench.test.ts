@@ -25,11 +25,17 @@ describe('bench --quick', () => {
       timeout: 90_000,
     });
     expect(run.status, run.stderr).toBe(0);
-    for (const title of ['W1 throughput', 'W2 scale', 'W3 timers', 'W4 service', 'W5 dashboard queries', 'W6 PostgreSQL throughput', 'W6 PostgreSQL scale', 'Targets']) expect(run.stdout).toContain(title);
+    for (const title of ['W1 throughput', 'W2 scale', 'W3 timers', 'W4 service', 'W5 dashboard queries', 'W6 PostgreSQL throughput', 'W6 PostgreSQL scale', 'W6 PostgreSQL takeover', 'Targets']) expect(run.stdout).toContain(title);
 
     const report = JSON.parse(readFileSync(out, 'utf8')) as {
       mode: string;
-      workloads: { w1: Medians; w2: Medians; w3: Medians; w4: Medians; w5: Medians; w6: { throughput: Medians; scale: Medians; server: { settings: string } } };
+      workloads: { w1: Medians; w2: Medians; w3: Medians; w4: Medians; w5: Medians; w6: {
+          throughput: Medians;
+          scale: Medians;
+          takeover: { ownershipTtlMs: number; leasedTasks: number; readyMs: number[]; firstAckMs: number[]; p50Ms: number; maxMs: number; targetMs: number; maxVsTarget: number }[];
+          server: { settings: string };
+        };
+      };
       skipped: { w4?: { [variant: string]: string } };
       ratios: { [workload: string]: { [variant: string]: { [ratio: string]: number } } };
       targets: { target: string; measured: number; met: boolean }[];
@@ -45,6 +51,16 @@ describe('bench --quick', () => {
     expect(Object.keys(w6.scale)).toEqual(['leasehold-postgres']);
     // Durable acknowledgements are what W6 measures: its server must not run with fsync off.
     expect(w6.server.settings).toBe('fsync on, synchronous_commit on');
+    // The takeover: one sample at a short TTL; the first call is acknowledged after `ready`, and
+    // (a SIGKILLed leader's ownership must expire first) not before half the TTL has passed.
+    expect(w6.takeover).toHaveLength(1);
+    const [takeover] = w6.takeover;
+    expect(takeover!.firstAckMs).toHaveLength(1);
+    expect(takeover!.firstAckMs[0]).toBeGreaterThanOrEqual(takeover!.readyMs[0]!);
+    expect(takeover!.readyMs[0]).toBeGreaterThanOrEqual(takeover!.ownershipTtlMs / 2);
+    expect(takeover!.maxMs).toBe(takeover!.firstAckMs[0]);
+    expect(takeover!.targetMs).toBe(takeover!.ownershipTtlMs + 2_000);
+    expect(takeover!.maxVsTarget).toBeGreaterThan(0);
     // Each BullMQ variant either ran or is in the table as skipped, with the reason under it.
     const bullmq = ['bullmq-always', 'bullmq-everysec'];
     const skipped = report.skipped.w4 ?? {};
