@@ -24,7 +24,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'postgres',
-          // schedules.test.ts runs only its PostgreSQL schedules here (it reads the variable too).
+          // schedules.test.ts runs only its PostgreSQL schedules here, task-model.test.ts a sample of
+          // its task paths on PostgreSQL (both read the variable too).
           // The kill -9 trials (the library's and the daemon's) run on PostgreSQL here (they read the variable too).
           include: [
             ...POSTGRES_ONLY,
@@ -32,6 +33,7 @@ export default defineConfig({
             'test/lifecycle.test.ts',
             'test/concurrency.test.ts',
             'test/model/schedules.test.ts',
+            'test/model/task-model.test.ts',
             'test/reliability/kill.test.ts',
             'test/reliability/daemon-kill.test.ts',
           ],

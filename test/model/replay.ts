@@ -1,17 +1,15 @@
 // Replays a generated model path against the real runtime: a supervisor on a JSON file in a
-// temp folder, driven by the test clock, called in-process or through the client and serve()
-// on loopback (transports.ts). After every step it checks that the runtime took
-// the same transition as the model (same state, same stored context, same rejection), the
-// shared invariants, that a rejected call left the file byte-identical, and then restarts
-// the supervisor (and its server) on the same file and checks that nothing changed across the
-// restart. Over HTTP the views read through the client must equal the supervisor's own.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// temp folder or a PostgreSQL schema (stores.ts), driven by the test clock, called in-process
+// or through the client and serve() on loopback (transports.ts). After every step it checks
+// that the runtime took the same transition as the model (same state, same stored context,
+// same rejection), the shared invariants, that a rejected call left the stored bytes
+// identical, and then restarts the supervisor (and its server) on the same store and checks
+// that nothing changed across the restart. Over HTTP the views read through the client must
+// equal the supervisor's own.
 import { expect } from 'vitest';
 import { initialTransition, type InspectionEvent } from 'xstate';
 import type { CompensationFailure, GraceOutcome, Rejection, TaskEvent } from '../../machines/task.types.js';
-import { createSupervisor, jsonFileStore, LeaseholdError, type Lease } from '../../src/index.js';
+import { createSupervisor, LeaseholdError, type Lease } from '../../src/index.js';
 import { createTestClock, type TestClock } from '../../src/testing.js';
 import { createInvariantChecker } from '../invariants.js';
 import {
@@ -28,6 +26,7 @@ import {
   type ModelSnapshot,
   type ModelVariant,
 } from './task-model.js';
+import { modelStore, type ModelStoreKind } from './stores.js';
 import { transport, type Commands, type Transport } from './transports.js';
 
 /** Work the model drives (a compensation handler, an extension probe): each call waits until a step settles it. */
@@ -125,16 +124,15 @@ export async function replayPath(
   path: ModelPath,
   inspect: (event: InspectionEvent) => void,
   through: Transport = 'in-process',
+  storeKind: ModelStoreKind = 'json',
 ): Promise<void> {
   const machine = MODELS[variant];
-  const dir = mkdtempSync(join(tmpdir(), 'leasehold-model-'));
-  const file = join(dir, 'store.json');
+  const place = modelStore(storeKind);
   const clock = createTestClock(MODEL_T0, { awaitWork: false });
   const work: Held = { compensator: held('compensation handler'), probe: held('extension probe') };
   const open = () =>
     createSupervisor({
-      // The single-file store: the checks below compare the one file's bytes.
-      store: jsonFileStore(file, { journal: false }),
+      store: place.store(),
       clock,
       defaults: MODEL_LIMITS,
       compensators: { [HANDLED]: work.compensator.run },
@@ -143,7 +141,7 @@ export async function replayPath(
       // Each restart stands for a crash: close does not wait for a handler the path holds open.
       closeTimeoutMs: 0,
     });
-  const stored = () => JSON.parse(readFileSync(file, 'utf8')).tasks[TASK_ID];
+  const stored = () => place.stored(TASK_ID);
   const checker = createInvariantChecker();
   const faces = transport(through, ownersOf(path));
   let sup = await open();
@@ -162,7 +160,7 @@ export async function replayPath(
     for (const [i, { event, state: after }] of path.steps.entries()) {
       const where = `step ${i + 1} ${describeStep(event)} from ${JSON.stringify(before.value)}`;
       const rejection = expectedRejection(machine, before, event);
-      const bytes = readFileSync(file, 'utf8');
+      const bytes = place.bytes();
       const outcome = await perform(face.commands, clock, work, before, event).then(
         (value) => ({ value, error: undefined }),
         (error: unknown) => ({ value: undefined, error }),
@@ -183,7 +181,7 @@ export async function replayPath(
         continue;
       }
       expect(stored(), where).toEqual(JSON.parse(JSON.stringify({ state: after.value, context: after.context })));
-      if (rejection && after.context === before.context) expect(readFileSync(file, 'utf8'), `${where}: rejected call wrote`).toBe(bytes);
+      if (rejection && after.context === before.context) expect(place.bytes(), `${where}: rejected call wrote`).toBe(bytes);
       const seen = await views();
       checker.check(seen, clock.now());
 
@@ -200,6 +198,6 @@ export async function replayPath(
   } finally {
     await face.close();
     await sup.close();
-    rmSync(dir, { recursive: true, force: true });
+    place.dispose();
   }
 }
