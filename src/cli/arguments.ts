@@ -7,7 +7,7 @@ import type { Json } from '../index.js';
 /** The options every command is given (before the command's name). */
 export interface GlobalOptions {
   store: string;
-  /** Where a PostgreSQL store's side files (tokens, daemon file) live (store-target.ts). */
+  /** Where a PostgreSQL store's side files (the daemon file) live (store-target.ts). */
   stateDir: string;
   json: boolean;
   wait: number;

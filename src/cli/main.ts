@@ -49,7 +49,7 @@ export function program(): Command {
         "inspect it, and draw the lifecycle (live, with current task counts) or one task's trace.",
     )
     .addOption(new Option('--store <file|url>', 'the JSON store file, or a PostgreSQL store: postgres://user:password@host:port/database#schema').default(DEFAULT_STORE))
-    .addOption(new Option('--state-dir <dir>', "where a PostgreSQL store's tokens and daemon files live on this host").default(DEFAULT_STATE_DIR))
+    .addOption(new Option('--state-dir <dir>', "where a PostgreSQL store's daemon file lives on this host (its tokens are in the database)").default(DEFAULT_STATE_DIR))
     .option('--json', 'print JSON instead of readable lines', false)
     .addOption(new Option('--url <url>', 'a daemon to go through (default: the one serving --store, from its daemon file); token from LEASEHOLD_TOKEN').env('LEASEHOLD_URL'))
     .addOption(new Option('--wait <ms>', 'how long a command that changes tasks waits for a store another process holds before exit 8 (0: at once; reads never wait)').argParser(number).default(DEFAULT_WAIT_MS))

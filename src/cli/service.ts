@@ -1,17 +1,19 @@
 // The `leasehold` commands of the service: `serve` (a supervisor on the store plus the HTTP
 // API, until SIGINT or SIGTERM) and `agent add` / `agent revoke` (agent tokens: through the
-// daemon's API when a daemon serves the store, else on the tokens file directly, under its
-// lock, which a running server re-reads). Tokens are printed only by `agent add`, once.
+// daemon's API when a daemon serves the store, else directly on the tokens file, under its
+// lock, which a running server re-reads, or on a PostgreSQL store's tokens table, which every
+// daemon on it shares). Tokens are printed only by `agent add`, once.
 import { existsSync, mkdirSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { errorFromBody, InvalidInputError, LeaseholdError, StoreLockedError } from '../errors.js';
 import { daemonFileOf } from '../server/daemon-file.js';
 import { serve } from '../server/index.js';
-import { createTokenRegistry, newToken } from '../server/tokens.js';
+import { openPostgresTokens } from '../server/postgres-tokens.js';
+import { createTokenRegistry, newToken, type TokenRegistry } from '../server/tokens.js';
 import { examples, number, type GlobalOptions } from './arguments.js';
 import { print } from './output.js';
 import { runningDaemon } from './remote.js';
-import { isPostgresUrl, sideStem } from './store-target.js';
+import { isPostgresUrl, postgresTarget, sideStem } from './store-target.js';
 import { openSupervisor } from './supervised.js';
 
 type Options = () => GlobalOptions;
@@ -38,9 +40,11 @@ The admin token is LEASEHOLD_ADMIN_TOKEN, or generated; it is written only to <s
 On a PostgreSQL store every daemon is a candidate leader: the first one serves, the others are
 standbys that answer every /v1 call 503 NOT_LEADER naming the leader's --advertise-url, and one
 of them takes the store over once the leader is gone (released, or silent past the ownership
-TTL). Give all of them the same LEASEHOLD_ADMIN_TOKEN. Their tokens and daemon files live in
---state-dir (default .leasehold), one set per host: mint agent tokens on each host. A daemon that
-loses the store to another exits with code 8.`,
+TTL). Give all of them the same LEASEHOLD_ADMIN_TOKEN. Agent and viewer tokens live in the
+database (their SHA-256 hashes, in the schema's tokens table), shared by every daemon on the
+store: mint once (through the leader, or \`leasehold agent add\` with no daemon running) and the token
+works on each, revoke once and each refuses it (within a second). Each host's daemon file lives
+in --state-dir (default .leasehold). A daemon that loses the store to another exits with code 8.`,
     )
     .action(async (o: { host: string; port: number; advertiseUrl?: string; ownershipTtl?: number }) => {
       const store = opts().store;
@@ -56,7 +60,7 @@ loses the store to another exits with code 8.`,
         server = await serve(sup, {
           host: o.host,
           port: o.port,
-          ...(postgres && { tokensFile: `${stem}.tokens.json`, daemonFile: daemonFileOf(stem) }),
+          ...(postgres && { tokensTable: postgresTarget(store), daemonFile: daemonFileOf(stem) }),
           ...(process.env.LEASEHOLD_ADMIN_TOKEN && { adminToken: process.env.LEASEHOLD_ADMIN_TOKEN }),
         });
       } catch (error) {
@@ -118,10 +122,10 @@ loses the store to another exits with code 8.`,
 
 interface TokenCall<T> {
   api: { method: string; path: string; body?: unknown };
-  local: (tokens: ReturnType<typeof createTokenRegistry>) => Promise<T>;
+  local: (tokens: TokenRegistry) => Promise<T>;
 }
 
-/** Through the daemon serving `store` when there is one that answers, else on the tokens file. */
+/** Through the daemon serving `store` when there is one that answers, else on the tokens file or table. */
 async function onTokens<T>({ store, stateDir }: GlobalOptions, call: TokenCall<T>): Promise<T> {
   const daemon = await runningDaemon(store, stateDir);
   if (daemon) {
@@ -135,8 +139,15 @@ async function onTokens<T>({ store, stateDir }: GlobalOptions, call: TokenCall<T
     if (!response.ok) throw errorFromBody(response.status, body);
     return body as T;
   }
-  if (isPostgresUrl(store)) mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  else if (!existsSync(store)) throw new LeaseholdError('INVALID_INPUT', `no store at ${store} (give --store)`);
-  // The admin token is not needed to change the file: this registry only mints and revokes.
+  // The admin token is not needed to change the tokens: this registry only mints and revokes.
+  if (isPostgresUrl(store)) {
+    const tokens = await openPostgresTokens({ adminToken: newToken(), ...postgresTarget(store), refreshMs: 0 });
+    try {
+      return await call.local(tokens);
+    } finally {
+      await tokens.close();
+    }
+  }
+  if (!existsSync(store)) throw new LeaseholdError('INVALID_INPUT', `no store at ${store} (give --store)`);
   return call.local(createTokenRegistry({ adminToken: newToken(), file: `${sideStem(store, stateDir)}.tokens.json` }));
 }

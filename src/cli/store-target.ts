@@ -7,7 +7,7 @@ import { jsonFileStore, postgresStore, type Store } from '../index.js';
 import { readPostgresStore } from '../store/postgres-reader.js';
 import { readStore, type StoreReading } from '../store/reader.js';
 
-/** Where the files beside a PostgreSQL store live by default (tokens, daemon file). */
+/** Where the files beside a PostgreSQL store live by default (the daemon file; its tokens are in the database). */
 export const DEFAULT_STATE_DIR = '.leasehold';
 
 export const isPostgresUrl = (store: string) => /^postgres(ql)?:\/\//i.test(store);

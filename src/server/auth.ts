@@ -33,7 +33,8 @@ export function registerAuth(app: FastifyInstance, tokens: TokenRegistry) {
     // An unknown route is answered 404 NOT_FOUND, token or not (the document lists them all anyway).
     if (who === 'none' || OPEN.has(path) || request.is404) return;
     const match = BEARER.exec(request.headers.authorization ?? '');
-    const identity = match ? tokens.identify(match[1]!) : undefined;
+    // A miss may be a token another daemon on a shared store just minted: read once more before refusing.
+    const identity = match ? (tokens.identify(match[1]!) ?? (await tokens.identifyFresh?.(match[1]!))) : undefined;
     if (!identity) throw new UnauthorizedError(match ? 'unknown or revoked token' : undefined);
     request.identity = identity;
     allow(identity, who);

@@ -10,7 +10,8 @@ import type { Supervisor } from '../supervisor/options.js';
 import { buildApp } from './app.js';
 import { defaultDashboardDir } from './dashboard.js';
 import { daemonFileOf, removeDaemonFile, writeDaemonFile } from './daemon-file.js';
-import { createTokenRegistry, newToken } from './tokens.js';
+import { openPostgresTokens } from './postgres-tokens.js';
+import { createTokenRegistry, newToken, type TokenRegistry } from './tokens.js';
 
 export interface ServeOptions {
   /** Default 127.0.0.1. Anything but loopback is logged with a warning: terminate TLS in front. */
@@ -21,6 +22,11 @@ export interface ServeOptions {
   adminToken?: string;
   /** Default `<store>.tokens.json` beside a store file, in memory for any other store; false: in memory. */
   tokensFile?: string | false;
+  /**
+   * A PostgreSQL store's shared tokens: the hashes in `<schema>.tokens`, which every daemon on
+   * that store reads and writes (postgres-tokens.ts), instead of a tokens file. Not with `tokensFile`.
+   */
+  tokensTable?: { connectionString: string; schema?: string };
   /** Default `<store>.daemon.json` beside a store file, none for any other store; false: none. */
   daemonFile?: string | false;
   /** Default 1 MiB; a larger body is 413 PAYLOAD_TOO_LARGE. */
@@ -57,6 +63,7 @@ const serveOptions = z.strictObject({
   port: z.number().int().min(0).max(65_535).optional(),
   adminToken: z.string().min(16, 'must be at least 16 characters').regex(/^\S+$/, 'must not contain whitespace').optional(),
   tokensFile: z.union([z.string().min(1), z.literal(false)]).optional(),
+  tokensTable: z.strictObject({ connectionString: z.string().min(1), schema: z.string().min(1).optional() }).optional(),
   daemonFile: z.union([z.string().min(1), z.literal(false)]).optional(),
   bodyLimitBytes: z.number().int().min(1).optional(),
   requestTimeoutMs: z.number().int().min(0).optional(),
@@ -72,6 +79,7 @@ const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /
 
 export async function serve(sup: Supervisor, options: ServeOptions = {}): Promise<Server> {
   const given = parse(serveOptions, options, 'serve options');
+  if (given.tokensTable && given.tokensFile !== undefined) throw new InvalidInputError('serve options', ['tokensTable: not with tokensFile']);
   const logger = given.logger ?? console;
   const host = given.host ?? '127.0.0.1';
   const storeFile = isFileLocation(sup.location) ? sup.location : undefined;
@@ -79,7 +87,9 @@ export async function serve(sup: Supervisor, options: ServeOptions = {}): Promis
   const daemonFile = given.daemonFile === false ? undefined : (given.daemonFile ?? (storeFile && daemonFileOf(storeFile)));
   const adminToken = given.adminToken ?? newToken();
 
-  const tokens = createTokenRegistry({ adminToken, ...(tokensFile && { file: tokensFile }) });
+  const tokens: TokenRegistry = given.tokensTable
+    ? await openPostgresTokens({ adminToken, ...given.tokensTable, logger })
+    : createTokenRegistry({ adminToken, ...(tokensFile && { file: tokensFile }) });
   const app = await buildApp({
     sup,
     tokens,
@@ -94,6 +104,7 @@ export async function serve(sup: Supervisor, options: ServeOptions = {}): Promis
     await app.listen({ host, port: given.port ?? DEFAULT_PORT });
   } catch (error) {
     await app.close();
+    await tokens.close?.();
     const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
     throw new InvalidInputError('serve options', [`host/port: cannot listen on ${host}:${given.port ?? DEFAULT_PORT} (${reason})`]);
   }
@@ -107,6 +118,7 @@ export async function serve(sup: Supervisor, options: ServeOptions = {}): Promis
     if (daemonFile) await writeDaemonFile(daemonFile, { url, pid: process.pid, adminToken });
   } catch (error) {
     await app.close();
+    await tokens.close?.();
     throw error;
   }
 
@@ -120,6 +132,7 @@ export async function serve(sup: Supervisor, options: ServeOptions = {}): Promis
           await app.close();
         } finally {
           if (daemonFile) removeDaemonFile(daemonFile);
+          await tokens.close?.();
         }
       })()),
   };

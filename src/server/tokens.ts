@@ -3,6 +3,7 @@
 // in `<store>.tokens.json` (mode 0600, written atomically: temp + fsync + rename, under a lock
 // so the CLI and a daemon never lose each other's changes) or in memory for a store that is
 // not a file. A token is compared in constant time and shown only once, when it is minted.
+// (A PostgreSQL store's daemons share theirs in a table instead: postgres-tokens.ts.)
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import lockfile from 'proper-lockfile';
@@ -40,8 +41,33 @@ const tokensDocument = z.strictObject({
 /** A new secret: 32 random bytes, base64url. */
 export const newToken = () => randomBytes(32).toString('base64url');
 
-const hashOf = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
+export const hashOf = (token: string) => createHash('sha256').update(token, 'utf8').digest('hex');
 const sameHash = (a: string, b: string) => timingSafeEqual(Buffer.from(a, 'hex'), Buffer.from(b, 'hex'));
+
+/** Who holds `token` among the admin's hash and the live `records`, or undefined. */
+export function identifyIn(adminHash: string, records: readonly TokenRecord[], token: string): Identity | undefined {
+  const hash = hashOf(token);
+  if (sameHash(hash, adminHash)) return { role: 'admin' };
+  let found: TokenRecord | undefined;
+  // Every live record is compared, so the time taken does not say which one matched.
+  for (const record of records) if (record.revokedAt === undefined && sameHash(hash, record.hash) && found === undefined) found = record;
+  return found && { role: found.role, owner: found.owner };
+}
+
+/** What the server needs of a token registry, wherever it keeps the hashes. */
+export interface TokenRegistry {
+  /** Who holds `token` by what this registry knows now, or undefined for none (unknown or revoked). */
+  identify(token: string): Identity | undefined;
+  /** After a miss: reads the shared hashes again (a token just minted by another daemon), then identifies. */
+  identifyFresh?(token: string): Promise<Identity | undefined>;
+  /** A new token for `owner` (shown once: only its hash is kept). */
+  mint(owner: string, role: 'agent' | 'viewer'): Promise<{ owner: string; role: 'agent' | 'viewer'; token: string }>;
+  /** Revokes every live token of `owner`; how many. */
+  revoke(owner: string): Promise<{ owner: string; revoked: number }>;
+  /** The live tokens, without their hashes. */
+  list(): { owner: string; role: 'agent' | 'viewer'; createdAt: number }[] | Promise<{ owner: string; role: 'agent' | 'viewer'; createdAt: number }[]>;
+  close?(): Promise<void>;
+}
 
 export interface TokenRegistryOptions {
   adminToken: string;
@@ -50,7 +76,7 @@ export interface TokenRegistryOptions {
   now?: () => number;
 }
 
-export function createTokenRegistry({ adminToken, file, now = () => Date.now() }: TokenRegistryOptions) {
+export function createTokenRegistry({ adminToken, file, now = () => Date.now() }: TokenRegistryOptions): TokenRegistry & { list(): { owner: string; role: 'agent' | 'viewer'; createdAt: number }[] } {
   const adminHash = hashOf(adminToken);
   let records: TokenRecord[] = [];
   /** The file as last read (size, mtime, inode): a change made by another process is read again. */
@@ -113,13 +139,8 @@ export function createTokenRegistry({ adminToken, file, now = () => Date.now() }
   return {
     /** Who holds `token`, or undefined for none (unknown or revoked). */
     identify(token: string): Identity | undefined {
-      const hash = hashOf(token);
-      if (sameHash(hash, adminHash)) return { role: 'admin' };
       load();
-      let found: TokenRecord | undefined;
-      // Every live record is compared, so the time taken does not say which one matched.
-      for (const record of live()) if (sameHash(hash, record.hash) && found === undefined) found = record;
-      return found && { role: found.role, owner: found.owner };
+      return identifyIn(adminHash, records, token);
     },
 
     /** A new token for `owner` (shown once: only its hash is kept). */
@@ -154,5 +175,3 @@ export function createTokenRegistry({ adminToken, file, now = () => Date.now() }
     },
   };
 }
-
-export type TokenRegistry = ReturnType<typeof createTokenRegistry>;

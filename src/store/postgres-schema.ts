@@ -6,7 +6,7 @@ import type { ClientBase, PoolClient } from 'pg';
 import { StoreCorruptError } from '../errors.js';
 
 /** The format version this code writes; a schema at a higher one is refused. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /**
  * Migration n (index n − 1) takes a schema from version n − 1 to n. Never edit a released one:
@@ -21,6 +21,12 @@ export const SCHEMA_VERSION = 1;
  * drops duplicates and refuses "\u0000" and lone surrogates, so a record would not read back
  * as committed), its top-level state, and the deadlines a timer waits for, in epoch ms on the
  * supervisor's clock (not the database's), indexed for sweeps and lazy loading.
+ *
+ * Version 2. `tokens`: the agent and viewer tokens every daemon on the store shares (so one
+ * minted on one host works on all, and a revocation applies everywhere): only the SHA-256 of
+ * each (hex), its owner and role, and when it was minted and revoked (epoch ms, database
+ * clock). At most one live token per owner and role. Additive only (a new table), so it may
+ * be applied beside a supervisor that owns the store (src/server/postgres-tokens.ts does).
  */
 const MIGRATIONS: readonly ((s: string) => string)[] = [
   (s) => `
@@ -52,6 +58,16 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
     CREATE INDEX tasks_grace_ends_at ON ${s}.tasks (grace_ends_at) WHERE grace_ends_at IS NOT NULL;
     CREATE INDEX tasks_not_before ON ${s}.tasks (not_before) WHERE not_before IS NOT NULL;
     CREATE INDEX tasks_compensation_retry_at ON ${s}.tasks (compensation_retry_at) WHERE compensation_retry_at IS NOT NULL;
+  `,
+  (s) => `
+    CREATE TABLE ${s}.tokens (
+      hash text PRIMARY KEY CHECK (hash ~ '^[0-9a-f]{64}$'),
+      owner text NOT NULL CHECK (owner <> ''),
+      role text NOT NULL CHECK (role IN ('agent', 'viewer')),
+      created_at bigint NOT NULL,
+      revoked_at bigint
+    );
+    CREATE UNIQUE INDEX tokens_live ON ${s}.tokens (owner, role) WHERE revoked_at IS NULL;
   `,
 ];
 

@@ -45,7 +45,7 @@ describe('postgresStore migrations', () => {
     const s = schema();
     const first = store(s);
     expect((await first.open()).tasks.size).toBe(0);
-    expect(await ownershipRow(s)).toMatchObject({ format_version: 1, generation: '1', ttl_ms: 10_000 });
+    expect(await ownershipRow(s)).toMatchObject({ format_version: 2, generation: '1', ttl_ms: 10_000 });
     await first.commit(new Map([['a', record('a')]]), { epochFloor: 3 });
     await first.close();
 
@@ -53,7 +53,7 @@ describe('postgresStore migrations', () => {
     const contents = await second.open();
     expect([...contents.tasks.keys()]).toEqual(['a']);
     expect(contents.meta).toEqual({ epochFloor: 3 });
-    expect(await ownershipRow(s)).toMatchObject({ format_version: 1, generation: '2' });
+    expect(await ownershipRow(s)).toMatchObject({ format_version: 2, generation: '2' });
   });
 
   it('lets only one of two racing openers create and own a fresh schema; the other gets STORE_LOCKED', async () => {
@@ -61,7 +61,7 @@ describe('postgresStore migrations', () => {
     const results = await Promise.allSettled([store(s).open(), store(s).open(), store(s).open()]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     for (const r of results) if (r.status === 'rejected') expect((r.reason as { code: string }).code).toBe('STORE_LOCKED');
-    expect(await ownershipRow(s)).toMatchObject({ format_version: 1, generation: '1' });
+    expect(await ownershipRow(s)).toMatchObject({ format_version: 2, generation: '1' });
   });
 
   it('refuses a schema newer than this code with STORE_CORRUPT, changing nothing', async () => {
@@ -70,13 +70,13 @@ describe('postgresStore migrations', () => {
     await first.open();
     await first.commit(new Map([['a', record('a')]]));
     await first.close();
-    await sql(`UPDATE ${s}.store SET format_version = 2`);
+    await sql(`UPDATE ${s}.store SET format_version = 3`);
 
     const error = await rejection(store(s).open());
     expect(error.code).toBe('STORE_CORRUPT');
-    expect(error.message).toContain('format version 2, newer than the 1 this leasehold understands');
+    expect(error.message).toContain('format version 3, newer than the 2 this leasehold understands');
     expect(error.message).toContain(`#${s}`);
-    expect(await ownershipRow(s)).toMatchObject({ format_version: 2, generation: '1', holder: null });
+    expect(await ownershipRow(s)).toMatchObject({ format_version: 3, generation: '1', holder: null });
     expect(await taskIds(s)).toEqual(['a']);
   });
 

@@ -59,7 +59,7 @@ export const agentRoutes = [
     method: 'GET', url: '/v1/agents/activity', who: 'any',
     summary: 'what every agent holds and has done: each owner with a live agent token (idle ones with zero counts) and each seen in the tasks, by owner',
     answer: 'Array<AgentActivity & { token: "agent" | null }>',
-    run: ({ sup, tokens }) => withTokens(sup.agents(DURABLE), tokens.list()),
+    run: async ({ sup, tokens }) => withTokens(sup.agents(DURABLE), await tokens.list()),
   }),
   route({
     method: 'GET', url: '/v1/stats', who: 'any',
