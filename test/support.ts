@@ -196,6 +196,25 @@ export function flakyStore(file: string, kind: StoreKind = STORE_KIND) {
   return { store, state };
 }
 
+/** A real JSON store whose writes can be held in flight while `state.holding`, then let through (`go`) or failed (`fail`). */
+export function holdingStore(file: string) {
+  const inner = jsonFileStore(file);
+  const held: { go(): void; fail(): void }[] = [];
+  const state = { holding: false };
+  const store: Store = {
+    location: inner.location,
+    open: () => inner.open(),
+    close: () => inner.close(),
+    commit: (changes, meta) => {
+      if (!state.holding) return inner.commit(changes, meta);
+      return new Promise<void>((resolve, reject) => {
+        held.push({ go: () => void inner.commit(changes, meta).then(resolve, reject), fail: () => reject(new Error('ENOSPC: no space left on device')) });
+      });
+    },
+  };
+  return { store, held, state };
+}
+
 /** Every file in `dir`, names and bytes, as one hash: what a read must leave exactly as it was. */
 export function directoryChecksum(dir: string): string {
   const hash = createHash('sha256');

@@ -6,9 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { createSupervisor, jsonFileStore, type Store, type Supervisor } from '../../src/index.js';
+import { createSupervisor, type Supervisor } from '../../src/index.js';
 import { serve, type Server } from '../../src/server/index.js';
 import { createTestClock } from '../../src/testing.js';
+import { holdingStore } from '../support.js';
 import { mintToken } from './support.js';
 
 const ADMIN = 'read-durability-admin-token-0123';
@@ -16,25 +17,6 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/** A real JSON store whose commits can be held in flight, then let through or failed. */
-function holdingStore(file: string) {
-  const inner = jsonFileStore(file);
-  const held: { go(): void; fail(): void }[] = [];
-  const state = { holding: false };
-  const store: Store = {
-    location: inner.location,
-    open: () => inner.open(),
-    close: () => inner.close(),
-    commit: (changes, meta) => {
-      if (!state.holding) return inner.commit(changes, meta);
-      return new Promise<void>((resolve, reject) => {
-        held.push({ go: () => void inner.commit(changes, meta).then(resolve, reject), fail: () => reject(new Error('ENOSPC: no space left on device')) });
-      });
-    },
-  };
-  return { store, held, state };
-}
 
 async function waitUntil(done: () => boolean) {
   for (let polls = 0; !done(); polls++) {

@@ -7,32 +7,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSupervisor, jsonFileStore, type Store, type Supervisor, type SupervisorOptions } from '../../src/index.js';
 import { createTestClock } from '../../src/testing.js';
-import { rejection, T0 } from '../support.js';
+import { holdingStore, rejection, T0 } from '../support.js';
 
 const DURABLE = { durable: true } as const;
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/** A real JSON store whose writes can be held in flight while `state.holding`, then let through or failed. */
-function holdingStore(file: string) {
-  const inner = jsonFileStore(file);
-  const held: { go(): void; fail(): void }[] = [];
-  const state = { holding: false };
-  const store: Store = {
-    location: inner.location,
-    open: () => inner.open(),
-    close: () => inner.close(),
-    commit: (changes, meta) => {
-      if (!state.holding) return inner.commit(changes, meta);
-      return new Promise<void>((resolve, reject) => {
-        held.push({ go: () => void inner.commit(changes, meta).then(resolve, reject), fail: () => reject(new Error('ENOSPC: no space left on device')) });
-      });
-    },
-  };
-  return { store, held, state };
-}
 
 async function setup(options: Partial<SupervisorOptions> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'leasehold-durable-reads-'));
