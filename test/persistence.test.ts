@@ -429,7 +429,8 @@ describe('the store file', () => {
       expect(document.formatVersion).toBe(2);
       expect(Object.keys(document)).toEqual(['formatVersion', 'journalSeq', 'tasks']);
     } else if (h.kind === 'postgres') {
-      expect(document.formatVersion).toBe(1);
+      // Version 2 added the shared tokens table (src/store/postgres-schema.ts).
+      expect(document.formatVersion).toBe(2);
       expect(Object.keys(document)).toEqual(['formatVersion', 'epochFloor', 'tasks']);
     } else {
       expect(document.formatVersion).toBe(1);
